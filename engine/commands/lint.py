@@ -1,0 +1,32 @@
+"""Validate specs and govops.yaml: YAML, schema and structural rules, reported at file:line:col.
+
+Reads only; never writes or changes a file. Exit 0 when every spec is valid, 2 when
+any is not (invalid specs are input the user must fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.commands._common import add_format, emit, exit_for, workspace
+from engine.output import Findings
+
+NAME = "lint"
+HELP = "validate specs and govops.yaml (YAML, schema, structure) at file:line:col"
+ORDER = 20
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``govops lint``."""
+    parser.add_argument("paths", nargs="*", type=Path, help="spec files or directories (default: specPaths)")
+    add_format(parser, ["text", "json", "github"])
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes for large repositories")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lint and print every finding."""
+    ws = workspace(args, [p.resolve() for p in args.paths] or None)
+    findings = Findings(ws.diagnostics, models_checked=ws.files_read, tool="govops lint")
+    emit(findings, args.format)
+    return exit_for(findings)

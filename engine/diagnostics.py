@@ -1,0 +1,39 @@
+"""Diagnostics: one finding at one place, the common currency of lint, check and reports.
+
+Every stage that judges specs (YAML syntax, schema, semantic checks, policies) yields
+``Diagnostic`` values; the output formats (text, json, github, sarif) render them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """A finding: rule id, severity, message, and where (file:line:col, model id, spec path)."""
+
+    file: str
+    line: int
+    col: int
+    rule: str
+    message: str
+    severity: Severity = "error"
+    model: str | None = None
+    path: str | None = field(default=None, compare=False)
+
+    def render(self) -> str:
+        """The ``file:line:col: severity: message [rule]`` form editors and humans read."""
+        return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message} [{self.rule}]"
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (see README, "Interfaces")."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k in ("model",)}
+
+
+def has_errors(diagnostics: list[Diagnostic]) -> bool:
+    """True if any diagnostic blocks (severity ``error``)."""
+    return any(d.severity == "error" for d in diagnostics)

@@ -1,0 +1,55 @@
+"""Artifact and data URIs: which forms are allowed and where they point.
+
+A spec may name a repository-relative path, ``file://`` (absolute), ``s3://`` or
+``gs://`` (read through fsspec when installed). A relative path that escapes the
+repository (``../../etc/passwd``, or a symlink out of it) is refused, so a spec can
+never make the engine read files outside the GitOps repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+REMOTE_SCHEMES = ("s3", "gs")
+SUPPORTED = "a repository-relative path, file:///absolute/path, s3://bucket/key or gs://bucket/key"
+
+
+def uri_problem(uri: str, root: Path) -> str | None:
+    """Why ``uri`` is not acceptable, or ``None`` if it is."""
+    if "\x00" in uri or "\n" in uri:
+        return "URI contains control characters"
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    if len(scheme) == 1 and uri[1:3] in (":\\", ":/"):
+        return f"'{uri}' is a Windows path; use {SUPPORTED}"
+    if scheme in REMOTE_SCHEMES:
+        if not parsed.netloc or not parsed.path.strip("/"):
+            return f"'{uri}' needs a bucket and a key"
+        return None
+    if scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            return f"'{uri}': file:// URIs take no host; write file:///absolute/path"
+        if not parsed.path.startswith("/"):
+            return f"'{uri}': file:// URIs must be absolute"
+        return None
+    if scheme:
+        return f"unsupported URI scheme '{scheme}://' in '{uri}'; use {SUPPORTED}"
+    if uri.startswith("/"):
+        return f"'{uri}' is an absolute path; write file://{uri} to read outside the repository"
+    try:
+        target = (root / uri).resolve()
+        target.relative_to(root.resolve())
+    except ValueError:
+        return f"'{uri}' points outside the repository; artifacts and data must live in it or in object storage"
+    return None
+
+
+def local_path(uri: str, root: Path) -> Path | None:
+    """The local file a URI names, or ``None`` for object storage."""
+    parsed = urlparse(uri)
+    if parsed.scheme.lower() in REMOTE_SCHEMES:
+        return None
+    if parsed.scheme.lower() == "file":
+        return Path(parsed.path)
+    return root / uri
