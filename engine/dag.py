@@ -1,0 +1,79 @@
+"""The validation DAG: one task per (model, check), the same description everywhere.
+
+Both executors consume this: the local executor runs the tasks in processes, and
+``engine.workflow`` renders the very same tasks as an Argo Workflow with hera, so a
+run behaves alike in both places. A task carries everything its step needs as plain
+parameters (never interpolated into a shell).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.config import Governance
+from engine.thresholds import effective_checks
+from engine.workspace import LoadedSpec
+
+
+@dataclass(frozen=True)
+class ValidationTask:
+    """One check for one model version: ``python -m runners CHECK --spec FILE --model ID``."""
+
+    model: str
+    check: str
+    spec_file: str
+    version: str
+    champion: str | None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A unique, stable name: ``tenant/name/check``."""
+        return f"{self.model}/{self.check}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data (results and workflow parameters use it)."""
+        return asdict(self)
+
+
+def candidate_version(loaded: LoadedSpec, new_versions: list[str] | None = None) -> str:
+    """The version under validation: the newest added one, else the newest challenger, else the champion."""
+    spec = loaded.spec
+    if new_versions:
+        return new_versions[-1]
+    dep = spec.spec.deployment
+    if dep and dep.challengers:
+        return dep.challengers[-1].version
+    if dep:
+        return dep.champion
+    return spec.spec.versions[-1].id
+
+
+def build_dag(
+    specs: list[LoadedSpec],
+    config: Governance | None,
+    *,
+    new_versions: dict[str, list[str]] | None = None,
+) -> list[ValidationTask]:
+    """The tasks for these models, in a stable order (model id, then the tier's check order)."""
+    tasks: list[ValidationTask] = []
+    for loaded in sorted(specs, key=lambda s: s.id):
+        dep = loaded.spec.spec.deployment
+        version = candidate_version(loaded, (new_versions or {}).get(loaded.id))
+        champion = dep.champion if dep and dep.champion != version else None
+        for check, thresholds in effective_checks(loaded.spec, config).items():
+            if check == "champion" and champion is None:
+                continue  # nothing to compare with: the candidate is the champion
+            tasks.append(
+                ValidationTask(
+                    model=loaded.id,
+                    check=check,
+                    spec_file=loaded.file,
+                    version=version,
+                    champion=champion,
+                    thresholds=thresholds,
+                )
+            )
+    return tasks
