@@ -58,8 +58,13 @@ def render_text(doc: dict[str, Any]) -> str:
         )
         rows.append(
             (
-                m["id"], m["tier"], m["champion"] or "-", challengers or "-", m["failover"] or "-",
-                ",".join(v["id"] for v in m["versions"]), m["file"],
+                m["id"],
+                m["tier"],
+                m["champion"] or "-",
+                challengers or "-",
+                m["failover"] or "-",
+                ",".join(v["id"] for v in m["versions"]),
+                m["file"],
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -2,25 +2,28 @@
 
 Every value read from a spec remembers the ``line:col`` it came from, so schema errors
 and, later, policy violations are reported at ``file:line:col``. This module never
-executes tags: it composes the node graph with ruamel.yaml's YAML 1.2 resolver (the
-C parser from ruamel.yaml.clib when present, the pure-Python round-trip parser as the
-fallback) and builds plain JSON-like values itself. Aliases and anchors are refused
+executes tags: it composes the node graph with libyaml's C parser (through PyYAML,
+with every implicit resolver switched off) and resolves plain scalars itself by the
+YAML 1.2 core schema (``yes`` stays a string, ``010`` is 10). Where libyaml rejects
+valid YAML 1.2 (a plain URL in a flow mapping), ruamel.yaml's round-trip parser
+decides, and its error is the one reported. Aliases and anchors are refused
 (an alias bomb never expands), and size and nesting are bounded *before* parsing,
-since ruamel's parser slows down quadratically with nesting depth.
+since YAML parsers slow down quadratically with nesting depth.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import InputError
 
@@ -121,7 +124,7 @@ def parse_yaml(
     if text.startswith("\ufeff"):
         text = text[1:]
     _check_flow_depth(text, file, max_depth)
-    node = _compose(text, file)
+    node, resolve = _compose(text, file)
     if node is None:
         raise YamlError(
             "file is empty: a spec needs at least apiVersion, kind, metadata and spec",
@@ -129,7 +132,7 @@ def parse_yaml(
             line=1,
             col=1,
         )
-    builder = _Builder(file, max_depth)
+    builder = _Builder(file, max_depth, resolve)
     data = builder.build(node, ())
     return YamlDocument(file=file, data=data, positions=builder.positions)
 
@@ -150,8 +153,7 @@ def _decode(raw: bytes, file: str) -> str:
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise YamlError(
-            f"file is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8",
+            f"file is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
             file=file,
             line=line,
             col=col,
@@ -192,17 +194,52 @@ def _check_flow_depth(text: str, file: str, max_depth: int) -> None:
             quote = "\n"  # rest of the line is a comment
 
 
-_SAFE = YAML(typ="safe")
+class _PlainLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """libyaml's C parser with *no* implicit resolvers: govops resolves plain scalars itself (YAML 1.2)."""
+
+    yaml_implicit_resolvers: dict[str, Any] = {}
+
+
 _RT = YAML(typ="rt")
 
+# YAML 1.2 core schema, for plain (unquoted) scalars
+_NULL = frozenset(("", "~", "null", "Null", "NULL"))
+_TRUE = frozenset(("true", "True", "TRUE"))
+_FALSE = frozenset(("false", "False", "FALSE"))
+_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+_MAYBE_TYPED = frozenset("0123456789-+.~nNtTfF")
 
-def _compose(text: str, file: str) -> Node | None:
+
+def resolve_plain(value: str) -> Any:
+    """The YAML 1.2 core-schema value of a plain scalar (``yes`` stays a string, ``010`` is 10)."""
+    if not value:
+        return None
+    if value[0] not in _MAYBE_TYPED:
+        return value
+    if value in _NULL:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if _INT.fullmatch(value):
+        return _to_int(value)
+    if _FLOAT.fullmatch(value):
+        return _to_float(value)
+    return value
+
+
+def _compose(text: str, file: str) -> tuple[Any, bool]:
+    """The node graph, and whether plain scalars still need resolving (libyaml path)."""
     try:
-        return _SAFE.compose(text)  # type: ignore[no-any-return]
-    except YAMLError:
+        return yaml.compose(text, Loader=_PlainLoader), True
+    except yaml.YAMLError:
         pass  # libyaml rejects some valid YAML 1.2: the pure-Python parser decides.
+    except RecursionError:
+        raise YamlError("nesting too deep", file=file, line=1, col=1) from None
     try:
-        return _RT.compose(text)  # type: ignore[no-any-return]
+        return _RT.compose(text), False
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -221,52 +258,62 @@ def _compose(text: str, file: str) -> Node | None:
 
 
 class _Builder:
-    """Turns composed nodes into plain values, recording positions and refusing aliases."""
+    """Turns composed nodes (libyaml's or ruamel's) into plain values, recording positions.
 
-    def __init__(self, file: str, max_depth: int) -> None:
+    Aliases are refused (a node met twice is an alias), tags other than the core ones
+    are refused, duplicate keys are refused.
+    """
+
+    def __init__(self, file: str, max_depth: int, resolve: bool) -> None:
         self.file = file
         self.max_depth = max_depth
+        self.resolve = resolve
         self.positions: dict[JsonPath, tuple[int, int]] = {}
         self.seen: set[int] = set()
 
-    def error(self, node: Node, message: str) -> YamlError:
+    def error(self, node: Any, message: str) -> YamlError:
         return YamlError(message, file=self.file, line=node.start_mark.line + 1, col=node.start_mark.column + 1)
 
-    def build(self, node: Node, path: JsonPath) -> Any:
+    def build(self, node: Any, path: JsonPath) -> Any:
         if len(path) > self.max_depth:
             raise self.error(node, f"nesting deeper than {self.max_depth} levels")
         if id(node) in self.seen:
-            raise self.error(
-                node,
-                "YAML aliases (*name) are not allowed in specs: write the value out "
-                "(aliases can expand without bound)",
+            # the node's own mark is the anchor's; the alias sits under the key that holds it
+            holder = path[:-1] if path and isinstance(path[-1], int) else path
+            line, col = self.positions.get(holder, (node.start_mark.line + 1, node.start_mark.column + 1))
+            raise YamlError(
+                "YAML aliases (*name) are not allowed in specs: write the value out (aliases can expand without bound)",
+                file=self.file,
+                line=line,
+                col=col,
             )
         self.seen.add(id(node))
         if not path:
             self.positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, MappingNode):
+        kind = node.id
+        if kind == "mapping":
             return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            if node.tag not in (_TAG + "seq", "!"):
+        if kind == "sequence":
+            if str(node.tag) not in (_TAG + "seq", "!"):
                 raise self.error(node, f"tag {node.tag} is not allowed in specs")
             out: list[Any] = []
             for i, item in enumerate(node.value):
                 self.positions[path + (i,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
                 out.append(self.build(item, path + (i,)))
             return out
-        if isinstance(node, ScalarNode):
+        if kind == "scalar":
             return self._scalar(node)
         raise self.error(node, "unsupported YAML node")
 
-    def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
-        if node.tag not in (_TAG + "map", "!"):
+    def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
+        if str(node.tag) not in (_TAG + "map", "!"):
             raise self.error(node, f"tag {node.tag} is not allowed in specs")
         out: dict[str, Any] = {}
         first: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
+            if key_node.id != "scalar":
                 raise self.error(key_node, "mapping keys must be plain strings")
-            if key_node.tag == _TAG + "merge":
+            if str(key_node.tag) == _TAG + "merge" or (key_node.value == "<<" and not key_node.style):
                 raise self.error(key_node, "merge keys (<<) are not allowed in specs: write the values out")
             key = str(key_node.value)
             if key in out:
@@ -279,9 +326,11 @@ class _Builder:
             out[key] = self.build(value_node, path + (key,))
         return out
 
-    def _scalar(self, node: ScalarNode) -> Any:
-        tag, value = node.tag, node.value
-        if tag in ("!", None) or tag == _TAG + "str":
+    def _scalar(self, node: Any) -> Any:
+        tag, value = str(node.tag), node.value
+        if self.resolve and tag == _TAG + "str":
+            return value if node.style else resolve_plain(value)  # plain style: None or ""
+        if tag in ("!", "None") or tag == _TAG + "str":
             return value
         if tag == _TAG + "null":
             return None

@@ -147,8 +147,6 @@ def diagnostics_from_validation(
             rule = "schema/invalid-type" if kind.endswith("_type") or "parsing" in kind else "schema/invalid-value"
             line, col = doc.position(path)
         out.append(
-            Diagnostic(
-                file=doc.file, line=line, col=col, rule=rule, message=msg, model=model_id, path=_fmt_path(path)
-            )
+            Diagnostic(file=doc.file, line=line, col=col, rule=rule, message=msg, model=model_id, path=_fmt_path(path))
         )
     return out

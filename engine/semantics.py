@@ -68,11 +68,15 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
             )
         seen: set[str] = set()
         for j, ch in enumerate(dep.challengers):
-            where = ("spec", "deployment", "challengers", j, "version")
+            where: JsonPath = ("spec", "deployment", "challengers", j, "version")
             if ch.version not in ids:
                 yield where, "spec/undeclared-version", f"challenger '{ch.version}' is not a declared version"
             if ch.version == dep.champion:
-                yield where, "spec/challenger-is-champion", f"'{ch.version}' is the champion; it cannot challenge itself"
+                yield (
+                    where,
+                    "spec/challenger-is-champion",
+                    f"'{ch.version}' is the champion; it cannot challenge itself",
+                )
             if ch.version in seen:
                 yield where, "spec/duplicate-challenger", f"'{ch.version}' is listed twice as a challenger"
             seen.add(ch.version)
@@ -115,14 +119,14 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
                 f"time column '{val.time_column}' is not an input of the interface{suggest(val.time_column, inputs)}",
             )
         for name, check in val.checks.items():
-            where = ("spec", "validation", "checks", name)
+            check_path: JsonPath = ("spec", "validation", "checks", name)
             if name not in CHECK_THRESHOLDS:
-                yield where, "spec/unknown-check", f"unknown check '{name}'{suggest(name, set(CHECK_THRESHOLDS))}"
+                yield check_path, "spec/unknown-check", f"unknown check '{name}'{suggest(name, set(CHECK_THRESHOLDS))}"
                 continue
             for threshold in check.thresholds:
                 if threshold not in CHECK_THRESHOLDS[name]:
                     yield (
-                        where + ("thresholds", threshold),
+                        check_path + ("thresholds", threshold),
                         "spec/unknown-threshold",
                         f"check '{name}' has no threshold '{threshold}'"
                         f"{suggest(threshold, set(CHECK_THRESHOLDS[name]))}; "
@@ -198,14 +202,14 @@ def config_findings(config: Governance) -> Iterator[Finding]:
         yield ("riskGroup",), "config/unknown-group", f"risk group '{config.risk_group}' is not defined under groups"
 
 
-def to_diagnostics(
-    findings: Iterator[Finding], doc: YamlDocument, model_id: str | None
-) -> list[Diagnostic]:
+def to_diagnostics(findings: Iterator[Finding], doc: YamlDocument, model_id: str | None) -> list[Diagnostic]:
     """Place findings at their file:line:col."""
     out = []
     for path, rule, message in findings:
         line, col = doc.position(path)
         out.append(
-            Diagnostic(file=doc.file, line=line, col=col, rule=rule, message=message, model=model_id, path=format_path(path))
+            Diagnostic(
+                file=doc.file, line=line, col=col, rule=rule, message=message, model=model_id, path=format_path(path)
+            )
         )
     return out

@@ -8,6 +8,8 @@ never make the engine read files outside the GitOps repository.
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,12 +39,30 @@ def uri_problem(uri: str, root: Path) -> str | None:
         return f"unsupported URI scheme '{scheme}://' in '{uri}'; use {SUPPORTED}"
     if uri.startswith("/"):
         return f"'{uri}' is an absolute path; write file://{uri} to read outside the repository"
-    try:
-        target = (root / uri).resolve()
-        target.relative_to(root.resolve())
-    except ValueError:
+    if not _inside(uri, str(root)):
         return f"'{uri}' points outside the repository; artifacts and data must live in it or in object storage"
     return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _realpath(path: str) -> str:
+    return os.path.realpath(path)
+
+
+def _inside(uri: str, root: str) -> bool:
+    """True if ``root/uri`` stays inside ``root`` after ``..`` and symlinks are resolved.
+
+    Directories are resolved once and cached, so checking thousands of specs that share
+    artifact folders costs a few system calls, not a full ``realpath`` each.
+    """
+    real_root = _realpath(root)
+    joined = os.path.normpath(os.path.join(real_root, uri))
+    if not (joined == real_root or joined.startswith(real_root + os.sep)):
+        return False
+    real = os.path.join(_realpath(os.path.dirname(joined)), os.path.basename(joined))
+    if os.path.islink(real):
+        real = os.path.realpath(real)
+    return real == real_root or real.startswith(real_root + os.sep)
 
 
 def local_path(uri: str, root: Path) -> Path | None:

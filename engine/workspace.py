@@ -101,10 +101,14 @@ def load_config(root: Path, path: Path | None = None) -> tuple[Governance | None
     try:
         config = Governance.model_validate(doc.data)
     except ValidationError as exc:
-        return None, shown, [
-            d.__class__(**{**d.__dict__, "rule": d.rule.replace("schema/", "config/")})
-            for d in diagnostics_from_validation(exc, doc, Governance)
-        ]
+        return (
+            None,
+            shown,
+            [
+                d.__class__(**{**d.__dict__, "rule": d.rule.replace("schema/", "config/")})
+                for d in diagnostics_from_validation(exc, doc, Governance)
+            ],
+        )
     return config, shown, to_diagnostics(config_findings(config), doc, None)
 
 
@@ -137,9 +141,7 @@ def load_spec_text(
     return validate_doc(doc, root, config)
 
 
-def load_spec_file(
-    path: Path, root: Path, config: Governance | None
-) -> tuple[LoadedSpec | None, list[Diagnostic]]:
+def load_spec_file(path: Path, root: Path, config: Governance | None) -> tuple[LoadedSpec | None, list[Diagnostic]]:
     """Parse and validate one spec file."""
     shown = display_path(path, root)
     try:
@@ -156,7 +158,10 @@ def validate_doc(
     if not isinstance(doc.data, dict):
         return None, [
             Diagnostic(
-                doc.file, 1, 1, "schema/not-a-mapping",
+                doc.file,
+                1,
+                1,
+                "schema/not-a-mapping",
                 "a spec must be a mapping with apiVersion, kind, metadata and spec",
             )
         ]
@@ -213,7 +218,10 @@ def load_workspace(
             line, col = loaded.doc.position(("metadata", "name"))
             ws.diagnostics.append(
                 Diagnostic(
-                    loaded.file, line, col, "spec/duplicate-id",
+                    loaded.file,
+                    line,
+                    col,
+                    "spec/duplicate-id",
                     f"model '{loaded.id}' is already declared in {other.file}; "
                     "each tenant/name must be unique: rename one of them",
                     model=loaded.id,

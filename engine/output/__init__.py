@@ -46,7 +46,7 @@ def get(name: str) -> Formatter:
         "github": github.GithubFormatter(),
     }
     try:
-        from engine.output import sarif
+        from engine.output import sarif  # type: ignore[attr-defined,unused-ignore]
 
         formats["sarif"] = sarif.SarifFormatter()
     except ImportError:  # pragma: no cover - sarif arrives with the policy stage
