@@ -28,7 +28,6 @@ test-fast: $(STAMP) ## run the fast tests only (no servers, no training)
 
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check engine runners tests benchmarks scripts
-	$(BIN)/ruff format --check engine runners || true
 	$(BIN)/mypy
 
 bench: $(STAMP) ## run the benchmarks and print their numbers (for README)
