@@ -1,0 +1,127 @@
+"""Benchmark `govops check`: --all on 100 / 1,000 / 10,000 generated specs (cold and warm
+decision cache), and a PR touching 3 specs end to end including start-up.
+
+Baselines measured in the same run: `govops lint` on the same specs (loading and
+validating them, which `check` also does) and `govops --version` (interpreter start-up).
+Every figure is given as wall time and as CPU time (user+sys of the process and its
+workers): on a shared, loaded machine the wall time mostly measures the neighbours, the
+CPU time what govops spent. "cold" = no decision cache and no cached bundle.
+Run: .venv/bin/python benchmarks/check.py [--sizes 100,1000,10000]  (default 100,1000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_repo(dest: Path, n: int) -> Path:
+    dest.mkdir(parents=True)
+    shutil.copy(ROOT / "govops.yaml", dest / "govops.yaml")
+    shutil.copytree(ROOT / "artifacts", dest / "artifacts")
+    shutil.copytree(ROOT / "policies", dest / "policies", ignore=shutil.ignore_patterns("*_test.rego"))
+    examples = sorted((ROOT / "specs").rglob("*.yaml"))
+    for i in range(n):
+        src = examples[i % len(examples)]
+        text = src.read_text()
+        name = re.search(r"^  name: (\S+)$", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        new = f"{name[:40]}-{i}"
+        out = dest / src.relative_to(ROOT).parent / f"{new}.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text.replace(f"  name: {name}\n", f"  name: {new}\n", 1))
+    return dest
+
+
+class Run:
+    """Wall and CPU seconds of one `govops` process (CPU includes its worker processes)."""
+
+    def __init__(self, wall: float, cpu: float, rc: int) -> None:
+        self.wall, self.cpu, self.rc = wall, cpu, rc
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> Run:
+    cpu0 = _children_cpu()
+    start = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=cwd, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if res.returncode not in (0, 1):
+        raise SystemExit(f"govops {' '.join(args)} failed ({res.returncode}): {res.stderr[-2000:]}")
+    return Run(took, _children_cpu() - cpu0, res.returncode)
+
+
+def git(cwd: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@x"}
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,1000", help="comma-separated spec counts (10000 takes minutes)")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVOPS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            repo = make_repo(Path(tmp) / f"r{n}", n)
+            lint = timed(["lint"], repo, env)
+            shutil.rmtree(repo / ".govops", ignore_errors=True)
+            cold = timed(["check", "--all", "--format", "json"], repo, env)
+            (repo / ".govops/cache/policy").mkdir(parents=True, exist_ok=True)
+            for f in (repo / ".govops/cache/policy").glob("*.json"):
+                f.unlink()  # decisions gone, compiled bundle kept: evaluation without the decision cache
+            nocache = timed(["check", "--all", "--format", "json"], repo, env)
+            warm = timed(["check", "--all", "--format", "json"], repo, env)
+            rows.append((n, lint, cold, nocache, warm))
+        pr_repo = make_repo(Path(tmp) / "pr", 100)
+        git(pr_repo, "init", "-q", "-b", "main")
+        git(pr_repo, "add", "-A")
+        git(pr_repo, "commit", "-q", "-m", "base")
+        for spec in sorted((pr_repo / "specs").rglob("*.yaml"))[:3]:
+            spec.write_text(spec.read_text().replace("description: ", "description: (edited) ", 1))
+        startup = timed(["--version"], pr_repo, env)
+        pr_args = ["check", "--base", "HEAD", "--head", "WORKTREE", "--author", "x", "--format", "json"]
+        shutil.rmtree(pr_repo / ".govops", ignore_errors=True)
+        pr_cold = timed(pr_args, pr_repo, env)
+        for f in (pr_repo / ".govops/cache/policy").glob("*.json"):
+            f.unlink()
+        pr = timed(pr_args, pr_repo, env)
+    print(f"govops check benchmark ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); seconds, "
+          "end to end (a new process each run); wall / CPU (user+sys incl. workers)")
+    print(f"{'specs':>6} | {'lint':>11} | {'check cold':>11} | {'no-dec-cache':>12} | {'warm':>11} "
+          f"| {'cold/lint':>9} {'nocache/lint':>12} {'warm/lint':>9} (wall; CPU)")
+
+    def pair(r: Run) -> str:
+        return f"{r.wall:5.2f}/{r.cpu:5.2f}"
+
+    for n, lint, cold, nocache, warm in rows:
+        ratios = " ".join(
+            f"{x.wall / lint.wall:4.2f};{x.cpu / lint.cpu:4.2f}".rjust(w)
+            for x, w in ((cold, 9), (nocache, 12), (warm, 9))
+        )
+        print(f"{n:>6} | {pair(lint):>11} | {pair(cold):>11} | {pair(nocache):>12} | {pair(warm):>11} | {ratios}")
+    print(f"PR touching 3 specs (100-spec repo, no decision cache): first run {pair(pr_cold)} s, "
+          f"with the compiled bundle cached {pair(pr)} s (exit {pr.rc}); start-up baseline `govops --version` "
+          f"{pair(startup)} s; ratio {pr.wall / startup.wall:.1f}x wall, {pr.cpu / startup.cpu:.1f}x CPU")
+    print("targets: 1,000 specs < 1.5 s without cache on 2 cores; a 3-spec PR < 1 s end to end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The compact evaluation form of a policy input: what the embedded engine sends instead of the full document.
+
+Part of the policy stage (between the input contract and a backend). regopy spends most
+of a query *reading the input* (about half a microsecond per byte), and most of a
+published input is the same for every model of a run: ``config`` (govops.yaml),
+``freezes`` and ``waivers``; on a re-check ``previous`` and ``previous_checks`` repeat
+``spec`` and ``checks`` as well. The compact form leaves the run-level documents out
+(the backend loads them once per interpreter as ``data.govops_run``) and, where the
+base equals the head, replaces the second copy with ``"previous_is_spec": true``.
+``policies/lib.rego`` reads every such field through a helper that prefers the input
+and falls back to the data, so the full input (what ``govops policy input`` prints and
+``opa eval -I -d policies/ data.govops.main`` replays) and the compact one decide the
+same; ``tests/test_policy_compact.py`` proves it case by case. This module never
+evaluates anything and never changes the published input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+RUN_KEYS = ("config", "freezes", "waivers")
+"""Input fields that every model of one run shares (loaded once as ``data.govops_run``)."""
+
+RUN_DATA_ROOT = "govops_run"
+"""``data.govops_run`` holds the run-level documents in the embedded engine."""
+
+PREVIOUS_MARKER = "previous_is_spec"
+"""Compact inputs mark ``previous == spec`` and ``previous_checks == checks`` with this flag."""
+
+
+def run_documents(doc: dict[str, Any]) -> dict[str, Any]:
+    """The run-level documents of one published input (``config``, ``freezes``, ``waivers``)."""
+    return {key: doc[key] for key in RUN_KEYS if key in doc}
+
+
+def compact(doc: dict[str, Any], run: dict[str, Any]) -> dict[str, Any] | None:
+    """The compact form of ``doc`` when its run-level documents are ``run``; None when they differ."""
+    for key in RUN_KEYS:
+        if key not in doc or key not in run:
+            return None
+        if doc[key] is not run[key] and doc[key] != run[key]:
+            return None
+    out = {k: v for k, v in doc.items() if k not in RUN_KEYS}
+    if (
+        "previous" in out
+        and "previous_checks" in out
+        and out.get("spec") is not None
+        and _same(out["previous"], out["spec"])
+        and _same(out["previous_checks"], out.get("checks"))
+    ):
+        del out["previous"], out["previous_checks"]
+        out[PREVIOUS_MARKER] = True
+    return out
+
+
+def expand(compact_doc: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """The full input a compact document stands for (the inverse of ``compact``)."""
+    out = {k: v for k, v in compact_doc.items() if k != PREVIOUS_MARKER}
+    if compact_doc.get(PREVIOUS_MARKER) is True:
+        out["previous"] = compact_doc["spec"]
+        out["previous_checks"] = compact_doc["checks"]
+    out.update(run)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or a == b
+
+
+def data_json(value: Any) -> str:
+    """JSON that rego-cpp 1.5.2 accepts as a *base document* (``add_data_json``).
+
+    Its data parser rejects an exponent without a fraction (``1e-06``, which Python's
+    ``json`` writes for 0.000001) with "Invalid base document", although input terms
+    accept it; every float is written with a fraction digit (``1.0e-06``), the same value.
+    NaN and infinities are refused, as in the input.
+    """
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{data_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(data_json(v) for v in value) + "]"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be written as JSON")
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    return json.dumps(value)

@@ -1,0 +1,28 @@
+package govops.artifacts_test
+
+import data.govops.fixtures_test as f
+import rego.v1
+
+test_art_001_unpinned_artifact_denied if "GOV-ART-001" in f.denied with input as f.unpinned
+
+test_art_001_pinned_artifact_allowed if not "GOV-ART-001" in f.denied with input as f.base
+
+bad_runtime := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/0/runtime", "value": "my.CustomRuntime"}])
+
+test_art_002_runtime_not_allowed_denied if "GOV-ART-002" in f.denied with input as bad_runtime
+
+allowed_runtime := json.patch(bad_runtime, [{"op": "add", "path": "/config/allowedRuntimes/-", "value": "my.CustomRuntime"}])
+
+test_art_002_listed_runtime_allowed if not "GOV-ART-002" in f.denied with input as allowed_runtime
+
+latest := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/1/id", "value": "Latest"}])
+
+test_art_003_latest_version_denied if "GOV-ART-003" in f.denied with input as latest
+
+snapshot := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/1/id", "value": "2.0-SNAPSHOT"}])
+
+test_art_003_snapshot_version_denied if "GOV-ART-003" in f.denied with input as snapshot
+
+semver := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/1/id", "value": "2.0.0-rc.1"}])
+
+test_art_003_semver_allowed if not "GOV-ART-003" in f.denied with input as semver

@@ -1,0 +1,65 @@
+# The one entrypoint: data.govops.main -> {"deny": [...], "warn": [...]} for one model's input.
+#
+# Waivers (policies/waivers.yaml, read through lib.waivers) turn a matching deny into a
+# warn until they expire; expiry is compared with input.now_ns, so the same decision
+# comes out at PR time, at merge and on a later re-check of main.
+package govops
+
+import data.govops.lib
+import rego.v1
+
+areas := ["artifacts", "checks", "rollout", "approvals", "tenancy", "meta", "monitoring", "features", "lineage", "freeze"]
+
+raw_deny contains d if {
+	some area in areas
+	some d in data.govops[area].deny
+}
+
+raw_warn contains w if {
+	some area in areas
+	some w in data.govops[area].warn
+}
+
+raw_warn contains w if {
+	some waiver in lib.waivers
+	waiver.model in {input.model, "*"}
+	not lib.member(waiver.approver, lib.config.riskGroup)
+	w := {
+		"rule": "GOV-WVR-001",
+		"path": "",
+		"message": sprintf(
+			"waiver of %s for %s is ignored: its approver %s is not in the %s group",
+			[waiver.rule, waiver.model, waiver.approver, lib.config.riskGroup],
+		),
+	}
+}
+
+# Waivers that cover deny item d now: same rule, this model (or "*"), not expired,
+# approved by a member of the risk group as govops.yaml lists it.
+matching_waivers(d) := [waiver |
+	some waiver in lib.waivers
+	waiver.rule == d.rule
+	waiver.model in {input.model, "*"}
+	input.now_ns < waiver.expires_ns
+	lib.member(waiver.approver, lib.config.riskGroup)
+]
+
+waived contains d if {
+	some d in raw_deny
+	count(matching_waivers(d)) > 0
+}
+
+main := {
+	"deny": [d | some d in raw_deny; not d in waived],
+	"warn": array.concat(
+		[w | some w in raw_warn],
+		[object.union(d, {"message": waived_message(d)}) | some d in waived],
+	),
+}
+
+waived_message(d) := sprintf(
+	"waived until %s by %s (%s): %s",
+	[w.expires, w.approver, w.reason, d.message],
+) if {
+	w := matching_waivers(d)[0]
+}
