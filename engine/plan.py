@@ -60,8 +60,14 @@ def diff_specs(
     base_file: str | None = None,
     head_file: str | None = None,
     config: Governance | None = None,
+    base_config: Governance | None = None,
 ) -> dict[str, Any]:
-    """The plan entry for one model between two states (either side may be absent)."""
+    """The plan entry for one model between two states (either side may be absent).
+
+    ``config`` is the governance config at the head; ``base_config`` the one at the base
+    (default: the same), so a threshold loosened by a tier default in ``govops.yaml``
+    shows as loosened for the model too.
+    """
     if base is None and head is None:
         raise ValueError("diff_specs needs at least one side")
     model_id = (head or base).id  # type: ignore[union-attr]
@@ -118,7 +124,7 @@ def diff_specs(
     if base is not None and head is not None and base.spec.tier != head.spec.tier:
         kinds.append("tier_change")
 
-    entry["thresholds"] = _threshold_changes(base, head, config)
+    entry["thresholds"] = _threshold_changes(base, head, config, base_config)
     if base is not None and head is not None:
         changes = {t["change"] for t in entry["thresholds"]}
         for change, kind in (
@@ -141,28 +147,125 @@ def diff_specs(
 
 
 def _threshold_changes(
-    base: ModelSpec | None, head: ModelSpec | None, config: Governance | None
+    base: ModelSpec | None,
+    head: ModelSpec | None,
+    config: Governance | None,
+    base_config: Governance | None = None,
 ) -> list[dict[str, Any]]:
     if base is None or head is None:
         return []
-    old, new = effective_checks(base, config), effective_checks(head, config)
+    old = effective_checks(base, base_config if base_config is not None else config)
+    new = effective_checks(head, config)
     out: list[dict[str, Any]] = []
     for check in sorted(set(old) | set(new)):
         if check not in old:
-            out.append({"check": check, "threshold": None, "from": None, "to": None, "change": "check_added"})
+            out.append(
+                {
+                    "check": check,
+                    "threshold": None,
+                    "from": None,
+                    "to": None,
+                    "change": "check_added",
+                }
+            )
             continue
         if check not in new:
-            out.append({"check": check, "threshold": None, "from": None, "to": None, "change": "check_removed"})
+            out.append(
+                {
+                    "check": check,
+                    "threshold": None,
+                    "from": None,
+                    "to": None,
+                    "change": "check_removed",
+                }
+            )
             continue
         for name in sorted(set(old[check]) | set(new[check])):
             a, b = old[check].get(name), new[check].get(name)
             if a == b:
                 continue
-            if a is None or b is None:
-                change = "loosened" if b is None else "tightened"
-            elif direction(name) == "min":
-                change = "tightened" if b > a else "loosened"
-            else:
-                change = "tightened" if b < a else "loosened"
+            change = _threshold_change(name, a, b)
             out.append({"check": check, "threshold": name, "from": a, "to": b, "change": change})
+    return out
+
+
+def _threshold_change(name: str, a: float | None, b: float | None) -> str:
+    if a is None or b is None:
+        return "loosened" if b is None else "tightened"
+    if direction(name) == "min":
+        return "tightened" if b > a else "loosened"
+    return "tightened" if b < a else "loosened"
+
+
+def diff_config(base: Governance | None, head: Governance | None) -> list[dict[str, Any]]:
+    """What a change to ``govops.yaml`` does, one dict per change (pure, JSON-able).
+
+    Each item has ``what`` (``tier``, ``required_check``, ``default_threshold``,
+    ``approvals``, or a top-level key such as ``groups``), ``change`` (``added``,
+    ``removed``, ``changed``, ``tightened``, ``loosened``) and the details. Tier defaults
+    apply to every model of the tier, so a loosened default loosens all of them.
+    """
+    if base is None and head is None:
+        return []
+    if base is None or head is None:
+        return [{"what": "config", "change": "added" if base is None else "removed"}]
+    out: list[dict[str, Any]] = []
+    for tier in sorted(set(base.tiers) | set(head.tiers)):
+        old_t, new_t = base.tiers.get(tier), head.tiers.get(tier)
+        if old_t is None or new_t is None:
+            out.append({"what": "tier", "tier": tier, "change": "added" if old_t is None else "removed"})
+            continue
+        for check in new_t.required_checks:
+            if check not in old_t.required_checks:
+                out.append({"what": "required_check", "tier": tier, "check": check, "change": "tightened"})
+        for check in old_t.required_checks:
+            if check not in new_t.required_checks:
+                out.append({"what": "required_check", "tier": tier, "check": check, "change": "loosened"})
+        for check in sorted(set(old_t.defaults) | set(new_t.defaults)):
+            a_map, b_map = old_t.defaults.get(check, {}), new_t.defaults.get(check, {})
+            for name in sorted(set(a_map) | set(b_map)):
+                a, b = a_map.get(name), b_map.get(name)
+                if a != b:
+                    out.append(
+                        {
+                            "what": "default_threshold",
+                            "tier": tier,
+                            "check": check,
+                            "threshold": name,
+                            "from": a,
+                            "to": b,
+                            "change": _threshold_change(name, a, b),
+                        }
+                    )
+        oa, na = old_t.approvals, new_t.approvals
+        if oa != na:
+            looser = na.count < oa.count or not set(oa.groups) <= set(na.groups)
+            out.append(
+                {
+                    "what": "approvals",
+                    "tier": tier,
+                    "from": oa.model_dump(),
+                    "to": na.model_dump(),
+                    "change": "loosened" if looser else "tightened",
+                }
+            )
+        rest_old = old_t.model_dump(exclude={"required_checks", "defaults", "approvals", "description"})
+        rest_new = new_t.model_dump(exclude={"required_checks", "defaults", "approvals", "description"})
+        for key in sorted(rest_old):
+            if rest_old[key] != rest_new[key]:
+                out.append(
+                    {
+                        "what": "tier_setting",
+                        "tier": tier,
+                        "setting": key,
+                        "from": rest_old[key],
+                        "to": rest_new[key],
+                        "change": "changed",
+                    }
+                )
+    old_d = base.to_data()
+    new_d = head.to_data()
+    for key in sorted((set(old_d) | set(new_d)) - {"tiers"}):
+        if old_d.get(key) != new_d.get(key):
+            out.append({"what": key, "change": "changed", "from": old_d.get(key), "to": new_d.get(key)})
     return out

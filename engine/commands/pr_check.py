@@ -1,0 +1,199 @@
+"""Check a pull request: plan -> policy -> validation -> report (``govops pr-check``).
+
+The change is ``--base...--head`` (on GitHub Actions both default to the event's SHAs).
+The context (author, approvals, labels) comes from the event payload and the reviews API,
+or from ``--author``, ``--approved-by USER[:GROUP]`` and ``--label``. Policies judge every
+changed model; the tier's validators run on the models whose behaviour the change can
+alter (``--no-validate`` skips them). The result is reported as commit statuses
+(``govops/policy``, ``govops/<tenant>/<model>/<check>``, ``govops/validation``),
+workflow-command annotations, a Markdown step summary and, with ``--out DIR``, JSON.
+Without a token, or with ``--dry-run``, the statuses are printed instead of sent.
+Exit codes: 0 the change may merge, 1 a policy denies or a validator fails, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.commands._common import repo_root
+from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, GovopsError, InputError
+
+NAME = "pr-check"
+HELP = "check a pull request: plan, policies, validators; report statuses, annotations, summary"
+ORDER = 45
+
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``govops pr-check``."""
+    parser.add_argument("--base", metavar="REF", help="the target branch or commit (default: the event's base SHA)")
+    parser.add_argument("--head", metavar="REF",
+                        help="the changed commit (default: the event's head SHA, else HEAD); WORKTREE allowed")
+    parser.add_argument("--author", help="who made the change (default: the PR author)")
+    parser.add_argument("--approved-by", action="append", default=[], metavar="USER[:GROUP]",
+                        help="an approval (repeatable); replaces the approvals read from GitHub")
+    parser.add_argument("--label", action="append", default=[], metavar="LABEL", help="a PR label (repeatable)")
+    parser.add_argument("--pr-number", type=int, help="the pull request number (default: from the event)")
+    parser.add_argument("--target-branch", help="the branch the change merges into (default: from the event)")
+    parser.add_argument("--no-validate", action="store_true", help="skip the validators (policy only)")
+    parser.add_argument("--executor", choices=["local", "argo"], default="local",
+                        help="where validators run (default: local processes)")
+    parser.add_argument("--jobs", type=int, default=2, help="validators run at once by the local executor")
+    parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS", help="per-validator time limit")
+    parser.add_argument("--backend", choices=["regopy", "opa"], default=None, help="policy backend")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="write pr-check.json, summary.md and the validation results here")
+    parser.add_argument("--summary", type=Path, metavar="FILE",
+                        help="append the Markdown summary here (default: $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--github-repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    parser.add_argument("--sha", help="the commit the statuses are set on (default: the head SHA)")
+    parser.add_argument("--dry-run", action="store_true", help="print the statuses instead of sending them")
+    parser.add_argument("--annotations", choices=["auto", "always", "never"], default="auto",
+                        help="print workflow-command annotations (auto: on GitHub Actions)")
+
+
+class _Sender:
+    """Sends statuses, or prints them on a dry run (never both, never the token)."""
+
+    def __init__(self, args: argparse.Namespace, repo: str | None) -> None:
+        from engine.github import GitHubClient
+
+        self.client = GitHubClient()
+        self.repo = repo
+        self.dry = bool(args.dry_run or not self.client.has_token or not repo)
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, sha: str | None, statuses: list[dict[str, Any]]) -> None:
+        import json
+
+        from engine.report.statuses import publish
+
+        for s in statuses:
+            self.sent.append(s)
+        if self.dry or not sha or not self.repo:
+            why = "dry run" if self.dry else "no commit SHA"
+            for s in statuses:
+                print(f"would send status ({why}): {json.dumps(s, sort_keys=True)}")
+            return
+        publish(self.client.create_status, self.repo, sha, statuses)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the check and report it."""
+    from engine.context import build_context
+    from engine.gitread import plan_between
+    from engine.report import PrReport, get, one_line, run_url
+    from engine.report import statuses as st
+    from engine.workspace import load_config
+
+    env = dict(os.environ)
+    root = repo_root(args)
+    config_path = Path(args.config).resolve() if args.config else None
+    config, config_file, cfg_diags = load_config(root, config_path)
+    if config is None:
+        raise InputError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
+
+    from engine.github import GitHubClient
+
+    reviews_client = GitHubClient()
+    ctx = build_context(
+        config=config, env=env, author=args.author, approved_by=args.approved_by, labels=args.label,
+        pr_number=args.pr_number, target_branch=args.target_branch,
+        fetch_reviews=reviews_client.list_reviews if reviews_client.has_token else None,
+    )
+    base = args.base or ctx.base_sha
+    head = args.head or ctx.head_sha or "HEAD"
+    if not base:
+        raise InputError("pass --base REF (outside a pull_request event there is no base to read)")
+    repo_slug = args.github_repo or ctx.repository or env.get("GITHUB_REPOSITORY")
+    sender = _Sender(args, repo_slug)
+    url = run_url(env)
+    validate = not args.no_validate
+    sha = args.sha or ctx.head_sha
+    sender.send(sha, st.pending(validate, url))
+
+    try:
+        plan = plan_between(root, base, head, config if config_path else None)
+        if sha is None and plan.head_sha != "WORKTREE":
+            sha = plan.head_sha
+        ctx.changed_files = list(plan.changed_files)
+        try:
+            from engine.policy.check import run_check
+        except ImportError:  # pragma: no cover - the policy stage is part of govops
+            raise InputError("pr-check needs engine.policy (not installed)") from None
+        outcome = run_check(root, base=base, head=head, context=ctx.to_policy(), backend=args.backend,
+                            config_path=config_path)
+        report = PrReport(
+            plan=plan, context=ctx, config=config, policy_diagnostics=list(cfg_diags) + outcome.findings.diagnostics,
+            decisions=outcome.decisions, models_checked=outcome.findings.models_checked, run_url=url,
+        )
+        if validate:
+            _run_validators(args, root, plan, config, report, sha, ctx)
+    except GovopsError as exc:
+        failed = [{"state": "error", "context": st.POLICY, "description": one_line(exc.render()), "target_url": url}]
+        if validate:
+            failed.append({"state": "error", "context": st.VALIDATION, "description": "not run: the check failed",
+                           "target_url": url})
+        sender.send(sha, [{k: v for k, v in s.items() if v} for s in failed])
+        raise
+
+    annotate = args.annotations == "always" or (args.annotations == "auto" and env.get("GITHUB_ACTIONS") == "true")
+    if annotate:
+        sys.stdout.write(get("annotations").render(report))
+    markdown = get("markdown").render(report)
+    summary_file = args.summary or (Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None)
+    if summary_file is not None:
+        with summary_file.open("a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "pr-check.json").write_text(get("json").render(report))
+        (args.out / "summary.md").write_text(markdown)
+    for d in sorted(report.policy_diagnostics):
+        print(d.render(), file=sys.stderr)
+    final = st.build(report)
+    sender.send(sha, final)
+    for s in final:
+        print(f"{s['state']:>8}  {s['context']}  {s['description']}")
+    verdict = "passed" if report.ok else "FAILED"
+    print(f"govops pr-check: {verdict}: {len(plan.changed())} model(s) changed")
+    if any(d.severity == "error" for d in plan.diagnostics):
+        return EXIT_INPUT
+    return EXIT_OK if report.ok else EXIT_GOVERNANCE
+
+
+def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any, report: Any,
+                    sha: str | None, ctx: Any) -> None:
+    from engine.dag import build_plan_dag
+
+    tasks = build_plan_dag(plan, config)
+    report.validation_ran = True
+    report.tasks = tasks
+    if not tasks:
+        return
+    out_dir = (args.out / "validation") if args.out else root / ".govops" / "runs" / (sha or "worktree")[:12]
+    if args.executor == "argo":
+        from engine.executors.argo import run_validation_argo
+
+        if not sha:
+            raise InputError("validation on Argo needs the head commit SHA (--sha)")
+        argo_run = run_validation_argo(root, tasks, out_dir, head_sha=sha, timeout_s=args.timeout,
+                                       repository=ctx.repository, pr_number=ctx.pr_number)
+        if argo_run.ui_urls and not os.environ.get("GOVOPS_RUN_URL"):
+            report.run_url = argo_run.ui_urls[0]
+        report.results = list(argo_run.results)
+        return
+    else:
+        try:
+            from engine.executors.local import run_validation
+        except ImportError:  # pragma: no cover - the executor ships with govops
+            print("warning: engine.executors.local is not installed: validators not run", file=sys.stderr)
+            report.validation_ran = False
+            report.tasks = []
+            return
+        run = run_validation(root, tasks, out_dir, jobs=args.jobs, timeout_s=args.timeout)
+    report.results = list(run.results)

@@ -1,0 +1,190 @@
+"""The change-request context: who changed what, with whose approval (input to the policy stage).
+
+On GitHub Actions it comes from the event payload (``GITHUB_EVENT_PATH``: author,
+labels, base/head SHAs, PR number) and the reviews API (approvals: the latest review
+per reviewer, APPROVED only, with the govops.yaml group each approver belongs to);
+anywhere else from flags (``--author``, ``--approved-by USER[:GROUP]``, ``--label``).
+Flags given explicitly add to or override the payload. A malformed payload is an input
+error (exit 2). This module never decides anything: policies judge the context.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config import Governance
+from engine.errors import InputError
+
+PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
+DECISIVE_REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
+
+
+@dataclass
+class ChangeContext:
+    """The context of one change request (the policy input's ``context``, plus where it came from)."""
+
+    author: str | None = None
+    approvals: list[dict[str, str | None]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    target_branch: str | None = None
+    pr_number: int | None = None
+    base_sha: str | None = None
+    head_sha: str | None = None
+    repository: str | None = None
+    event: str | None = None
+
+    def to_policy(self) -> dict[str, Any]:
+        """The ``context`` document policies receive (``{"author", "approvals", ...}``)."""
+        return {
+            "author": self.author,
+            "approvals": [dict(a) for a in self.approvals],
+            "labels": list(self.labels),
+            "changed_files": list(self.changed_files),
+            "target_branch": self.target_branch,
+            "pr_number": self.pr_number,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, for reports."""
+        return {**self.to_policy(), "base_sha": self.base_sha, "head_sha": self.head_sha,
+                "repository": self.repository, "event": self.event}
+
+
+def group_of(person: str, config: Governance | None) -> str | None:
+    """The first govops.yaml group (in file order) that lists ``person``."""
+    if config is None:
+        return None
+    return next((g for g, members in config.groups.items() if person in members), None)
+
+
+def _need(obj: Any, path: str, kind: type | tuple[type, ...], file: str) -> Any:
+    cur = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            raise InputError(f"malformed event payload: missing {path}", file=file)
+        cur = cur[part]
+    if not isinstance(cur, kind) or (kind is int and isinstance(cur, bool)):
+        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InputError(f"malformed event payload: {path} must be {want}, got {type(cur).__name__}", file=file)
+    return cur
+
+
+def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
+    """The context from a GitHub Actions event payload (``GITHUB_EVENT_PATH``)."""
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the event payload: {exc.strerror}", file=shown) from None
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        col = getattr(exc, "colno", None)
+        raise InputError(f"malformed event payload: not JSON ({getattr(exc, 'msg', exc)})", file=shown,
+                         line=line, col=col) from None
+    if not isinstance(doc, dict):
+        raise InputError("malformed event payload: the document must be a JSON object", file=shown)
+    if "pull_request" not in doc:
+        raise InputError(
+            f"the event payload has no pull_request (event {event_name or 'unknown'}); run pr-check on "
+            "pull_request events, or pass --base/--head and the context flags",
+            file=shown,
+        )
+    pr = _need(doc, "pull_request", dict, shown)
+    number = doc.get("number", pr.get("number"))
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise InputError("malformed event payload: number must be int", file=shown)
+    labels = _need(doc, "pull_request.labels", list, shown)
+    names = []
+    for i, label in enumerate(labels):
+        if not isinstance(label, dict) or not isinstance(label.get("name"), str):
+            raise InputError(f"malformed event payload: pull_request.labels[{i}].name must be str", file=shown)
+        names.append(label["name"])
+    repo = doc.get("repository", {}).get("full_name") if isinstance(doc.get("repository"), dict) else None
+    return ChangeContext(
+        author=_need(doc, "pull_request.user.login", str, shown),
+        labels=names,
+        target_branch=_need(doc, "pull_request.base.ref", str, shown),
+        pr_number=number,
+        base_sha=_need(doc, "pull_request.base.sha", str, shown),
+        head_sha=_need(doc, "pull_request.head.sha", str, shown),
+        repository=repo if isinstance(repo, str) else None,
+        event=event_name,
+    )
+
+
+def approvals_from_reviews(
+    reviews: list[dict[str, Any]], config: Governance | None, author: str | None = None
+) -> list[dict[str, str | None]]:
+    """Approvals: each reviewer's latest decisive review (APPROVED / CHANGES_REQUESTED / DISMISSED).
+
+    A later COMMENTED review does not withdraw an approval (as on GitHub); the author's own
+    review never counts. Reviews come oldest first from the API; ``submitted_at`` breaks ties.
+    """
+    ordered = sorted(enumerate(reviews), key=lambda ir: (str(ir[1].get("submitted_at") or ""), ir[0]))
+    latest: dict[str, str] = {}
+    for _, r in ordered:
+        user = r.get("user")
+        login = user.get("login") if isinstance(user, dict) else None
+        state = r.get("state")
+        if isinstance(login, str) and state in DECISIVE_REVIEW_STATES:
+            latest[login] = state
+    return [
+        {"approver": login, "group": group_of(login, config)}
+        for login, state in sorted(latest.items())
+        if state == "APPROVED" and login != author
+    ]
+
+
+def parse_approved_by(values: list[str], config: Governance | None) -> list[dict[str, str | None]]:
+    """``--approved-by USER[:GROUP]`` flags (the group from govops.yaml when not given)."""
+    out = []
+    for v in values:
+        user, _, group = v.partition(":")
+        if not user or (":" in v and not group):
+            raise InputError(f"--approved-by takes USER or USER:GROUP, got {v!r}")
+        out.append({"approver": user, "group": group or group_of(user, config)})
+    return out
+
+
+def build_context(
+    *,
+    config: Governance | None,
+    env: dict[str, str] | None = None,
+    author: str | None = None,
+    approved_by: list[str] | None = None,
+    labels: list[str] | None = None,
+    pr_number: int | None = None,
+    target_branch: str | None = None,
+    fetch_reviews: Any = None,
+) -> ChangeContext:
+    """The context from the CI environment, overridden by flags.
+
+    ``fetch_reviews(repo, pr_number) -> list[dict]`` (the GitHub client's ``list_reviews``)
+    is called on GitHub Actions when no ``--approved-by`` flag is given.
+    """
+    env = dict(os.environ if env is None else env)
+    ctx = ChangeContext()
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if env.get("GITHUB_ACTIONS") == "true" and event_path:
+        ctx = from_event_file(Path(event_path), env.get("GITHUB_EVENT_NAME"))
+        ctx.repository = ctx.repository or env.get("GITHUB_REPOSITORY")
+    if author is not None:
+        ctx.author = author
+    if labels:
+        ctx.labels = sorted(set(ctx.labels) | set(labels))
+    if pr_number is not None:
+        ctx.pr_number = pr_number
+    if target_branch is not None:
+        ctx.target_branch = target_branch
+    if approved_by:
+        ctx.approvals = parse_approved_by(approved_by, config)
+    elif fetch_reviews is not None and ctx.repository and ctx.pr_number is not None:
+        ctx.approvals = approvals_from_reviews(fetch_reviews(ctx.repository, ctx.pr_number), config, ctx.author)
+    return ctx

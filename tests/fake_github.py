@@ -1,0 +1,118 @@
+"""A local HTTP server that answers like the GitHub REST API and records every request.
+
+Tests script answers per (method, path) (status, headers, JSON body), in order; anything
+not scripted gets GitHub's documented success answer (201 + the status for
+``POST /repos/{o}/{r}/statuses/{sha}``, the review list for ``GET …/pulls/{n}/reviews``,
+paginated with a ``Link`` header like GitHub's).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeGitHub:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.script: dict[tuple[str, str], list[Answer]] = {}
+        self.reviews: dict[int, list[dict[str, Any]]] = {}
+        self.page_size = 100
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeGitHub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def answer(self, method: str, path: str, *answers: Answer) -> None:
+        self.script.setdefault((method, path), []).extend(answers)
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.method == "POST" and "/statuses/" in r.path]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                fake.requests.append(Recorded(method, parts.path, parse_qs(parts.query), dict(self.headers), body))
+                queue = fake.script.get((method, parts.path))
+                if queue:
+                    ans = queue.pop(0)
+                else:
+                    ans = fake._default(method, parts.path, parse_qs(parts.query), body)
+                data = b"" if ans.body is None else json.dumps(ans.body).encode()
+                self.send_response(ans.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in ans.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._serve("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._serve("POST")
+
+        return Handler
+
+    def _default(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
+        parts = path.strip("/").split("/")
+        if method == "POST" and len(parts) == 5 and parts[0] == "repos" and parts[3] == "statuses":
+            return Answer(201, {"id": len(self.requests), "url": self.url + path, **(body or {}),
+                                "creator": {"login": "github-actions[bot]"}})
+        if method == "GET" and len(parts) == 6 and parts[3] == "pulls" and parts[5] == "reviews":
+            reviews = self.reviews.get(int(parts[4]), [])
+            page = int(query.get("page", ["1"])[0])
+            per = min(int(query.get("per_page", [str(self.page_size)])[0]), self.page_size)
+            chunk = reviews[(page - 1) * per : page * per]
+            headers = {}
+            if page * per < len(reviews):
+                headers["Link"] = f'<{self.url}{path}?per_page={per}&page={page + 1}>; rel="next"'
+            return Answer(200, chunk, headers)
+        return Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+
+def review(login: str, state: str, at: str, rid: int = 0) -> dict[str, Any]:
+    return {"id": rid, "user": {"login": login, "type": "User"}, "state": state, "submitted_at": at,
+            "commit_id": "0" * 40, "body": ""}

@@ -1,0 +1,129 @@
+"""engine.context: the change-request context from a GitHub event payload, the reviews API, or flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_github import FakeGitHub, review
+from pr_helpers import PROJECT
+
+from engine.context import approvals_from_reviews, build_context, from_event_file, parse_approved_by
+from engine.errors import InputError
+from engine.github import GitHubClient
+from engine.workspace import load_config
+
+
+@pytest.fixture(scope="module")
+def config():
+    cfg, _, _ = load_config(PROJECT)
+    return cfg
+
+
+def payload(**pr_over) -> dict:
+    pr = {
+        "number": 42,
+        "user": {"login": "dana.ds"},
+        "labels": [{"name": "model-change"}, {"name": "high-tier"}],
+        "base": {"ref": "main", "sha": "b" * 40},
+        "head": {"ref": "feature", "sha": "c" * 40},
+    }
+    pr.update(pr_over)
+    return {"action": "synchronize", "number": 42, "pull_request": pr,
+            "repository": {"full_name": "acme/models"}}
+
+
+def write(tmp_path: Path, doc) -> Path:
+    p = tmp_path / "event.json"
+    p.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return p
+
+
+def test_event_payload(tmp_path: Path) -> None:
+    ctx = from_event_file(write(tmp_path, payload()), "pull_request")
+    assert (ctx.author, ctx.pr_number, ctx.target_branch) == ("dana.ds", 42, "main")
+    assert ctx.labels == ["model-change", "high-tier"]
+    assert (ctx.base_sha, ctx.head_sha, ctx.repository) == ("b" * 40, "c" * 40, "acme/models")
+    assert ctx.to_policy() == {"author": "dana.ds", "approvals": [], "labels": ["model-change", "high-tier"],
+                               "changed_files": [], "target_branch": "main", "pr_number": 42}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ('{"pull_request": {"number": 1,', "malformed event payload: not JSON"),
+        ("[1, 2]", "the document must be a JSON object"),
+        ({"ref": "refs/heads/main", "commits": []}, "has no pull_request (event pull_request)"),
+        (payload(user={"id": 3}), "missing pull_request.user.login"),
+        (payload(labels="bug"), "pull_request.labels must be list, got str"),
+        (payload(labels=[{"color": "red"}]), "pull_request.labels[0].name must be str"),
+        (payload(base={"ref": "main"}), "missing pull_request.base.sha"),
+        (payload(head={"sha": 12}), "pull_request.head.sha must be str, got int"),
+        ({**payload(), "number": "42", "pull_request": {**payload()["pull_request"], "number": "42"}},
+         "number must be int"),
+    ],
+)
+def test_malformed_payload(tmp_path: Path, doc, message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        from_event_file(write(tmp_path, doc), "pull_request")
+    assert message in exc.value.message
+    assert exc.value.exit_code == 2 and exc.value.file == str(tmp_path / "event.json")
+
+
+def test_not_json_points_at_line_and_column(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as exc:
+        from_event_file(write(tmp_path, '{\n  "pull_request": ,\n}'))
+    assert (exc.value.line, exc.value.col) == (2, 19)
+    assert exc.value.render().startswith(f"{tmp_path / 'event.json'}:2:19: error: malformed event payload")
+
+
+def test_latest_decisive_review_per_reviewer(config) -> None:
+    reviews = [
+        review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z", 1),
+        review("fay.lead", "APPROVED", "2026-11-20T11:00:00Z", 2),
+        review("rita.risk", "COMMENTED", "2026-11-20T12:00:00Z", 3),  # a comment keeps the approval
+        review("omar.compliance", "APPROVED", "2026-11-20T09:00:00Z", 4),
+        review("omar.compliance", "CHANGES_REQUESTED", "2026-11-20T13:00:00Z", 5),
+        review("priya.platform", "APPROVED", "2026-11-20T09:00:00Z", 6),
+        review("priya.platform", "DISMISSED", "2026-11-20T14:00:00Z", 7),
+        review("dana.ds", "APPROVED", "2026-11-20T15:00:00Z", 8),  # the author
+        review("zed.guest", "PENDING", "", 9),
+    ]
+    assert approvals_from_reviews(reviews, config, author="dana.ds") == [
+        {"approver": "fay.lead", "group": None},
+        {"approver": "rita.risk", "group": "risk"},
+    ]
+
+
+def test_approved_by_flags(config) -> None:
+    assert parse_approved_by(["rita.risk", "sam.sre", "x.ext:auditors"], config) == [
+        {"approver": "rita.risk", "group": "risk"},
+        {"approver": "sam.sre", "group": "ml-platform"},
+        {"approver": "x.ext", "group": "auditors"},
+    ]
+    for bad in ("rita.risk:", ":risk"):
+        with pytest.raises(InputError, match="USER or USER:GROUP"):
+            parse_approved_by([bad], config)
+
+
+def test_build_context_on_actions_reads_reviews(tmp_path: Path, config) -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(write(tmp_path, payload())),
+           "GITHUB_EVENT_NAME": "pull_request"}
+    with FakeGitHub() as gh:
+        gh.reviews[42] = [review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z")]
+        c = GitHubClient("t0ken", gh.url)
+        ctx = build_context(config=config, env=env, labels=["extra"], fetch_reviews=c.list_reviews)
+        assert [r.path for r in gh.requests] == ["/repos/acme/models/pulls/42/reviews"]
+    assert ctx.approvals == [{"approver": "rita.risk", "group": "risk"}]
+    assert ctx.labels == ["extra", "high-tier", "model-change"]
+    # flags override the payload and the API
+    ctx = build_context(config=config, env=env, author="eli.mle", approved_by=["fay.lead"],
+                        fetch_reviews=lambda *a: pytest.fail("reviews must not be read"))
+    assert ctx.author == "eli.mle" and ctx.approvals == [{"approver": "fay.lead", "group": None}]
+
+
+def test_build_context_off_actions_uses_flags_only(tmp_path: Path, config) -> None:
+    env = {"GITHUB_EVENT_PATH": str(write(tmp_path, payload()))}  # not on Actions: payload ignored
+    ctx = build_context(config=config, env=env, author="kim.ds", labels=["x"], pr_number=3)
+    assert (ctx.author, ctx.labels, ctx.pr_number, ctx.base_sha) == ("kim.ds", ["x"], 3, None)
