@@ -9,7 +9,7 @@ parameters (never interpolated into a shell).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from engine.config import Governance
 from engine.thresholds import effective_checks
@@ -77,3 +77,40 @@ def build_dag(
                 )
             )
     return tasks
+
+
+# plan-entry kinds that can change how a served model behaves: these models are validated
+VALIDATE_KINDS = frozenset(
+    {
+        "new_model", "new_version", "artifact_changed", "champion_change", "challenger_change", "traffic_change",
+        "tier_change", "threshold_tightened", "threshold_loosened", "check_added", "check_removed",
+        "interface_change",
+    }
+)
+
+
+class _PlanLike(Protocol):
+    entries: list[dict[str, Any]]
+    config_changes: list[dict[str, Any]]
+    head_specs: Any
+
+    def changed(self) -> list[dict[str, Any]]: ...
+
+
+def specs_to_validate(plan: _PlanLike) -> list[LoadedSpec]:
+    """The head specs a change must validate: changed behaviour, plus every model of a tier whose rules changed."""
+    ids = {e["model"] for e in plan.changed() if e["change"] != "removed" and set(e["kinds"]) & VALIDATE_KINDS}
+    tiers = {
+        c["tier"]
+        for c in plan.config_changes
+        if c["what"] in ("required_check", "default_threshold") and c.get("tier")
+    }
+    if tiers:
+        ids |= {m for m, s in plan.head_specs.items() if s.spec.spec.tier in tiers}
+    return [plan.head_specs[m] for m in sorted(ids) if m in plan.head_specs]
+
+
+def build_plan_dag(plan: _PlanLike, config: Governance | None) -> list[ValidationTask]:
+    """The tasks for a change: the models it touches, each validating its newest added version."""
+    new_versions = {e["model"]: e["new_versions"] for e in plan.entries if e["new_versions"]}
+    return build_dag(specs_to_validate(plan), config, new_versions=new_versions)

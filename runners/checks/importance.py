@@ -1,0 +1,72 @@
+"""``importance``: permutation importance of the candidate vs the champion, normalised to shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from runners.base import Check, CheckContext, Outcome, register
+from runners.checks._common import primary
+from runners.data import CheckError
+from runners.result import Metric, judge
+from runners.thresholds import ImportanceThresholds
+
+N_REPEATS = 5
+SEED = 0
+
+
+def normalised_importance(model: Any, x: np.ndarray, y: np.ndarray, scoring: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw mean permutation importances and their shares (negatives clipped to 0, summing to 1)."""
+    from sklearn.inspection import permutation_importance
+
+    res = permutation_importance(model, x, y, scoring=scoring, n_repeats=N_REPEATS, random_state=SEED, n_jobs=1)
+    raw = np.asarray(res.importances_mean, dtype=float)
+    clipped = np.clip(raw, 0, None)
+    total = clipped.sum()
+    return raw, (clipped / total if total > 0 else clipped)
+
+
+@register
+class Importance(Check):
+    """The largest change in any feature's share of permutation importance."""
+
+    name = "importance"
+    needs_champion = True
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        """Permutation importance of both versions on the evaluation data."""
+        t = ctx.thresholds
+        assert isinstance(t, ImportanceThresholds)
+        champ = ctx.champion()
+        if champ is None:
+            raise CheckError(
+                "the importance check compares the candidate with a champion; none was given "
+                "(the candidate is the champion, or --champion is missing)"
+            )
+        ev = ctx.evaluation()
+        x, y = ctx.x(ev, "evaluation data"), ctx.y(ev, "evaluation data")
+        cand = ctx.candidate()
+        ctx.predict(cand, x[:1])
+        ctx.predict(champ, x[:1], "champion")
+        scoring = primary(ctx)
+        try:
+            raw_c, share_c = normalised_importance(cand, x, y, scoring)
+            raw_h, share_h = normalised_importance(champ, x, y, scoring)
+        except ValueError as exc:
+            raise CheckError(f"permutation importance failed: {exc}") from exc
+        names = ctx.model_inputs()
+        shift = np.abs(share_c - share_h)
+        metrics = [Metric("importance_shift", float(v), scope=n, gate=False) for n, v in zip(names, shift, strict=True)]
+        i = int(np.argmax(shift))
+        metrics.append(judge("max_importance_shift", float(shift[i]), t.max_importance_shift,
+                             metric="importance_shift", scope=names[i]))
+        verdict = "shifted" if metrics[-1].passed is False else "stable"
+        return Outcome(
+            metrics,
+            f"feature importance {verdict}: largest shift {shift[i]:.3f} on '{names[i]}' "
+            f"({share_h[i]:.3f} in {ctx.champion_version} -> {share_c[i]:.3f} in {ctx.version})",
+            {"scoring": scoring, "features": {
+                n: {"candidate": float(a), "champion": float(b), "candidate_raw": float(c), "champion_raw": float(d)}
+                for n, a, b, c, d in zip(names, share_c, share_h, raw_c, raw_h, strict=True)}},
+        )
