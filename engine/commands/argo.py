@@ -1,0 +1,125 @@
+"""Argo Workflows manifests: ``govops argo render`` (the committed ``argo/``) and ``govops argo workflow``.
+
+``render --out argo/`` writes one WorkflowTemplate per tier, the RBAC and a kustomization
+(``kubectl apply -k argo/``); with ``--check`` it writes nothing and exits 1 when the files
+on disk differ from a fresh render (CI's drift check). ``workflow`` prints the Workflow(s)
+a pull request would submit, for review or ``argo submit``. Manifests are for Argo
+Workflows 3.5, 3.6 and 4.x. The validator image comes from ``--image`` or
+``GOVOPS_VALIDATOR_IMAGE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import EXIT_GOVERNANCE, EXIT_OK, ConfigError, UsageError
+
+NAME = "argo"
+HELP = "render Argo WorkflowTemplates (argo/) and the Workflow a change would submit"
+ORDER = 60
+
+if TYPE_CHECKING:
+    from engine.workflow import WorkflowOptions
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``govops argo``."""
+    sub = parser.add_subparsers(dest="argo_command", metavar="SUBCOMMAND")
+    render = sub.add_parser("render", help="write the WorkflowTemplates, RBAC and kustomization")
+    render.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: <repo>/argo)")
+    render.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files differ")
+    render.add_argument("--namespace", default=None, help="namespace of the RBAC subjects (default: argo)")
+    render.add_argument("--image", default=None, help="validator image (default: GOVOPS_VALIDATOR_IMAGE)")
+    wf = sub.add_parser("workflow", help="print the Workflow(s) validating some models, as YAML")
+    wf.add_argument("--model", action="append", default=None, metavar="ID", help="a model id (repeatable)")
+    wf.add_argument("--all", action="store_true", help="every model")
+    wf.add_argument("--repository", default=None, metavar="OWNER/NAME")
+    wf.add_argument("--pr", type=int, default=None, metavar="N")
+    wf.add_argument("--head-sha", default=None, metavar="SHA")
+    wf.add_argument("--image", default=None, help="validator image (default: GOVOPS_VALIDATOR_IMAGE)")
+
+
+def _options(image: str | None) -> WorkflowOptions:
+    from engine.argo_settings import ArgoSettings
+    from engine.workflow import WorkflowOptions
+
+    settings = ArgoSettings()
+    return WorkflowOptions(
+        image=image or settings.validator_image,
+        service_account=settings.argo_service_account,
+        git_secret=settings.argo_git_secret,
+        github_secret=settings.argo_github_secret,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the sub-command."""
+    if args.argo_command == "render":
+        return _render(args)
+    if args.argo_command == "workflow":
+        return _workflow(args)
+    raise UsageError("govops argo needs a sub-command: render or workflow")
+
+
+def _render(args: argparse.Namespace) -> int:
+    from engine.argo_manifests import render_files
+    from engine.commands._common import repo_root, workspace
+
+    ws = workspace(args)
+    if ws.config is None:
+        raise ConfigError("govops.yaml is missing or invalid; run `govops lint`", file=ws.config_file)
+    options = _options(args.image)
+    files = render_files(ws.config, args.namespace or "argo", options)
+    out = args.out if args.out is not None else repo_root(args) / "argo"
+    if args.check:
+        stale = sorted(n for n, text in files.items() if not (out / n).is_file() or (out / n).read_text() != text)
+        extra = sorted(p.name for p in out.glob("*.yaml") if p.name not in files) if out.is_dir() else []
+        for name in stale:
+            print(f"{out / name}: differs from a fresh render", file=sys.stderr)
+        for name in extra:
+            print(f"{out / name}: not produced by a fresh render", file=sys.stderr)
+        if stale or extra:
+            print("run `govops argo render` and commit the result", file=sys.stderr)
+            return EXIT_GOVERNANCE
+        print(f"{out}: up to date ({len(files)} files)")
+        return EXIT_OK
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    print(f"wrote {len(files)} files to {out}")
+    return EXIT_OK
+
+
+def _workflow(args: argparse.Namespace) -> int:
+    from engine.argo_manifests import to_yaml
+    from engine.commands._common import workspace
+    from engine.dag import build_dag
+    from engine.diagnostics import has_errors
+    from engine.workflow import ARGO_VERSIONS, RunContext, pr_workflows
+
+    if not args.all and not args.model:
+        raise UsageError("name the models with --model ID (repeatable) or use --all")
+    ws = workspace(args)
+    for d in ws.diagnostics:
+        print(d.render(), file=sys.stderr)
+    if has_errors(ws.diagnostics):
+        raise ConfigError("fix the errors above first (govops lint)")
+    specs = ws.specs
+    if args.model:
+        known = ws.by_id()
+        missing = [m for m in args.model if m not in known]
+        if missing:
+            raise UsageError(f"unknown model(s): {', '.join(missing)}; see `govops catalog`")
+        specs = [known[m] for m in args.model]
+    options = _options(args.image)
+    run = RunContext(repository=args.repository, pr_number=args.pr, head_sha=args.head_sha)
+    planned = pr_workflows(build_dag(specs, ws.config), run, options)
+    header = (
+        f"# Rendered by `govops argo workflow` for {ARGO_VERSIONS}; {len(planned)} workflow(s).\n"
+        "# Submit with `argo submit` or `kubectl create -f` (each part separately).\n"
+    )
+    sys.stdout.write(to_yaml(*(p.to_dict() for p in planned), header=header))
+    return EXIT_OK
