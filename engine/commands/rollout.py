@@ -1,0 +1,118 @@
+"""Roll the desired state (the specs at a Git ref) out to MLServer or to Kubernetes manifests.
+
+Prints the diff between what serves and what the ref says (like ``kubectl diff``),
+then, unless ``--dry-run``, applies it health-gated: each new version must be ready and
+answer a smoke inference before it takes traffic and before the old one is unloaded.
+Every rollout that changes something is recorded as a git note (``refs/notes/govops``)
+on the rolled-out commit. Exit codes: 0 done or in sync, 1 the rollout failed (the
+previous state keeps serving), 2 bad input (unknown ref, invalid spec, bad flags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.commands._common import add_format, repo_root
+from engine.errors import EXIT_GOVERNANCE, EXIT_OK, UsageError
+
+NAME = "rollout"
+HELP = "roll the specs at a Git ref out to MLServer (local) or Kubernetes manifests, health-gated"
+ORDER = 70
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``govops rollout``."""
+    parser.add_argument("--ref", default="HEAD", help="the Git ref whose specs are the desired state "
+                        "(default: HEAD; WORKTREE reads the working tree)")
+    parser.add_argument("--target", choices=["local", "kubernetes"], default="local",
+                        help="local: a supervised MLServer here (default); kubernetes: manifests")
+    parser.add_argument("--flavor", choices=["seldon", "kserve"], default="seldon",
+                        help="kubernetes manifests for Seldon Core v2 (default) or KServe")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the diff (and, for kubernetes, write the manifests) without changing anything")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="kubernetes: write one manifest per object here")
+    parser.add_argument("--apply", action="store_true", help="kubernetes: run kubectl apply --server-side")
+    parser.add_argument("--namespace", help="kubernetes: namespace (default: govops.yaml environments)")
+    parser.add_argument("--artifact-base", metavar="URL",
+                        help="kubernetes: object-storage prefix for repository-relative artifacts "
+                        "(default: GOVOPS_ARTIFACT_BASE or s3://govops-artifacts)")
+    parser.add_argument("--evidence", type=Path, metavar="DIR",
+                        help="the PR check's output directory: its validation results and policy decisions "
+                        "are recorded in the ledger")
+    parser.add_argument("--push", action="store_true", help="push refs/notes/govops to the remote afterwards")
+    parser.add_argument("--remote", help="remote to push the notes to (default: origin)")
+    parser.add_argument("--port", type=int, help="local: HTTP port if MLServer has to be started (default: free)")
+    parser.add_argument("--no-ledger", action="store_true", help="do not record the rollout as a git note")
+    add_format(parser, ["text", "json"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute, print and apply the rollout."""
+    from engine.ledger import append_record, build_record, push_notes, read_evidence
+    from engine.rollout.desired import load_desired
+    from engine.rollout.targets import RolloutResult, get
+
+    root = repo_root(args)
+    if args.target == "local" and (args.out or args.apply):
+        raise UsageError("--out and --apply are for --target kubernetes")
+    if args.target == "kubernetes" and not (args.out or args.apply):
+        raise UsageError("--target kubernetes needs --out DIR (write manifests) or --apply (kubectl)")
+    evidence = read_evidence(args.evidence.resolve()) if args.evidence else None
+    desired = load_desired(root, args.ref)
+    options = {
+        "http_port": args.port,
+        "out": args.out.resolve() if args.out else None,
+        "apply": bool(args.apply and not args.dry_run),
+        "flavor": args.flavor,
+        "namespace": args.namespace,
+        "artifact_base": args.artifact_base,
+    }
+    target = get(args.target, root, **options)
+    renders = getattr(target, "renders", False)
+    with target.session(dry_run=args.dry_run and not renders):
+        live = target.live(desired)
+        text, changes = target.diff(desired, live)
+        if args.format == "text":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        if args.dry_run and not renders:
+            result = RolloutResult(target=target.name, outcome="dry-run", changes=changes)
+        else:
+            result = target.apply(desired, live, changes)
+    ledger: dict[str, object] = {}
+    recorded = result.outcome in ("succeeded", "failed") and bool(result.changes)
+    if recorded and not args.no_ledger and desired.commit:
+        record = build_record(
+            target=target.name if not renders else f"kubernetes/{args.flavor}",
+            ref=args.ref,
+            commit=desired.commit,
+            digest=desired.digest,
+            previous_digest=live.digest,
+            result=result.to_data(),
+            evidence=evidence,
+        )
+        append_record(root, desired.commit, record)
+        ledger = {"notes_ref": "refs/notes/govops", "commit": desired.commit}
+        if args.push:
+            ledger["push"] = push_notes(root, args.remote)
+    elif recorded and not desired.commit and not args.no_ledger:
+        ledger = {"skipped": "WORKTREE has no commit to attach the record to"}
+    if args.format == "json":
+        doc = {"ref": args.ref, "commit": desired.commit, "digest": desired.digest, "diff": text,
+               "result": result.to_data(), "ledger": ledger}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    if result.outcome == "failed":
+        print(f"error: rollout failed: {result.message}; the previous state keeps serving", file=sys.stderr)
+        return EXIT_GOVERNANCE
+    if args.format == "text":
+        if result.outcome == "succeeded":
+            print(f"rollout succeeded: {result.message}")
+        elif result.outcome == "rendered":
+            print(result.message)
+        if ledger.get("commit"):
+            print(f"recorded in refs/notes/govops on {desired.commit[:12] if desired.commit else ''}"
+                  + (f"; {ledger['push']}" if ledger.get("push") else ""))
+    return EXIT_OK

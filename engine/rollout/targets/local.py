@@ -1,0 +1,485 @@
+"""The local target (embedded default): a supervised MLServer on this machine.
+
+Merge stage. govops materialises a model repository under ``.govops/serving/`` (one
+folder and one ``model-settings.json`` per model *version*; MLServer model name
+``tenant--name``), and changes what serves through MLServer's repository API. Order of
+a rollout, written ahead in a journal so a killed rollout is undone or completed by the
+next one:
+
+1. every new artifact is verified against its sha256 and staged; nothing is loaded if
+   any fails;
+2. the staged folders enter the repository and their models are (re)loaded;
+3. each new version must be ready and answer a smoke inference on real rows;
+4. only then is the new state committed (roles move: this is the traffic switch);
+5. after a short drain, versions no longer desired (and removed models) are unloaded.
+
+A failure before step 4 unloads the new versions and restores the previous repository,
+so the previous state keeps serving. This module must never unload a serving version
+before its replacements are healthy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import GovernanceFailure
+from engine.mlserver.client import MLServerClient, MLServerError
+from engine.mlserver.settings import mlserver_name
+from engine.rollout.desired import DesiredState
+from engine.rollout.diff import Change, LiveState, LiveVersion, plan_changes, render_diff
+from engine.rollout.health import HealthResult, check_version, smoke_rows
+from engine.rollout.journal import (
+    PHASE_COMMITTED,
+    PHASE_STAGING,
+    clear_journal,
+    read_journal,
+    rollout_lock,
+    write_journal,
+)
+from engine.rollout.materialise import ArtifactError, read_record, stage_version
+from engine.rollout.serving import (
+    ServerInfo,
+    ServingPaths,
+    read_json,
+    running_server,
+    start_server,
+    write_json,
+)
+from engine.rollout.targets import RolloutResult
+
+DEFAULT_DRAIN_S = 1.0
+
+
+class RolloutFailure(GovernanceFailure):
+    """The rollout did not happen; the previous state keeps serving (exit 1)."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class LocalTarget:
+    """Roll the desired state out to the local, supervised MLServer."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        http_port: int | None = None,
+        drain_s: float | None = None,
+        ready_timeout_s: float = 30.0,
+        on_phase: Callable[[str], None] | None = None,
+        **_ignored: Any,
+    ) -> None:
+        self.root = root.resolve()
+        self.paths = ServingPaths.for_repo(self.root)
+        self.http_port = http_port
+        env_drain = os.environ.get("GOVOPS_ROLLOUT_DRAIN_S")
+        self.drain_s = drain_s if drain_s is not None else float(env_drain or DEFAULT_DRAIN_S)
+        self.ready_timeout_s = ready_timeout_s
+        self.on_phase = on_phase
+        self.server: ServerInfo | None = None
+        self.notes: list[str] = []
+
+    # -- session: lock, recovery, server --------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self, dry_run: bool = False) -> Iterator[None]:
+        """Hold the rollout lock, finish or undo an interrupted rollout, make sure MLServer runs.
+
+        A dry run only looks: no lock, no recovery, no server start.
+        """
+        if dry_run:
+            self.server = running_server(self.paths)
+            yield
+            return
+        self.paths.ensure()
+        with rollout_lock(self.paths.lock):
+            self._phase("locked")
+            self.server = running_server(self.paths)
+            self.recover()
+            if self.server is None:
+                self.server, started = start_server(self.paths, http_port=self.http_port)
+                if started:
+                    self.notes.append(f"started MLServer at {self.server.url} (pid {self.server.pid})")
+                    _say(self.notes[-1])
+            yield
+
+    def _phase(self, name: str) -> None:
+        if self.on_phase is not None:
+            self.on_phase(name)
+
+    def _client(self) -> MLServerClient | None:
+        return MLServerClient(self.server.url) if self.server is not None else None
+
+    def recover(self) -> str | None:
+        """Undo (before its commit) or complete (after it) a rollout whose journal was left behind."""
+        journal = read_journal(self.paths.journal)
+        if journal is None:
+            return None
+        client = self._client()
+        try:
+            if journal.get("phase") == PHASE_COMMITTED:
+                write_json(self.paths.state, journal["state"])
+                self._retire(journal, client)
+                what = "completed"
+            else:
+                self._undo(journal, client)
+                what = "undid"
+        finally:
+            if client is not None:
+                client.close()
+        clear_journal(self.paths.journal)
+        msg = (
+            f"recovered: {what} the interrupted rollout {journal.get('id')} "
+            f"(pid {journal.get('pid')}, commit {str(journal.get('commit'))[:12]})"
+        )
+        self.notes.append(msg)
+        _say(msg)
+        return msg
+
+    # -- live state -------------------------------------------------------------------------------
+    def live(self, desired: DesiredState | None = None) -> LiveState:
+        """The versions in the model repository, their recorded roles, and their readiness."""
+        state = read_json(self.paths.state) or {}
+        roles: dict[str, Any] = state.get("models", {}) if isinstance(state, dict) else {}
+        live = LiveState(commit=state.get("commit"), digest=state.get("digest"))
+        client = self._client()
+        try:
+            for folder in self._version_folders():
+                rec = read_record(folder)
+                if rec is None:
+                    continue
+                model, version = str(rec["model"]), str(rec["version"])
+                role = roles.get(model, {}).get("versions", {}).get(version, {})
+                ready = client.is_ready(mlserver_name(model), version) if client is not None else None
+                live.models.setdefault(model, {})[version] = LiveVersion(
+                    model=model,
+                    version=version,
+                    role=role.get("role"),
+                    weight=role.get("weight"),
+                    artifact_uri=rec.get("artifact_uri"),
+                    sha256=rec.get("sha256"),
+                    runtime=rec.get("runtime"),
+                    settings=rec.get("settings") or {},
+                    ready=ready,
+                )
+        finally:
+            if client is not None:
+                client.close()
+        return live
+
+    def _version_folders(self) -> list[Path]:
+        repo = self.paths.repository
+        if not repo.is_dir():
+            return []
+        return sorted(v for n in repo.iterdir() if n.is_dir() for v in n.iterdir() if v.is_dir())
+
+    def diff(self, desired: DesiredState, live: LiveState) -> tuple[str, list[Change]]:
+        """The kubectl-diff-like text and the changes."""
+        changes = plan_changes(desired, live)
+        return render_diff(desired, live, changes), changes
+
+    # -- apply --------------------------------------------------------------------------------------
+    def apply(self, desired: DesiredState, live: LiveState, changes: list[Change]) -> RolloutResult:
+        """Roll out ``changes`` (from :meth:`diff`) health-gated; never raises for a failed version."""
+        result = RolloutResult(target=self.name, outcome="in-sync", changes=list(changes))
+        if self.notes:
+            result.details["notes"] = list(self.notes)
+        new_state = self._state_doc(desired)
+        if not changes:
+            if read_json(self.paths.state) != new_state:
+                write_json(self.paths.state, new_state)  # same roles; records the commit now in sync
+            return result
+        assert self.server is not None, "apply() runs inside session()"
+        client = MLServerClient(self.server.url)
+        t0 = time.monotonic()
+        rid = uuid.uuid4().hex[:12]
+
+        def step(kind: str, model: str = "", version: str = "", ok: bool = True, **extra: Any) -> None:
+            result.steps.append(
+                {"step": kind, "model": model, "version": version, "ok": ok,
+                 "t": round(time.monotonic() - t0, 3), **extra}
+            )
+
+        loads = [c for c in changes if c.action in ("load", "replace")]
+        unloads = [c for c in changes if c.action == "unload"]
+        journal: dict[str, Any] = {
+            "id": rid,
+            "pid": os.getpid(),
+            "started": time.time(),
+            "ref": desired.ref,
+            "commit": desired.commit,
+            "digest": desired.digest,
+            "phase": PHASE_STAGING,
+            "staging": str(self.paths.staging / rid),
+            "staged": [],
+            "retire": [{"name": mlserver_name(c.model), "model": c.model, "version": c.version} for c in unloads],
+            "state": new_state,
+        }
+        write_journal(self.paths.journal, journal)
+        try:
+            # 1. verify and stage every artifact; nothing enters the repository if one fails
+            staged: list[tuple[Change, Path]] = []
+            for c in loads:
+                version = desired.models[c.model].version(c.version)
+                assert version is not None
+                staged.append((c, stage_version(version, self.root, self.paths.staging / rid)))
+                step("stage", c.model, c.version, sha256=version.sha256)
+            self._phase("staged")
+            # 2. move them in (journal first), then (re)load each model once
+            for c, folder in staged:
+                name = mlserver_name(c.model)
+                dest = self.paths.version_dir(name, c.version)
+                backup = None
+                if dest.exists():
+                    backup = str(self.paths.backup / rid / f"{name}@{c.version}")
+                journal["staged"].append({"name": name, "model": c.model, "version": c.version, "backup": backup})
+                write_journal(self.paths.journal, journal)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if backup is not None:
+                    Path(backup).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(dest, backup)
+                os.replace(folder, dest)
+            self._phase("materialised")
+            load_errors: dict[str, str] = {}
+            for name in dict.fromkeys(mlserver_name(c.model) for c in loads):
+                try:
+                    client.load(name)
+                    step("load", name=name)
+                except MLServerError as exc:
+                    if not client.live():
+                        raise
+                    load_errors[name] = exc.message
+                    step("load", name=name, ok=False, error=exc.message)
+            self._phase("loaded")
+            # 3. health: ready + smoke inference on each new version
+            failures: list[HealthResult] = []
+            rows_cache: dict[str, tuple[np.ndarray | None, str | None]] = {}
+            for c in loads:
+                model = desired.models[c.model]
+                if c.model not in rows_cache:
+                    try:
+                        rows_cache[c.model] = (smoke_rows(model, self.root), None)
+                    except (ValueError, OSError) as exc:
+                        rows_cache[c.model] = (None, str(exc))
+                rows, rows_error = rows_cache[c.model]
+                timeout = 0.5 if mlserver_name(c.model) in load_errors else self.ready_timeout_s
+                health = check_version(client, model, c.version, rows, rows_error, ready_timeout_s=timeout)
+                if not health.ready and mlserver_name(c.model) in load_errors:
+                    health.reason = f"failed to load: {load_errors[mlserver_name(c.model)]}"
+                result.health.append(health.to_data())
+                step("check", c.model, c.version, ok=health.ok, reason=health.reason)
+                if not health.ok:
+                    if not client.live():
+                        raise MLServerError(f"MLServer at {client.url} stopped answering during the health checks")
+                    failures.append(health)
+            self._phase("checked")
+            if failures:
+                self._undo(journal, client)
+                hint = self._log_hint()
+                for f in failures:
+                    if f.ready and hint:
+                        f.reason += hint
+                        for h in result.health:
+                            if (h["model"], h["version"]) == (f.model, f.version):
+                                h["reason"] = f.reason
+                clear_journal(self.paths.journal)
+                step("rollback", ok=True)
+                result.outcome = "failed"
+                result.message = "; ".join(f"{f.model} {f.version}: {f.reason}" for f in failures)
+                result.details["previous_still_serving"] = self._still_serving(live, client)
+                return result
+            # 4. commit: roles move to the new versions
+            journal["phase"] = PHASE_COMMITTED
+            write_journal(self.paths.journal, journal)
+            write_json(self.paths.state, new_state)
+            step("commit", digest=desired.digest)
+            gateway = self._notify_gateway()
+            if gateway is not None:
+                step("gateway", detail=gateway)
+            self._phase("committed")
+            # 5. drain, then retire what is no longer desired (removed models last of all)
+            if unloads and self.drain_s > 0:
+                time.sleep(self.drain_s)
+            self._retire(journal, client)
+            for c in unloads:
+                gone = not client.is_ready(mlserver_name(c.model), c.version)
+                step("unload", c.model, c.version, ok=gone)
+            shutil.rmtree(self.paths.backup / rid, ignore_errors=True)
+            clear_journal(self.paths.journal)
+            self._phase("retired")
+            result.outcome = "succeeded"
+            serving = sum(len(m.versions) for m in desired.models.values())
+            result.message = (
+                f"{len(changes)} change(s) applied; {serving} version(s) of {len(desired.models)} model(s) serve"
+            )
+            return result
+        except ArtifactError as exc:
+            self._undo(journal, client)
+            clear_journal(self.paths.journal)
+            step("rollback", ok=True)
+            result.outcome = "failed"
+            result.message = exc.message
+            return result
+        except MLServerError as exc:
+            alive = client.live()
+            if journal["phase"] == PHASE_STAGING:
+                self._undo(journal, client if alive else None)
+                clear_journal(self.paths.journal)
+                what = "the repository was restored to the previous state"
+            else:
+                self._retire(journal, client if alive else None)
+                clear_journal(self.paths.journal)
+                what = "the new state was committed to the repository"
+            result.outcome = "failed"
+            result.message = (
+                f"{exc.message}; MLServer {'is still running' if alive else 'is not running'}: {what}; "
+                "the next `govops rollout` restarts it if needed and converges"
+            )
+            return result
+        finally:
+            client.close()
+            shutil.rmtree(self.paths.staging / rid, ignore_errors=True)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _state_doc(self, desired: DesiredState) -> dict[str, Any]:
+        return {
+            "ref": desired.ref,
+            "commit": desired.commit,
+            "digest": desired.digest,
+            "models": {
+                m.model: {
+                    "name": mlserver_name(m.model),
+                    "environment": m.environment,
+                    "versions": {v.version: {"role": v.role, "weight": v.weight} for v in m.versions},
+                }
+                for m in desired.models.values()
+            },
+        }
+
+    def _sync(self, name: str, client: MLServerClient | None) -> None:
+        """Make MLServer serve exactly the versions of ``name`` on disk."""
+        folder = self.paths.repository / name
+        versions = [v for v in folder.iterdir() if v.is_dir()] if folder.is_dir() else []
+        if not versions and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        if client is None:
+            return
+        if versions:
+            client.load(name)
+        else:
+            client.unload(name)
+
+    def _undo(self, journal: dict[str, Any], client: MLServerClient | None) -> None:
+        names: list[str] = []
+        for entry in reversed(journal.get("staged", [])):
+            dest = self.paths.version_dir(entry["name"], entry["version"])
+            if dest.exists():
+                shutil.rmtree(dest)
+            backup = entry.get("backup")
+            if backup and Path(backup).exists():
+                os.replace(backup, dest)
+            names.append(entry["name"])
+        shutil.rmtree(journal.get("staging") or self.paths.staging / "none", ignore_errors=True)
+        for name in dict.fromkeys(names):
+            with contextlib.suppress(MLServerError):
+                self._sync(name, client)
+
+    def _retire(self, journal: dict[str, Any], client: MLServerClient | None) -> None:
+        names: list[str] = []
+        for entry in journal.get("retire", []):
+            dest = self.paths.version_dir(entry["name"], entry["version"])
+            if dest.exists():
+                shutil.rmtree(dest)
+            names.append(entry["name"])
+        for name in dict.fromkeys(names):
+            self._sync(name, client)
+        shutil.rmtree(self.paths.backup / str(journal.get("id")), ignore_errors=True)
+
+    def _notify_gateway(self) -> str | None:
+        """Ask a running gateway to reload its routes now (it also polls the state); ``None`` if none runs."""
+        if not (self.paths.base.parent / "gateway.json").exists():
+            return None  # no gateway: skip importing it
+        try:
+            from engine.gateway.server import notify_reload, read_state
+        except ImportError:
+            return None
+        if read_state(self.root) is None:
+            return None
+        return notify_reload(self.root)
+
+    def _gateway_url(self) -> str | None:
+        if not (self.paths.base.parent / "gateway.json").exists():
+            return None
+        try:
+            from engine.gateway.server import read_state
+        except ImportError:
+            return None
+        doc = read_state(self.root)
+        return str(doc["url"]) if doc and doc.get("url") else None
+
+    def _log_hint(self) -> str:
+        """The last exception line MLServer logged (its HTTP 500 answers carry no detail)."""
+        try:
+            lines = self.paths.log.read_text(errors="replace").splitlines()[-300:]
+        except OSError:
+            return ""
+        errors = [ln.strip() for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", ln.strip())]
+        return f" (MLServer log: {errors[-1][:300]})" if errors else ""
+
+    def _still_serving(self, live: LiveState, client: MLServerClient) -> dict[str, bool]:
+        return {
+            f"{m} {v}": client.is_ready(mlserver_name(m), v)
+            for m, versions in live.models.items()
+            for v in versions
+        }
+
+    # -- status ---------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """Every served version with its role, Open Inference Protocol URL and readiness."""
+        server = running_server(self.paths)
+        self.server = server
+        live = self.live()
+        state = read_json(self.paths.state) or {}
+        versions = []
+        for model_id in sorted(live.models):
+            for vid, v in sorted(live.models[model_id].items()):
+                name = mlserver_name(model_id)
+                versions.append(
+                    {
+                        "model": model_id,
+                        "version": vid,
+                        "role": v.role,
+                        "weight": v.weight,
+                        "mlserver_name": name,
+                        "url": f"{server.url}/v2/models/{name}/versions/{vid}" if server else None,
+                        "ready": bool(v.ready),
+                        "sha256": v.sha256,
+                    }
+                )
+        return {
+            "target": self.name,
+            "server": (
+                {"url": server.url, "pid": server.pid, "running": True, "http_port": server.http_port,
+                 "grpc_port": server.grpc_port, "metrics_port": server.metrics_port}
+                if server else {"url": None, "pid": None, "running": False}
+            ),
+            "gateway_url": self._gateway_url(),
+            "commit": state.get("commit"),
+            "digest": state.get("digest"),
+            "rollout_in_progress": self.paths.journal.exists(),
+            "versions": versions,
+        }
