@@ -1,0 +1,140 @@
+"""Running the gateway under uvicorn, and telling a running gateway to reload.
+
+Serving stage. :func:`serve` binds the socket first (so ``--port 0`` and a taken port
+are handled before anything starts), writes ``.govops/gateway.json`` (URL, pid and the
+reload token, mode 0600) for ``govops status`` and ``govops rollout``, runs uvicorn on
+the socket, and removes the file when it stops. :func:`notify_reload` is the hook a
+rollout calls afterwards: it never raises and does nothing when no gateway runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError
+from engine.gateway.app import Gateway
+from engine.gateway.table import gateway_state_path
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one); a taken port is exit 2."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """``http://host:port`` of a bound socket (0.0.0.0 shown as 127.0.0.1)."""
+    host, port = sock.getsockname()[:2]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}"
+
+
+def write_state(root: Path, gateway: Gateway, url: str) -> Path:
+    """Write ``.govops/gateway.json`` (0600: it holds the reload token)."""
+    path = gateway_state_path(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "url": url,
+        "pid": os.getpid(),
+        "started": time.time(),
+        "reload_url": f"{url}/-/reload",
+        "reload_token": gateway.config.reload_token,
+        "table": str(gateway.config.table_file) if gateway.config.table_file else "rollout state",
+        "log_dir": str(gateway.log.log_dir) if gateway.log is not None else None,
+        "auth": gateway.config.keys is not None,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def remove_state(root: Path) -> None:
+    """Remove ``.govops/gateway.json`` if this process wrote it."""
+    path = gateway_state_path(root)
+    doc = read_state(root, check_alive=False)
+    if doc is not None and doc.get("pid") == os.getpid():
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state(root: Path, *, check_alive: bool = True) -> dict[str, Any] | None:
+    """The running gateway's ``gateway.json``; ``None`` if absent, unreadable or its pid is gone."""
+    try:
+        doc = json.loads(gateway_state_path(root).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if check_alive and not (isinstance(doc.get("pid"), int) and _alive(doc["pid"])):
+        return None
+    return doc
+
+
+def notify_reload(root: Path, timeout_s: float = 2.0) -> str:
+    """Ask a running gateway to reload its routing table; a one-line outcome, never an exception.
+
+    For ``govops rollout`` to call after a rollout. Without a gateway it does nothing (the
+    gateway also polls the rollout state every ``GOVOPS_GATEWAY_WATCH_S`` seconds).
+    """
+    doc = read_state(root)
+    if doc is None:
+        return "no gateway running"
+    try:
+        import requests
+
+        r = requests.post(str(doc["reload_url"]), headers={"X-Govops-Reload-Token": str(doc["reload_token"])},
+                          timeout=timeout_s)
+        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    except Exception as exc:  # noqa: BLE001 - a gateway that does not answer must not fail a rollout
+        return f"gateway at {doc.get('url')} did not take the reload ({type(exc).__name__}); it polls the state"
+    if r.status_code != 200:
+        return f"gateway at {doc.get('url')} refused the reload (HTTP {r.status_code}: {body.get('error', '')})"
+    return f"gateway at {doc.get('url')} reloaded its routing table ({body.get('models')} models)"
+
+
+def serve(gateway: Gateway, root: Path, host: str, port: int, *, access_log: bool = False) -> None:
+    """Run the gateway until SIGINT/SIGTERM (uvicorn, one process, uvloop when installed)."""
+    import uvicorn
+
+    sock = bind(host, port)
+    url = url_of(sock)
+    config = uvicorn.Config(gateway.app, log_level="warning", access_log=access_log, lifespan="on",
+                            timeout_keep_alive=30, backlog=2048, server_header=False, date_header=False)
+    server = uvicorn.Server(config)
+    write_state(root, gateway, url)
+    gateway.on_stop.append(lambda: remove_state(root))  # uvicorn re-raises SIGTERM after shutdown
+    print(f"govops gateway listening on {url} (pid {os.getpid()})", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        remove_state(root)
+        sock.close()
