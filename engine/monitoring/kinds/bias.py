@@ -1,0 +1,58 @@
+"""Bias: group fairness of the served predictions over each sensitive attribute, on the window.
+
+Positive rates come from every served row; TPR/FPR (equalized odds) from the rows with
+feedback. The group statistics are the validation bias check's
+(``runners.checks.bias.group_rates`` and ``fairness``). Groups with fewer than
+``MIN_GROUP_ROWS`` rows are reported, not judged; regression models have no bias metrics here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.monitoring.kinds.base import MIN_GROUP_ROWS, KindContext
+from engine.monitoring.measure import Measured, bounded
+from engine.monitoring.sketch import row_keys
+from runners.checks.bias import fairness, group_rates
+
+
+def measure(ctx: KindContext) -> list[Measured]:
+    """DPD, DI and EOD per sensitive attribute."""
+    t = ctx.thresholds.bias
+    w = ctx.window
+    sensitive = [f.name for f in ctx.spec.spec.interface.inputs if f.sensitive and w.has(f"in.{f.name}")]
+    if ctx.spec.spec.task != "classification" or not sensitive or w.rows == 0 or not w.has("prediction"):
+        return []
+    pos = ctx.positive_key()
+    p_pos = np.asarray(row_keys(w.column("prediction")) == pos, dtype=bool)
+    labels = w.labels()
+    out: list[Measured] = []
+    details: dict[str, Any] = {}
+    for col in sensitive:
+        vals = w.column(f"in.{col}")
+        keys = row_keys(vals)
+        keys[keys == None] = "<missing>"  # noqa: E711 - elementwise on an object array
+        groups: dict[str, dict[str, Any]] = {}
+        for g in sorted(set(keys.tolist())):
+            mask = keys == g
+            n = int(mask.sum())
+            rates: dict[str, Any] = {"rows": n, "positive_rate": float(p_pos[mask].mean()), "tpr": None, "fpr": None}
+            if labels is not None:
+                lab = labels[mask]
+                has = np.array([x is not None for x in lab], dtype=bool)
+                if has.any():
+                    y_pos = np.asarray(row_keys(lab[has]) == pos, dtype=bool)
+                    r = group_rates(y_pos, p_pos[mask][has])
+                    rates.update(tpr=r["tpr"], fpr=r["fpr"])
+            groups[g] = rates
+        judged = {g: r for g, r in groups.items() if r["rows"] >= MIN_GROUP_ROWS and g != "<missing>"}
+        f = fairness(judged) if len(judged) >= 2 else {
+            "demographic_parity_diff": None, "disparate_impact": None, "equalized_odds_diff": None}
+        note = None if len(judged) >= 2 else f"fewer than 2 groups with {MIN_GROUP_ROWS}+ rows: not judged"
+        for name in ("demographic_parity_diff", "disparate_impact", "equalized_odds_diff"):
+            out.append(bounded("bias", name, f[name], t, scope=col, note=note))
+        details[col] = {"groups": groups, **f}
+    ctx.details["bias"] = details
+    return out

@@ -1,0 +1,231 @@
+"""One monitoring pass: every deployed model's window → metrics → health → alerts → shutdown → state.
+
+Monitoring stage, the orchestration. For each deployed model with a ``monitoring``
+section: read the window of logged predictions (and feedback), load the champion's
+reference profile (built once if missing), compute the six metric kinds, the health
+score, reconcile alerts (one per model, metric and severity), shut the model down when
+it is critical and auto-shutdown is enabled, and record everything in
+``.govops/monitoring/state.json``. Failed sends from earlier passes are retried first.
+An invalid spec entry (a KPI expression outside the language) is reported at its
+``file:line:col`` and that model is skipped; other models are still monitored.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.alerts import Alert
+from engine.alerts.manager import AlertManager, parse_duration
+from engine.alerts.outbox import Outbox
+from engine.alerts.secrets import SecretStore
+from engine.errors import GovopsError, InputError
+from engine.gateway.overrides import clear_settled, read_overrides
+from engine.monitoring import kpi
+from engine.monitoring.health import Health, health
+from engine.monitoring.kinds import KINDS
+from engine.monitoring.kinds.base import KindContext
+from engine.monitoring.logread import log_dir as default_log_dir
+from engine.monitoring.logread import read_feedback, read_predictions
+from engine.monitoring.measure import Measured
+from engine.monitoring.profile import ensure_profile
+from engine.monitoring.shutdown import shutdown
+from engine.monitoring.state import locked, state_dir, update_models
+from engine.monitoring.window import Window
+from engine.workspace import LoadedSpec, load_workspace
+
+
+@dataclass
+class ModelReport:
+    """The outcome of one pass for one model."""
+
+    model: str
+    rows: int = 0
+    window: dict[str, Any] = field(default_factory=dict)
+    measured: list[Measured] = field(default_factory=list)
+    health: Health | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    shutdown: dict[str, Any] | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flags(self) -> list[str]:
+        """Failing gated metrics, plus ``health`` when red."""
+        out = list(self.health.failing) if self.health else []
+        return out + (["health"] if self.health is not None and self.health.red else [])
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON form (``govops monitor --format json`` and the state file)."""
+        return {
+            "model": self.model, "rows": self.rows, "window": self.window,
+            "health": self.health.to_data() if self.health else None, "flags": self.flags,
+            "metrics": [m.to_data() for m in self.measured], "alerts": self.alerts,
+            "shutdown": self.shutdown, "error": self.error, "details": self.details,
+        }
+
+
+@dataclass
+class MonitorRun:
+    """Everything one pass did."""
+
+    at: str
+    models: list[ModelReport]
+    outbox: dict[str, int]
+    errors: list[GovopsError] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"at": self.at, "models": [m.to_data() for m in self.models], "outbox": self.outbox,
+                "errors": [e.render() for e in self.errors]}
+
+
+def _check_kpis(loaded: LoadedSpec) -> None:
+    mon = loaded.spec.spec.monitoring
+    for i, k in enumerate(mon.thresholds.kpis if mon else []):
+        try:
+            kpi.parse(k.expression)
+        except kpi.KpiError as exc:
+            line, col = loaded.doc.position(("spec", "monitoring", "thresholds", "kpis", i, "expression"))
+            raise InputError(f"KPI '{k.name}': {exc}", file=loaded.file, line=line, col=col) from exc
+
+
+def firing_alerts(report: ModelReport, at: str) -> list[Alert]:
+    """Warnings for gated metrics outside their bounds; a critical alert when health is below the minimum."""
+    out: list[Alert] = []
+    score = report.health.score if report.health else None
+    for m in report.measured:
+        if m.gate and m.passed is False:
+            out.append(Alert(report.model, m.key, "warning", "firing", f"{m.describe()}", at, m.value,
+                             m.bound_text(), score, {"window": report.window}))
+    if report.health is not None and report.health.red:
+        h = report.health
+        out.append(Alert(report.model, "health", "critical", "firing",
+                         f"health {h.score:.2f} below minimum {h.minimum:g}" + (
+                             f" (failing: {', '.join(h.failing[:6])})" if h.failing else ""),
+                         at, h.score, f">= {h.minimum:g}", h.score, {"kinds": h.kinds, "window": report.window}))
+    return out
+
+
+def measure_model(loaded: LoadedSpec, root: Path, logs: Path, since_ns: int, until_ns: int) -> ModelReport:
+    """Metrics and health of one model over ``[since_ns, until_ns)`` (no alerts, no actions)."""
+    spec = loaded.spec
+    report = ModelReport(spec.id)
+    _check_kpis(loaded)
+    dep = spec.spec.deployment
+    assert dep is not None
+    table = read_predictions(logs, spec.id, since_ns, until_ns)
+    fb = read_feedback_any(logs, spec.id, since_ns, until_ns)
+    window = Window(spec.id, since_ns, until_ns, table, fb)
+    report.rows = window.rows
+    report.window = {"since": _iso_ns(since_ns), "until": _iso_ns(until_ns), "rows": window.rows}
+    profile = ensure_profile(root, spec, dep.champion) if spec.spec.validation is not None else None
+    ctx = KindContext(spec, window, profile)
+    for name, fn in KINDS.items():
+        try:
+            report.measured.extend(fn(ctx))
+        except kpi.KpiError as exc:
+            line, col = loaded.doc.position(("spec", "monitoring", "thresholds", "kpis"))
+            raise InputError(f"KPI evaluation failed: {exc}", file=loaded.file, line=line, col=col) from exc
+        except (ValueError, KeyError, TypeError) as exc:  # a malformed log column must not stop the pass
+            report.details.setdefault("errors", []).append(f"{name}: {type(exc).__name__}: {exc}")
+    report.details.update(ctx.details)
+    report.health = health(spec, report.measured)
+    return report
+
+
+def read_feedback_any(logs: Path, model: str, since_ns: int, until_ns: int) -> Any:
+    """Feedback via ``engine.predlog`` when present, else the local reader."""
+    try:
+        from engine.predlog import read_feedback as pl_read_feedback
+    except ImportError:
+        return read_feedback(logs, model, since_ns, until_ns)
+    table = pl_read_feedback(logs, model, since_ns, until_ns)
+    return table if table.num_rows else None
+
+
+def monitor_once(root: Path, *, window: str | None = None, models: list[str] | None = None,
+                 now_ns: int | None = None, log_dir: Path | None = None, act: bool = True,
+                 jobs: int | None = None) -> MonitorRun:
+    """One pass over the repository's deployed, monitored models (``jobs`` threads measure them)."""
+    ws = load_workspace(root)
+    if ws.config is None:
+        raise InputError("no govops.yaml: monitoring needs the repository's governance config", file=str(root))
+    until = now_ns if now_ns is not None else time.time_ns()
+    logs = log_dir or default_log_dir(root)
+    by_id = ws.by_id()
+    if models:
+        unknown = [m for m in models if m not in by_id]
+        if unknown:
+            raise InputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(by_id)) or 'none'}")
+    selected = [by_id[m] for m in (models or sorted(by_id))
+                if by_id[m].spec.spec.deployment is not None and by_id[m].spec.spec.monitoring is not None]
+    folder = state_dir(root)
+    secrets = SecretStore(root, ws.config.secrets.file)
+    run = MonitorRun(_iso_ns(until), [], {})
+    with locked(root):
+        outbox = Outbox(folder, secrets)
+        delivered, pending = outbox.flush() if act else (0, len(outbox.entries()))
+        run.outbox = {"delivered": delivered, "pending": pending}
+        manager = AlertManager(folder, outbox)
+        clear_settled(root, {s.id: s.spec for s in ws.specs})
+        overrides = read_overrides(root)
+        entries: dict[str, dict[str, Any]] = {}
+
+        def measure(loaded: LoadedSpec) -> ModelReport | GovopsError:
+            mon = loaded.spec.spec.monitoring
+            assert mon is not None
+            since = until - int(parse_duration(window or mon.window) * 1e9)
+            try:
+                return measure_model(loaded, root, logs, since, until)
+            except GovopsError as exc:
+                return exc
+
+        # models are measured in threads (numpy and Arrow release the GIL); actions stay in order
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))) as pool:
+            measured = list(pool.map(measure, selected))
+        for loaded, outcome in zip(selected, measured, strict=True):
+            mon = loaded.spec.spec.monitoring
+            assert mon is not None
+            if isinstance(outcome, GovopsError):
+                run.errors.append(outcome)
+                run.models.append(ModelReport(loaded.id, error=outcome.render()))
+                continue
+            report = outcome
+            if act:
+                sent = manager.reconcile(loaded.id, firing_alerts(report, run.at), list(mon.channels),
+                                         now=until / 1e9)
+                report.alerts = sent.sent
+                if (report.health is not None and report.health.is_critical and loaded.id not in overrides):
+                    res = shutdown(root, loaded.spec, loaded.file, report.health, report.measured, report.window)
+                    report.shutdown = res.to_data()
+            run.models.append(report)
+            prev_alert = report.alerts[-1] if report.alerts else None
+            entries[loaded.id] = {
+                "updated": run.at, "window": report.window, "rows": report.rows,
+                "health": report.health.to_data() if report.health else None, "flags": report.flags,
+                "metrics": [m.to_data() for m in report.measured], "details": report.details,
+                "last_alert": prev_alert,
+                "shutdown": report.shutdown or overrides.get(loaded.id),
+            }
+        _keep_last_alert(root, entries)
+        update_models(root, entries)
+    return run
+
+
+def _keep_last_alert(root: Path, entries: dict[str, dict[str, Any]]) -> None:
+    from engine.monitoring.state import read_state
+
+    old = read_state(root)["models"]
+    for model, e in entries.items():
+        if e["last_alert"] is None and model in old:
+            e["last_alert"] = old[model].get("last_alert")
+
+
+def _iso_ns(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="seconds")

@@ -1,0 +1,155 @@
+"""Alert delivery against real receivers: Slack webhook and PagerDuty Events API v2 over HTTP, email over SMTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from alert_receivers import HttpReceivers, SmtpReceiver
+
+from engine.alerts import Alert
+from engine.alerts.manager import AlertManager, parse_duration
+from engine.alerts.outbox import Outbox
+from engine.alerts.secrets import SecretStore
+from engine.spec import EmailChannel, PagerDutyChannel, SlackChannel
+
+pytestmark = pytest.mark.slow
+
+SLACK = SlackChannel.model_validate({"type": "slack", "webhookSecret": "SLACK_HOOK", "channel": "#models"})
+PD = PagerDutyChannel.model_validate({"type": "pagerduty", "routingKeySecret": "PD_KEY", "severity": "critical"})
+MAIL = EmailChannel.model_validate({"type": "email", "to": ["oncall@example.com"]})
+
+
+def alert(metric: str = "drift.drifted_share", severity: str = "warning", status: str = "firing") -> Alert:
+    return Alert("clinical/readmission-triage", metric, severity, status, f"{metric} = 0.8 (allowed <= 0.3)",
+                 "2026-11-23T18:00:00+00:00", 0.8, "<= 0.3", 0.35)
+
+
+@pytest.fixture()
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GOVOPS_ALERT_RETRY_BASE_S", "0.01")
+    with HttpReceivers() as http, SmtpReceiver() as smtp:
+        monkeypatch.setenv("GOVOPS_PAGERDUTY_URL", http.url)
+        secrets = SecretStore(tmp_path, None, env={
+            "SLACK_HOOK": f"{http.url}/slack/T000/B000/XXXX", "PD_KEY": "R0UT1NGKEY",
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_FROM": "govops@example.com"})
+        yield http, smtp, Outbox(tmp_path / "mon", secrets, sleep=lambda s: None), tmp_path
+
+
+def test_slack_pagerduty_and_email_receive_one_alert_each(env) -> None:
+    http, smtp, outbox, _ = env
+    for ch in (SLACK, PD, MAIL):
+        assert outbox.deliver(alert(), ch) is True
+    assert len(http.slack) == 1
+    body = http.slack[0].body
+    assert "drift.drifted_share" in body["text"] and body["channel"] == "#models"
+    assert http.slack[0].path == "/slack/T000/B000/XXXX"
+    ev = http.pagerduty[0].body
+    assert ev["routing_key"] == "R0UT1NGKEY" and ev["event_action"] == "trigger"
+    assert ev["payload"]["severity"] == "warning"  # a govops warning stays a warning
+    assert ev["payload"]["source"] == "govops/clinical/readmission-triage"
+    assert ev["dedup_key"] == alert().dedup_key and len(ev["dedup_key"]) <= 255
+    assert len(smtp.messages) == 1
+    msg = smtp.messages[0]
+    assert msg["To"] == "oncall@example.com" and "WARNING" in msg["Subject"]
+    assert "drift.drifted_share" in msg.get_payload()
+    assert smtp.envelopes[0] == ("govops@example.com", ["oncall@example.com"])
+    log = [json.loads(x) for x in (outbox.folder / "deliveries.jsonl").read_text().splitlines()]
+    assert [r["channel"] for r in log] == ["slack", "pagerduty", "email"]
+    assert all(r["outcome"] == "sent" for r in log)
+    assert "R0UT1NGKEY" not in (outbox.folder / "deliveries.jsonl").read_text()
+
+
+def test_pagerduty_critical_uses_channel_severity_and_resolve_has_no_payload(env) -> None:
+    http, _, outbox, _ = env
+    outbox.deliver(alert("health", "critical"), PD)
+    outbox.deliver(alert("health", "critical", "resolved"), PD)
+    trig, res = (r.body for r in http.pagerduty)
+    assert trig["payload"]["severity"] == "critical"
+    assert res["event_action"] == "resolve" and "payload" not in res
+    assert trig["dedup_key"] == res["dedup_key"]
+
+
+def test_server_errors_are_retried_with_backoff(env) -> None:
+    http, _, outbox, _ = env
+    waits: list[float] = []
+    outbox.sleep = waits.append
+    http.fail_next("/slack/", (500, "oops"), (503, "busy"))
+    assert outbox.deliver(alert(), SLACK) is True
+    assert len(http.slack) == 1
+    assert waits == [0.01, 0.02]  # exponential backoff from GOVOPS_ALERT_RETRY_BASE_S
+    assert not outbox.entries()
+
+
+def test_failed_send_goes_to_outbox_and_is_delivered_later(env) -> None:
+    http, _, outbox, _ = env
+    http.fail_next("/slack/", (500, "down"), (500, "down"), (500, "down"))
+    assert outbox.deliver(alert(), SLACK) is False
+    pending = outbox.entries()
+    assert len(pending) == 1 and "HTTP 500" in pending[0]["last_error"] and pending[0]["attempts"] == 3
+    assert outbox.flush() == (0, 1)  # not due yet: kept, nothing lost
+    assert outbox.flush(now=pending[0]["next_at"] + 1) == (1, 0)
+    assert len(http.slack) == 1 and not outbox.entries()
+
+
+def test_invalid_payload_is_not_retried_but_kept(env) -> None:
+    http, _, outbox, _ = env
+    http.fail_next("/slack/", (400, "invalid_payload"))
+    waits: list[float] = []
+    outbox.sleep = waits.append
+    assert outbox.deliver(alert(), SLACK) is False
+    assert waits == []  # a 400 is not retried in-process
+    assert "invalid_payload" in outbox.entries()[0]["last_error"]
+
+
+def test_missing_secret_is_recorded_in_outbox(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "mon", SecretStore(tmp_path, None, env={}), sleep=lambda s: None)
+    assert outbox.deliver(alert(), SLACK) is False
+    assert "secret SLACK_HOOK is not set" in outbox.entries()[0]["last_error"]
+
+
+def test_secrets_come_from_env_then_secrets_file(tmp_path: Path) -> None:
+    (tmp_path / ".govops").mkdir()
+    (tmp_path / ".govops" / "secrets.yaml").write_text("SLACK_HOOK: https://hooks.example/file\nPD_KEY: fromfile\n")
+    store = SecretStore(tmp_path, ".govops/secrets.yaml", env={"PD_KEY": "fromenv"})
+    assert store.require("SLACK_HOOK") == "https://hooks.example/file"
+    assert store.require("PD_KEY") == "fromenv"
+    with pytest.raises(LookupError, match="NOPE is not set"):
+        store.require("NOPE")
+
+
+def test_manager_deduplicates_renotifies_and_resolves(env) -> None:
+    http, smtp, outbox, tmp = env
+    mgr = AlertManager(tmp / "mon", outbox, renotify_s=3600)
+    channels = [SLACK, PD, MAIL]
+    t0 = 1_800_000_000.0
+    for i in range(5):  # five passes (think: thousands of requests) while the metric stays over
+        mgr.reconcile("clinical/readmission-triage", [alert()], channels, now=t0 + i * 60)
+    assert (len(http.slack), len(http.pagerduty), len(smtp.messages)) == (1, 1, 1)
+    mgr.reconcile("clinical/readmission-triage", [alert()], channels, now=t0 + 3600)  # re-notify interval
+    assert (len(http.slack), len(http.pagerduty), len(smtp.messages)) == (2, 2, 2)
+    assert http.pagerduty[1].body["dedup_key"] == http.pagerduty[0].body["dedup_key"]
+    other = mgr.reconcile("oncology/tumor-malignancy", [], channels, now=t0 + 3700)  # another model: untouched
+    assert other.sent == [] and mgr.active()
+    res = mgr.reconcile("clinical/readmission-triage", [], channels, now=t0 + 3800)
+    assert [s["status"] for s in res.sent] == ["resolved"] * 3
+    assert http.pagerduty[-1].body["event_action"] == "resolve"
+    assert "RESOLVED" in smtp.messages[-1]["Subject"]
+    assert mgr.active() == {}
+
+
+def test_one_alert_per_metric_and_severity(env) -> None:
+    http, _, outbox, tmp = env
+    mgr = AlertManager(tmp / "mon", outbox, renotify_s=3600)
+    firing = [alert(), alert("anomaly.out_of_range_rate"), alert("health", "critical")]
+    mgr.reconcile("clinical/readmission-triage", firing + firing, [SLACK], now=1.0)
+    assert sorted(r.body["text"].split("\n")[0] for r in http.slack) == sorted(
+        f"*{a.title()}*" for a in firing)
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("5m") == 300 and parse_duration("1h") == 3600 and parse_duration("90") == 90
+    for bad in ("", "-1m", "5x", "m"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
