@@ -1,0 +1,39 @@
+"""``govops verify``: check the integrity of the audit trail (history, digests, artifacts, signatures).
+
+Exit 0 when the trail holds, 1 with the offending commits when it does not, 2 when it
+cannot be checked (not a repository, a shallow clone). ``--format json``:
+``{"ok", "ref", "commit", "checked", "offending_commits", "problems": [{"check", "commit",
+"severity", "message"}]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from engine.commands._common import add_format, repo_root
+from engine.errors import EXIT_GOVERNANCE, EXIT_OK
+
+NAME = "verify"
+HELP = "verify the audit trail: notes on main, desired-state digests, validated artifacts, signatures"
+ORDER = 82
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``govops verify``."""
+    parser.add_argument("--ref", metavar="REF", default=None, help="the branch to verify (default: main, else HEAD)")
+    parser.add_argument("--strict", action="store_true", help="missing evidence is an error, not a warning")
+    add_format(parser, ["text", "json"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the problems; exit 1 when the trail does not hold."""
+    from engine.verify import render_text, verify
+
+    report = verify(repo_root(args), ref=args.ref, strict=args.strict)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.to_data(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    return EXIT_OK if report.ok else EXIT_GOVERNANCE
