@@ -19,7 +19,7 @@ from engine.workspace import load_workspace
 
 PROJECT = Path(__file__).resolve().parents[1]
 ARGO_DIR = PROJECT / "argo"
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "argo-workflows.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "argo-workflows.schema.json"  # copy of shared/schemas
 
 
 def _fresh() -> dict[str, str]:

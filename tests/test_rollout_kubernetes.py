@@ -19,7 +19,7 @@ from engine.rollout.k8s_render import render_kserve, render_seldon
 from engine.rollout.targets.kubernetes import KubernetesTarget
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "kubernetes"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parent  # tests/schemas/: copies of shared/schemas (SOURCES.md there)
 SCHEMAS = {
     "Model": "seldon-v2-model.schema.json",
     "Server": "seldon-v2-server.schema.json",
@@ -60,7 +60,7 @@ def _objects(flavor: str, state: DesiredState) -> list[dict]:
 @pytest.mark.parametrize("flavor", ["seldon", "kserve"])
 def test_every_object_validates_against_its_crd_schema(example_state, flavor):
     if not SHARED.is_dir():
-        pytest.skip(f"CRD schemas not found at {SHARED} (the shared/ directory beside the checkout)")
+        pytest.skip(f"CRD schemas not found under {SHARED}/schemas")
     import jsonschema
 
     validators = {

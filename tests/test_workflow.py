@@ -27,7 +27,7 @@ from engine.workflow import (
 from engine.workspace import LoadedSpec, Workspace, load_workspace
 
 PROJECT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parent  # tests/schemas/: copies of shared/schemas (SOURCES.md there)
 SCHEMA_FILE = SHARED / "schemas" / "argo-workflows.schema.json"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RUN = RunContext(repository="octo/gitops", pr_number=12, head_sha=SHA, argo_ui="https://argo.example.com")
