@@ -21,7 +21,7 @@ from typing import Any
 
 from engine import evidence as ev
 from engine.errors import InputError
-from engine.gitread import FileChange, _git, cat_blobs, open_repo
+from engine.gitread import FileChange, cat_blobs, open_repo, run_git
 from engine.ledger import LedgerEntry
 from engine.plan import diff_specs
 from engine.trail import (
@@ -101,7 +101,7 @@ def find_model_file(view: View, model: str) -> tuple[str | None, LoadedSpec | No
                 spec = _load(raw, local, view)
                 if spec is not None and spec.id == model:
                     return view.git_path(local), spec
-    status, out, _ = _git(view.repo, "grep", "-l", "-z", "-E", "--no-color", "-e", _name_pattern(name),
+    status, out, _ = run_git(view.repo, "grep", "-l", "-z", "-E", "--no-color", "-e", _name_pattern(name),
                           view.sha, "--", *view.spec_pathspecs(), check=False)
     if status not in (0, 1):
         return None, None
@@ -118,7 +118,7 @@ def find_model_file(view: View, model: str) -> tuple[str | None, LoadedSpec | No
 def find_removed_model_file(view: View, model: str) -> str | None:
     """The last path of a model that was removed before the view's commit (one ``git log --diff-filter=D``)."""
     _, name = _check_id(model)
-    status, out, _ = _git(view.repo, "log", "-z", "--format=%x1e%H", "--raw", "--no-abbrev", "--diff-filter=D",
+    status, out, _ = run_git(view.repo, "log", "-z", "--format=%x1e%H", "--raw", "--no-abbrev", "--diff-filter=D",
                           "--no-renames", view.sha, "--", *view.spec_pathspecs(), check=False)
     if status != 0:
         return None
@@ -143,7 +143,8 @@ def find_removed_model_file(view: View, model: str) -> str | None:
 
 def _known_models_hint(view: View, model: str) -> str:
     _, name = _check_id(model)
-    _, out, _ = _git(view.repo, "grep", "-h", "-E", "--no-color", "-e", r"^[[:space:]]{2}name:[[:space:]]*[a-z0-9-]+",
+    pattern = r"^[[:space:]]{2}name:[[:space:]]*[a-z0-9-]+"
+    _, out, _ = run_git(view.repo, "grep", "-h", "-E", "--no-color", "-e", pattern,
                      view.sha, "--", *view.spec_pathspecs(), check=False)
     names = sorted({line.split(":", 1)[1].strip().strip("'\"") for line in out.decode("utf-8", "replace").splitlines()})
     import difflib
@@ -411,7 +412,7 @@ def _is_ancestor(root: Path, older: str, newer: str) -> bool:
     if older == newer:
         return True
     with open_repo(root) as repo:
-        status, _, _ = _git(repo, "merge-base", "--is-ancestor", older, newer, check=False)
+        status, _, _ = run_git(repo, "merge-base", "--is-ancestor", older, newer, check=False)
     return status == 0
 
 

@@ -158,7 +158,7 @@ class Plan:
 # --- git plumbing -----------------------------------------------------------------------------------------
 
 
-def _git(
+def run_git(
     repo: git.Repo, *args: str, stdin: bytes | None = None, check: bool = True
 ) -> tuple[int, bytes, str]:
     """Run ``git --literal-pathspecs ARGS`` in the repository; bytes out (``-z`` output is not text)."""
@@ -183,7 +183,7 @@ def _git(
 
 
 def _is_shallow(repo: git.Repo) -> bool:
-    _, out, _ = _git(repo, "rev-parse", "--is-shallow-repository", check=False)
+    _, out, _ = run_git(repo, "rev-parse", "--is-shallow-repository", check=False)
     return out.strip() == b"true"
 
 
@@ -197,7 +197,7 @@ def resolve_commit(repo: git.Repo, ref: str, role: str) -> str:
     """The full SHA of ``ref`` as a commit; ``ref`` is never read as an option."""
     if not ref or "\n" in ref or "\0" in ref:
         raise GitReadError(f"{role} ref {ref!r} is not a valid ref")
-    status, out, _ = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
+    status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
                           check=False)
     if status != 0:
         hint = ""
@@ -213,7 +213,7 @@ def resolve_commit(repo: git.Repo, ref: str, role: str) -> str:
 
 def merge_base(repo: git.Repo, base_sha: str, head_sha: str, base_ref: str, head_ref: str) -> str:
     """The merge base of two commits (``base...head`` semantics), with clear errors."""
-    status, out, _ = _git(repo, "merge-base", base_sha, head_sha, check=False)
+    status, out, _ = run_git(repo, "merge-base", base_sha, head_sha, check=False)
     if status == 0 and out.strip():
         return out.decode().split()[0]
     if _is_shallow(repo):
@@ -228,30 +228,36 @@ def merge_base(repo: git.Repo, base_sha: str, head_sha: str, base_ref: str, head
 
 def parse_raw_diff(out: bytes) -> list[FileChange]:
     """Parse ``git diff --raw -z --no-abbrev`` output."""
-    parts = out.split(b"\0")
+    return parse_raw_parts(out.split(b"\0"))
+
+
+def parse_raw_parts(parts: list[bytes]) -> list[FileChange]:
+    """Raw diff entries (``:mode mode sha sha status``, then one or two paths) from split ``-z`` output.
+
+    Shared by ``git diff --raw`` here and ``git log --raw`` in ``engine.trail`` (where a
+    record separator newline may precede an entry).
+    """
     changes: list[FileChange] = []
     i = 0
     while i < len(parts):
-        meta = parts[i]
+        meta = parts[i].lstrip(b"\n")
         if not meta.startswith(b":"):
             i += 1
             continue
         fields = meta[1:].decode().split()
         old_mode, new_mode, old_blob, new_blob, status = fields[:5]
         kind = status[0]
-        if kind in ("R", "C"):
-            old_path, path = parts[i + 1], parts[i + 2]
-            i += 3
-        else:
-            old_path, path = parts[i + 1], parts[i + 1]
-            i += 2
+        two = kind in ("R", "C")
+        old_path = os.fsdecode(parts[i + 1]) if i + 1 < len(parts) else ""
+        path = os.fsdecode(parts[i + 2]) if two and i + 2 < len(parts) else old_path
+        i += 3 if two else 2
         changes.append(
             FileChange(
-                status="R" if kind in ("R", "C") else kind,
-                path=os.fsdecode(path),
-                old_path=os.fsdecode(old_path) if kind in ("R", "C") else None,
-                old_blob=None if old_blob == NULL_SHA else old_blob,
-                new_blob=None if new_blob == NULL_SHA else new_blob,
+                status="R" if two else kind,
+                path=path,
+                old_path=old_path if two else None,
+                old_blob=None if set(old_blob) == {"0"} else old_blob,
+                new_blob=None if set(new_blob) == {"0"} else new_blob,
                 old_mode=old_mode,
                 new_mode=new_mode,
             )
@@ -267,7 +273,7 @@ def cat_blobs(repo: git.Repo, names: list[str]) -> dict[str, bytes | None]:
     for n in unique:
         if "\n" in n:
             raise GitReadError(f"cannot read {n!r}: a path with a newline")
-    _, out, _ = _git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
+    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
     result: dict[str, bytes | None] = {}
     pos = 0
     for name in unique:
@@ -378,7 +384,7 @@ def _side_loader(
             return [s for s in loaded if s is not None]
         with open_repo(root) as repo:
             paths = _Paths(Path(repo.working_tree_dir or root), root, spec_paths)
-            _, out, _ = _git(repo, "ls-tree", "-r", "-z", "--full-tree", tree, "--", *paths.pathspecs()[:-2])
+            _, out, _ = run_git(repo, "ls-tree", "-r", "-z", "--full-tree", tree, "--", *paths.pathspecs()[:-2])
             wanted: list[tuple[str, str]] = []
             for rec in out.split(b"\0"):
                 if not rec:
@@ -445,10 +451,10 @@ def plan_between(
                      "--no-color", "--no-relative", mb]
         if not worktree:
             diff_args.append(head_sha)
-        _, out, _ = _git(repo, *diff_args, "--", *paths.pathspecs())
+        _, out, _ = run_git(repo, *diff_args, "--", *paths.pathspecs())
         changes = parse_raw_diff(out)
         if worktree:
-            _, untracked, _ = _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--",
+            _, untracked, _ = run_git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--",
                                    *paths.pathspecs())
             changes += [FileChange("A", os.fsdecode(p)) for p in untracked.split(b"\0") if p]
 
@@ -613,7 +619,7 @@ def _specs_in_unchanged_files(
         args = ["grep", "-l", "-z", "-F", "--no-color"]
         for n in sorted(set(names)):
             args += ["-e", n]
-        status, out, _ = _git(repo, *args, tree, "--", *paths.pathspecs()[:-2], check=False)
+        status, out, _ = run_git(repo, *args, tree, "--", *paths.pathspecs()[:-2], check=False)
         if status not in (0, 1):
             return []
         candidates: list[tuple[str, str]] = []

@@ -167,7 +167,8 @@ def push_notes(root: Path, remote: str | None = None) -> str:
         return f"pushed {FULL_NOTES_REF} to {name}"
 
 
-def _parse_note(commit: str, text: str) -> LedgerEntry:
+def parse_note(commit: str, text: str) -> LedgerEntry:
+    """The records of one note (one JSON object per line); lines that are not JSON are kept as invalid."""
     entry = LedgerEntry(commit)
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -201,7 +202,7 @@ def read_ledger(root: Path, ref: str | None = None) -> list[LedgerEntry]:
             parts = line.split()
             blob, noted = (parts[0], commit) if commit and len(parts) == 1 else (parts[0], parts[1])
             text = repo.odb.stream(bytes.fromhex(blob)).read().decode("utf-8", errors="replace")
-            entries.append(_parse_note(str(noted), text))
+            entries.append(parse_note(str(noted), text))
     return entries
 
 

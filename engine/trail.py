@@ -22,8 +22,8 @@ from typing import Any
 import git
 
 from engine.errors import InputError
-from engine.gitread import FETCH_HINT, FileChange, _git, cat_blobs, resolve_commit
-from engine.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, _parse_note
+from engine.gitread import FETCH_HINT, FileChange, cat_blobs, parse_raw_parts, resolve_commit, run_git
+from engine.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
 
 # fields of one commit in the log; %x1e starts a record, %x00 separates fields
 _FIELDS = ("sha", "parents", "an", "ae", "ad", "cn", "ce", "cd", "sig", "subject", "body", "notes")
@@ -125,36 +125,6 @@ def when(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _parse_raw(parts: list[bytes]) -> list[FileChange]:
-    """Raw diff entries (``:mode mode sha sha status``, then one or two paths) from split ``-z`` output."""
-    out: list[FileChange] = []
-    i = 0
-    while i < len(parts):
-        meta = parts[i].lstrip(b"\n")
-        if not meta.startswith(b":"):
-            i += 1
-            continue
-        fields = meta[1:].decode().split()
-        old_mode, new_mode, old_blob, new_blob, status = fields[:5]
-        kind = status[0]
-        two = kind in ("R", "C")
-        old_path = os.fsdecode(parts[i + 1]) if i + 1 < len(parts) else ""
-        path = os.fsdecode(parts[i + 2]) if two and i + 2 < len(parts) else old_path
-        i += 3 if two else 2
-        out.append(
-            FileChange(
-                status="R" if two else kind,
-                path=path,
-                old_path=old_path if two else None,
-                old_blob=None if set(old_blob) == {"0"} else old_blob,
-                new_blob=None if set(new_blob) == {"0"} else new_blob,
-                old_mode=old_mode,
-                new_mode=new_mode,
-            )
-        )
-    return out
-
-
 def parse_log(out: bytes) -> list[LogCommit]:
     """Parse the output of ``git log --format=_FORMAT -z --raw``."""
     commits: list[LogCommit] = []
@@ -166,7 +136,7 @@ def parse_log(out: bytes) -> list[LogCommit]:
         if len(head) < len(_FIELDS):
             continue
         f = dict(zip(_FIELDS, head, strict=True))
-        note = _parse_note(f["sha"], f["notes"]) if f["notes"].strip() else None
+        note = parse_note(f["sha"], f["notes"]) if f["notes"].strip() else None
         commits.append(
             LogCommit(
                 sha=f["sha"],
@@ -181,7 +151,7 @@ def parse_log(out: bytes) -> list[LogCommit]:
                 subject=f["subject"],
                 body=f["body"],
                 note=note if note and (note.records or note.invalid) else None,
-                changes=_parse_raw(parts[len(_FIELDS) :]),
+                changes=parse_raw_parts(parts[len(_FIELDS) :]),
             )
         )
     return commits
@@ -214,7 +184,7 @@ def read_log(
     if follow:
         args.append("--follow")
     args += [*(extra or []), rev, "--", *paths]
-    _, out, _ = _git(repo, *args)
+    _, out, _ = run_git(repo, *args)
     return parse_log(out)
 
 
@@ -262,18 +232,18 @@ def parse_note_blobs(names: list[str], blobs: dict[str, bytes | None]) -> list[L
     for name in names:
         commit = name.split(":", 1)[1].replace("/", "")
         text = (blobs.get(name) or b"").decode("utf-8", "replace")
-        entries.append(_parse_note(commit, text))
+        entries.append(parse_note(commit, text))
     return entries
 
 
 def all_notes(repo: git.Repo) -> list[LedgerEntry]:
     """Every ledger entry: one ``notes list`` and one ``cat-file --batch``."""
-    status, out, _ = _git(repo, "notes", "--ref", NOTES_REF, "list", check=False)
+    status, out, _ = run_git(repo, "notes", "--ref", NOTES_REF, "list", check=False)
     if status != 0:
         return []
     pairs = [line.split() for line in out.decode().splitlines() if line.strip()]
     blobs = cat_blobs(repo, [p[0] for p in pairs])
-    return [_parse_note(p[1], (blobs.get(p[0]) or b"").decode("utf-8", "replace")) for p in pairs]
+    return [parse_note(p[1], (blobs.get(p[0]) or b"").decode("utf-8", "replace")) for p in pairs]
 
 
 @dataclass(frozen=True)
@@ -298,7 +268,7 @@ def shallow_info(repo: git.Repo) -> Shallow | None:
     boundary = shallow_file.read_text().split()
     oldest = None
     if boundary:
-        _, dates, _ = _git(repo, "show", "-s", "--format=%cI", *boundary, "--", check=False)
+        _, dates, _ = run_git(repo, "show", "-s", "--format=%cI", *boundary, "--", check=False)
         values = sorted(d for d in dates.decode().split() if d)
         oldest = values[0] if values else None
     return Shallow(boundary, oldest)
@@ -313,7 +283,7 @@ def main_ref(repo: git.Repo, ref: str | None) -> tuple[str, str]:
     """``(name, sha)`` of ``ref`` if given, else of ``main`` when it exists, else of ``HEAD``."""
     if ref:
         return ref, resolve(repo, ref)
-    status, out, _ = _git(repo, "rev-parse", "--verify", "--quiet", "refs/heads/main^{commit}", check=False)
+    status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "refs/heads/main^{commit}", check=False)
     if status == 0:
         return "main", out.decode().strip()
     return "HEAD", resolve(repo, "HEAD")

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine import evidence as ev
 from engine.errors import GovopsError, InputError
-from engine.gitread import _git, open_repo
+from engine.gitread import open_repo, run_git
 from engine.ledger import LedgerEntry
 from engine.trail import View, all_notes, open_view, shallow_info
 
@@ -82,7 +82,7 @@ class VerifyReport:
 
 
 def _reachable(view: View) -> set[str]:
-    _, out, _ = _git(view.repo, "rev-list", view.sha)
+    _, out, _ = run_git(view.repo, "rev-list", view.sha)
     return set(out.decode().split())
 
 
@@ -90,13 +90,13 @@ def _exists(view: View, shas: list[str]) -> set[str]:
     unique = sorted(set(shas))
     if not unique:
         return set()
-    _, out, _ = _git(view.repo, "cat-file", "--batch-check", stdin=("\n".join(unique) + "\n").encode())
+    _, out, _ = run_git(view.repo, "cat-file", "--batch-check", stdin=("\n".join(unique) + "\n").encode())
     return {line.split()[0] for line in out.decode().splitlines() if line and not line.endswith("missing")}
 
 
 def _signed_since(view: View) -> str | None:
     """The newest commit (first-parent) that changed the ``signedCommits`` line of govops.yaml."""
-    status, out, _ = _git(view.repo, "log", "--first-parent", "--format=%H", "-G", "signedCommits",
+    status, out, _ = run_git(view.repo, "log", "--first-parent", "--format=%H", "-G", "signedCommits",
                           view.sha, "--", view.git_path("govops.yaml"), check=False)
     shas = out.decode().split() if status == 0 else []
     return shas[0] if shas else None
@@ -106,10 +106,10 @@ def _check_signatures(view: View, report: VerifyReport) -> None:
     since = _signed_since(view)
     args = ["log", "--first-parent", "--format=%H%x00%G?%x00%s", view.sha]
     if since:
-        status, parents, _ = _git(view.repo, "rev-parse", "--verify", "--quiet", f"{since}^", check=False)
+        status, parents, _ = run_git(view.repo, "rev-parse", "--verify", "--quiet", f"{since}^", check=False)
         if status == 0:
             args.append("^" + parents.decode().strip())
-    _, out, _ = _git(view.repo, *args, "--")
+    _, out, _ = run_git(view.repo, *args, "--")
     count = 0
     for line in out.decode("utf-8", "replace").splitlines():
         sha, sig, subject = (line.split("\0") + ["", ""])[:3]

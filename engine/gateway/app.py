@@ -229,10 +229,8 @@ class Gateway:
         return given if given and _REQUEST_ID.match(given) else _new_request_id()
 
     # -- inference -------------------------------------------------------------------------------------
-    async def infer(self, request: Request) -> Response:
-        """Routed inference: pick, call, fail over, answer, then mirror and log."""
-        t0 = time.perf_counter()
-        name = request.path_params["name"]
+    async def _admit(self, request: Request, name: str) -> tuple[ModelRoute, bytes, dict[str, Any]] | Response:
+        """Key, size and payload checks every inference passes: the route, body and parsed request, or a refusal."""
         route, refusal = self._authorise(request, name)
         if refusal is not None:
             return refusal
@@ -246,6 +244,16 @@ class Gateway:
         except PayloadError as exc:
             self.metrics.rejected.labels("malformed").inc()
             return _error(400, f"malformed V2 inference request: {exc}")
+        return route, body, doc
+
+    async def infer(self, request: Request) -> Response:
+        """Routed inference: pick, call, fail over, answer, then mirror and log."""
+        t0 = time.perf_counter()
+        name = request.path_params["name"]
+        admitted = await self._admit(request, name)
+        if isinstance(admitted, Response):
+            return admitted
+        route, body, doc = admitted
         key = request.headers.get(KEY_HEADER) or None
         rid = self._request_id(request)
         ts = time.time_ns()
@@ -307,19 +315,10 @@ class Gateway:
         """Explicit version: straight through to that version, no failover, no shadow."""
         t0 = time.perf_counter()
         name, version = request.path_params["name"], request.path_params["version"]
-        route, refusal = self._authorise(request, name)
-        if refusal is not None:
-            return refusal
-        assert route is not None
-        body, refusal = await self._body(request)
-        if refusal is not None:
-            return refusal
-        assert body is not None
-        try:
-            doc = parse_infer_request(body)
-        except PayloadError as exc:
-            self.metrics.rejected.labels("malformed").inc()
-            return _error(400, f"malformed V2 inference request: {exc}")
+        admitted = await self._admit(request, name)
+        if isinstance(admitted, Response):
+            return admitted
+        route, body, doc = admitted
         target = route.version(version) or VersionRoute(route.model, route.name, version, "explicit", None,
                                                          route.champion.url)
         rid = self._request_id(request)
