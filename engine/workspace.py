@@ -181,11 +181,27 @@ def _guess_id(data: dict[str, object]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class SpecSummary:
+    """What duplicate detection needs of a valid spec, without its document (cheap to pickle)."""
+
+    id: str
+    file: str
+    name_position: tuple[int, int]
+
+
 def _load_chunk(
-    args: tuple[list[Path], Path, Governance | None],
-) -> list[tuple[LoadedSpec | None, list[Diagnostic]]]:
-    files, root, config = args
-    return [load_spec_file(f, root, config) for f in files]
+    args: tuple[list[Path], Path, Governance | None, bool],
+) -> list[tuple[LoadedSpec | SpecSummary | None, list[Diagnostic]]]:
+    files, root, config, keep = args
+    out: list[tuple[LoadedSpec | SpecSummary | None, list[Diagnostic]]] = []
+    for f in files:
+        loaded, diags = load_spec_file(f, root, config)
+        if loaded is not None and not keep:
+            out.append((SpecSummary(loaded.id, loaded.file, loaded.doc.position(("metadata", "name"))), diags))
+        else:
+            out.append((loaded, diags))
+    return out
 
 
 def load_workspace(
@@ -194,28 +210,36 @@ def load_workspace(
     *,
     config_path: Path | None = None,
     jobs: int | None = None,
+    keep_specs: bool = True,
 ) -> Workspace:
-    """Load config and specs, collecting every diagnostic; duplicates across files are caught here."""
+    """Load config and specs, collecting every diagnostic; duplicates across files are caught here.
+
+    ``keep_specs=False`` (lint) leaves ``specs`` empty: worker processes then send back only
+    diagnostics and ids, which is most of the speed of linting thousands of specs.
+    """
     config, config_file, diags = load_config(root, config_path)
     files = discover(root, paths, config)
     ws = Workspace(root=root, config=config, config_file=config_file, diagnostics=list(diags))
-    results: list[tuple[LoadedSpec | None, list[Diagnostic]]]
+    results: list[tuple[LoadedSpec | SpecSummary | None, list[Diagnostic]]]
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
     if len(files) >= PARALLEL_THRESHOLD and workers > 1:
         size = max(50, len(files) // (workers * 4))
-        chunks = [(files[i : i + size], root, config) for i in range(0, len(files), size)]
+        chunks = [(files[i : i + size], root, config, keep_specs) for i in range(0, len(files), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = [r for chunk in pool.map(_load_chunk, chunks) for r in chunk]
     else:
         results = [load_spec_file(f, root, config) for f in files]
-    first: dict[str, LoadedSpec] = {}
+    first: dict[str, LoadedSpec | SpecSummary] = {}
     for loaded, spec_diags in results:
         ws.diagnostics.extend(spec_diags)
         if loaded is None:
             continue
         other = first.get(loaded.id)
         if other is not None:
-            line, col = loaded.doc.position(("metadata", "name"))
+            if isinstance(loaded, SpecSummary):
+                line, col = loaded.name_position
+            else:
+                line, col = loaded.doc.position(("metadata", "name"))
             ws.diagnostics.append(
                 Diagnostic(
                     loaded.file,
@@ -229,6 +253,7 @@ def load_workspace(
             )
             continue
         first[loaded.id] = loaded
-        ws.specs.append(loaded)
+        if isinstance(loaded, LoadedSpec):
+            ws.specs.append(loaded)
     ws.files_read = len(files)
     return ws

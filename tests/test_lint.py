@@ -281,3 +281,19 @@ def test_github_format_annotations(tmp_path):
     result = _lint(root, "--format", "github")
     line = _line_of(text, "champion: 9.9.9")
     assert f"::error file=specs/lab/iris.yaml,line={line},col=5,title=spec/undeclared-version::" in result.stdout
+
+
+def test_parallel_lint_finds_duplicates_without_shipping_documents(tmp_path, monkeypatch):
+    """Above the parallel threshold, workers return ids and positions only; duplicates are still caught."""
+    import engine.workspace as workspace
+
+    wine = (PROJECT / "specs/beverages/wine-cultivar.yaml").read_text()
+    root = _repo(tmp_path, {"lab/iris.yaml": IRIS, "lab/iris-copy.yaml": IRIS, "beverages/wine.yaml": wine})
+    monkeypatch.setattr(workspace, "PARALLEL_THRESHOLD", 2)
+    ws = workspace.load_workspace(root, jobs=2, keep_specs=False)
+    assert ws.specs == [] and ws.files_read == 3
+    [dup] = ws.diagnostics
+    assert (dup.file, dup.line, dup.col, dup.rule) == ("specs/lab/iris.yaml", _line_of(IRIS, "name: iris-species"), 3,
+                                                       "spec/duplicate-id")
+    full = workspace.load_workspace(root, jobs=2)
+    assert sorted(s.id for s in full.specs) == ["beverages/wine-cultivar", "lab/iris-species"]

@@ -128,7 +128,7 @@ def test_regopy_is_deterministic_across_worker_counts(cases: list, regopy_decisi
 @pytest.fixture(scope="module")
 def opa_server() -> Iterator[str]:
     if OPA is None:
-        pytest.skip("no `opa` binary on PATH: the OPA-server conformance leg needs it (CI installs it; "
+        pytest.skip("no `opa` binary on PATH: the OPA-server conformance leg needs it (install OPA to run it; "
                     "no PyPI/npm/Debian package ships it here)")
     port = _free_port()
     proc = subprocess.Popen([OPA, "run", "--server", "--addr", f"127.0.0.1:{port}"],

@@ -18,11 +18,11 @@ def repo_root(args: argparse.Namespace) -> Path:
     return find_root(Path.cwd())
 
 
-def workspace(args: argparse.Namespace, paths: list[Path] | None = None) -> Workspace:
+def workspace(args: argparse.Namespace, paths: list[Path] | None = None, *, keep_specs: bool = True) -> Workspace:
     """Load the repository named by the global options."""
     root = repo_root(args)
     config = Path(args.config).resolve() if args.config else None
-    return load_workspace(root, paths, config_path=config, jobs=getattr(args, "jobs", None))
+    return load_workspace(root, paths, config_path=config, jobs=getattr(args, "jobs", None), keep_specs=keep_specs)
 
 
 def emit(findings: Findings, fmt: str, out: Path | None = None) -> None:

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Lint and print every finding."""
-    ws = workspace(args, [p.resolve() for p in args.paths] or None)
+    ws = workspace(args, [p.resolve() for p in args.paths] or None, keep_specs=False)
     findings = Findings(ws.diagnostics, models_checked=ws.files_read, tool="govops lint")
     emit(findings, args.format)
     return exit_for(findings)
