@@ -16,6 +16,11 @@ from engine.thresholds import effective_checks
 from engine.workspace import LoadedSpec
 
 
+# checks that judge the candidate against the serving champion; when the candidate *is* the
+# champion (a re-validation of main, or a model with no challenger) there is nothing to compare
+COMPARES_WITH_CHAMPION = frozenset({"champion", "importance"})
+
+
 @dataclass(frozen=True)
 class ValidationTask:
     """One check for one model version: ``python -m runners CHECK --spec FILE --model ID``."""
@@ -64,7 +69,7 @@ def build_dag(
         version = candidate_version(loaded, (new_versions or {}).get(loaded.id))
         champion = dep.champion if dep and dep.champion != version else None
         for check, thresholds in effective_checks(loaded.spec, config).items():
-            if check == "champion" and champion is None:
+            if check in COMPARES_WITH_CHAMPION and champion is None:
                 continue  # nothing to compare with: the candidate is the champion
             tasks.append(
                 ValidationTask(
