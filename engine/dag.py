@@ -15,7 +15,6 @@ from engine.config import Governance
 from engine.thresholds import effective_checks
 from engine.workspace import LoadedSpec
 
-
 # checks that judge the candidate against the serving champion; when the candidate *is* the
 # champion (a re-validation of main, or a model with no challenger) there is nothing to compare
 COMPARES_WITH_CHAMPION = frozenset({"champion", "importance"})

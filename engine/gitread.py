@@ -296,7 +296,13 @@ def _load_chunk(args: tuple[list[tuple[bytes, str]], Path, Governance | None]) -
     tuple[LoadedSpec | None, list[Diagnostic]]
 ]:
     items, root, config = args
-    return [load_spec_text(raw, file, root, config) for raw, file in items]
+    out: list[tuple[LoadedSpec | None, list[Diagnostic]]] = []
+    for raw, file in items:
+        loaded, diags = load_spec_text(raw, file, root, config)
+        if loaded is not None:  # ship the bytes, not the parsed document (see YamlDocument.compact)
+            loaded = LoadedSpec(loaded.file, loaded.doc.compact(raw), loaded.spec)
+        out.append((loaded, diags))
+    return out
 
 
 def load_blobs(
@@ -305,7 +311,7 @@ def load_blobs(
     """``load_spec_text`` over many blobs, in processes when there are many."""
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
     if len(items) < PARALLEL_BLOBS or workers < 2:
-        return _load_chunk((items, root, config))
+        return [load_spec_text(raw, file, root, config) for raw, file in items]
     size = max(50, len(items) // (workers * 4))
     chunks = [(items[i : i + size], root, config) for i in range(0, len(items), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:

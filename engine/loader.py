@@ -46,9 +46,21 @@ class YamlDocument:
     file: str
     data: Any
     positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    source: bytes | None = None
+
+    def compact(self, source: bytes) -> YamlDocument:
+        """A light copy to send between processes: the source bytes instead of data and positions.
+
+        Positions are rebuilt from the source the first time one is asked for, which for a
+        valid spec is usually never; this is most of the cost of loading thousands of specs
+        in worker processes.
+        """
+        return YamlDocument(self.file, None, {}, source)
 
     def position(self, path: Sequence[str | int]) -> tuple[int, int]:
         """``(line, col)`` of ``path``, or of its nearest ancestor that has one (1-based)."""
+        if not self.positions and self.source is not None:
+            self.positions = parse_yaml(self.source, self.file).positions
         p = tuple(path)
         while p:
             pos = self.positions.get(p)

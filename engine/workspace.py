@@ -199,8 +199,10 @@ def _load_chunk(
         loaded, diags = load_spec_file(f, root, config)
         if loaded is not None and not keep:
             out.append((SpecSummary(loaded.id, loaded.file, loaded.doc.position(("metadata", "name"))), diags))
+        elif loaded is not None:
+            out.append((LoadedSpec(loaded.file, loaded.doc.compact(f.read_bytes()), loaded.spec), diags))
         else:
-            out.append((loaded, diags))
+            out.append((None, diags))
     return out
 
 

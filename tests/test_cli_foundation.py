@@ -108,3 +108,14 @@ def test_multiple_documents_are_refused():
         parse_yaml(b"a: 1\n---\nb: 2\n", "x.yaml")
     assert "one spec per file" in exc.value.message
     assert exc.value.line == 2
+
+
+def test_compact_document_rebuilds_positions_from_its_source():
+    import pickle
+
+    raw = b"a:\n  b: [1, 2]\n  c:\n    - x\n"
+    doc = parse_yaml(raw, "x.yaml")
+    light = pickle.loads(pickle.dumps(doc.compact(raw)))
+    assert light.data is None and light.positions == {}
+    assert light.position(("a", "c", 0)) == doc.position(("a", "c", 0)) == (4, 7)
+    assert light.positions == doc.positions
