@@ -6,12 +6,13 @@ answers can be scripted (status and body) to exercise retries and the outbox.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_http import LoopbackServer
 
 PD_REQUIRED = ("routing_key", "event_action")
 PD_SEVERITIES = ("critical", "error", "warning", "info")
@@ -25,7 +26,7 @@ class Received:
 
 
 @dataclass
-class HttpReceivers:
+class HttpReceivers(LoopbackServer):
     """``POST /slack/<hook>`` answers like a Slack incoming webhook; ``POST /v2/enqueue`` like PagerDuty."""
 
     slack: list[Received] = field(default_factory=list)
@@ -33,22 +34,7 @@ class HttpReceivers:
     script: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # path prefix -> answers
 
     def __post_init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> HttpReceivers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._serve(self._handler())
 
     def fail_next(self, prefix: str, *answers: tuple[int, str]) -> None:
         self.script.setdefault(prefix, []).extend(answers)

@@ -9,11 +9,12 @@ paginated with a ``Link`` header like GitHub's).
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local_http import LoopbackServer
 
 
 @dataclass
@@ -32,28 +33,13 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.script: dict[tuple[str, str], list[Answer]] = {}
         self.reviews: dict[int, list[dict[str, Any]]] = {}
         self.page_size = 100
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._serve(self._handler())
 
     def answer(self, method: str, path: str, *answers: Answer) -> None:
         self.script.setdefault((method, path), []).extend(answers)

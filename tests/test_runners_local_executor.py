@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from engine.dag import ValidationTask
 from engine.executors.local import result_path, run_validation
+from engine.mlserver.process import alive as _alive
 from runners.base import Check, CheckContext, Outcome, register
 from runners.result import Metric
 
@@ -136,13 +137,3 @@ def test_duplicate_tasks_are_refused(repo, tmp_path):
         run_validation(root, [task(spec, "test_quick"), task(spec, "test_quick")], tmp_path / "out")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"

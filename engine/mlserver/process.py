@@ -81,7 +81,7 @@ def stop_pid(pid: int, timeout_s: float = 10.0) -> bool:
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             break
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -89,7 +89,8 @@ def stop_pid(pid: int, timeout_s: float = 10.0) -> bool:
     return True
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie counts as dead; our own children are reaped)."""
     try:
         # reap if it is our child
         done, _ = os.waitpid(pid, os.WNOHANG)
