@@ -211,6 +211,23 @@ class _PlainLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.Sa
 
     yaml_implicit_resolvers: dict[str, Any] = {}
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        """Every untagged node gets its kind's default tag (no resolver table to walk)."""
+        return _DEFAULT_TAGS[kind]
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers: nothing to track (called for every node)."""
+
+    def ascend_resolver(self) -> None:
+        """No path resolvers: nothing to track (called for every node)."""
+
+
+_DEFAULT_TAGS = {
+    yaml.ScalarNode: _TAG + "str",
+    yaml.SequenceNode: _TAG + "seq",
+    yaml.MappingNode: _TAG + "map",
+}
+
 
 _RT = YAML(typ="rt")
 
