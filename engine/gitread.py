@@ -372,7 +372,7 @@ def open_repo(root: Path) -> git.Repo:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise GitReadError(
-            f"{root} is not inside a Git repository; `govops plan` compares two commits"
+            f"{root} is not inside a Git repository; govops reads specs, history and notes from Git (git init)"
         ) from None
 
 

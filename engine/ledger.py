@@ -20,6 +20,7 @@ from typing import Any
 
 from engine import __version__
 from engine.errors import GovopsError, InputError
+from engine.gitread import open_repo
 
 NOTES_REF = "govops"
 FULL_NOTES_REF = f"refs/notes/{NOTES_REF}"
@@ -134,7 +135,7 @@ def append_record(root: Path, commit: str, record: dict[str, Any]) -> None:
         fh.write(line + "\n")
         tmp = fh.name
     try:
-        with git.Repo(root) as repo:
+        with open_repo(root) as repo:
             repo.git.notes("--ref", NOTES_REF, "append", "-F", tmp, commit)
     except git.GitCommandError as exc:
         raise LedgerError(f"could not append the ledger note to {commit[:12]}: {exc.stderr.strip()}") from exc
@@ -146,7 +147,7 @@ def push_notes(root: Path, remote: str | None = None) -> str:
     """Push ``refs/notes/govops`` to ``remote`` (default: origin, else the only remote); a message."""
     import git
 
-    with git.Repo(root) as repo:
+    with open_repo(root) as repo:
         names = [r.name for r in repo.remotes]
         if not names:
             return "no remote configured: the ledger notes stay in this repository"
@@ -192,7 +193,7 @@ def read_ledger(root: Path, ref: str | None = None) -> list[LedgerEntry]:
     from engine.rollout.desired import resolve_commit
 
     commit = resolve_commit(root, ref) if ref else None
-    with git.Repo(root) as repo:
+    with open_repo(root) as repo:
         try:
             listing = repo.git.notes("--ref", NOTES_REF, "list", *([commit] if commit else []))
         except git.GitCommandError:

@@ -119,3 +119,11 @@ def test_compact_document_rebuilds_positions_from_its_source():
     assert light.data is None and light.positions == {}
     assert light.position(("a", "c", 0)) == doc.position(("a", "c", 0)) == (4, 7)
     assert light.positions == doc.positions
+
+
+@pytest.mark.parametrize("command", [["ledger", "show"], ["audit", "lab/iris-species"], ["verify"], ["report"]])
+def test_history_commands_outside_git_are_input_errors(tmp_path, command):
+    result = govops("-C", str(tmp_path), *command)
+    assert result.returncode == 2, result.stderr
+    assert "is not inside a Git repository" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
