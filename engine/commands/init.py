@@ -6,6 +6,7 @@ The result passes ``govops lint`` at once and holds one example model with real 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 NAME = "init"
@@ -20,9 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the scaffold and say what was written."""
-    from engine.scaffold import init_repo
+    from engine.scaffold import init_repo, policies_dir
 
     files = init_repo(args.dir)
+    if policies_dir() is None:
+        print("warning: this govops installation ships no policy library (install from a source checkout, "
+              "pip install -e .): add your Rego policies under policies/", file=sys.stderr)
     print(f"scaffolded {args.dir} ({len(files)} files):")
     for f in files:
         print(f"  {f}")
