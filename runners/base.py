@@ -106,6 +106,16 @@ class CheckContext:
         v = self._version(self.champion_version)
         return self.loader.model(v.artifact, "champion_model", v.runtime)
 
+    def required_champion(self, check: str) -> Any:
+        """The champion model for a check that compares with it; an error result when there is none."""
+        model = self.champion()
+        if model is None:
+            raise CheckError(
+                f"the {check} check compares {self.version} with the serving champion, but none was given "
+                "(the candidate is the champion, or --champion is missing)"
+            )
+        return model
+
     def x(self, frame: pd.DataFrame, where: str) -> np.ndarray:
         """The model's input matrix from a table."""
         return feature_matrix(frame, self.model_inputs(), where)
@@ -143,7 +153,6 @@ class Check:
 
     name: ClassVar[str] = ""
     thresholds_type: ClassVar[type[Thresholds]] = Thresholds
-    needs_champion: ClassVar[bool] = False
 
     def run(self, ctx: CheckContext) -> Outcome:
         """Measure, judge against ``ctx.thresholds``, and say what was found."""

@@ -229,8 +229,8 @@ class Gateway:
         return given if given and _REQUEST_ID.match(given) else _new_request_id()
 
     # -- inference -------------------------------------------------------------------------------------
-    async def _admit(self, request: Request, name: str) -> tuple[ModelRoute, bytes, dict[str, Any]] | Response:
-        """Key, size and payload checks every inference passes: the route, body and parsed request, or a refusal."""
+    async def _authorised_body(self, request: Request, name: str) -> tuple[ModelRoute, bytes] | Response:
+        """Key and size checks every model call passes: the route and the body, or a refusal."""
         route, refusal = self._authorise(request, name)
         if refusal is not None:
             return refusal
@@ -239,6 +239,14 @@ class Gateway:
         if refusal is not None:
             return refusal
         assert body is not None
+        return route, body
+
+    async def _admit(self, request: Request, name: str) -> tuple[ModelRoute, bytes, dict[str, Any]] | Response:
+        """Key, size and payload checks every inference passes: the route, body and parsed request, or a refusal."""
+        admitted = await self._authorised_body(request, name)
+        if isinstance(admitted, Response):
+            return admitted
+        route, body = admitted
         try:
             doc = parse_infer_request(body)
         except PayloadError as exc:
@@ -347,14 +355,10 @@ class Gateway:
     # -- feedback ------------------------------------------------------------------------------------------
     async def feedback(self, request: Request) -> Response:
         """Ground truth for logged requests: ``{"request_id", "row"?, "label"}`` or a list of them."""
-        name = request.path_params["name"]
-        route, refusal = self._authorise(request, name)
-        if refusal is not None:
-            return refusal
-        assert route is not None
-        body, refusal = await self._body(request)
-        if refusal is not None:
-            return refusal
+        admitted = await self._authorised_body(request, request.path_params["name"])
+        if isinstance(admitted, Response):
+            return admitted
+        route, body = admitted
         try:
             doc = orjson.loads(body or b"")
         except orjson.JSONDecodeError as exc:

@@ -6,7 +6,6 @@ import numpy as np
 
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import score
-from runners.data import CheckError
 from runners.metrics import HIGHER_IS_BETTER
 from runners.result import Metric, describe, judge
 from runners.stats import two_sample
@@ -20,18 +19,12 @@ class Champion(Check):
     """No metric worse than the champion's by more than the margin; prediction distribution shift (KS)."""
 
     name = "champion"
-    needs_champion = True
 
     def run(self, ctx: CheckContext) -> Outcome:
         """Score both versions and compare."""
         t = ctx.thresholds
         assert isinstance(t, ChampionThresholds)
-        champ_model = ctx.champion()
-        if champ_model is None:
-            raise CheckError(
-                f"the champion check compares {ctx.version} with the serving champion, but none was given "
-                "(the candidate is the champion, or --champion is missing)"
-            )
+        champ_model = ctx.required_champion(self.name)
         ev = ctx.evaluation()
         cand = score(ctx, ctx.candidate(), ev, "evaluation data")
         champ = score(ctx, champ_model, ev, "evaluation data", who="champion")

@@ -32,18 +32,12 @@ class Importance(Check):
     """The largest change in any feature's share of permutation importance."""
 
     name = "importance"
-    needs_champion = True
 
     def run(self, ctx: CheckContext) -> Outcome:
         """Permutation importance of both versions on the evaluation data."""
         t = ctx.thresholds
         assert isinstance(t, ImportanceThresholds)
-        champ = ctx.champion()
-        if champ is None:
-            raise CheckError(
-                "the importance check compares the candidate with a champion; none was given "
-                "(the candidate is the champion, or --champion is missing)"
-            )
+        champ = ctx.required_champion(self.name)
         ev = ctx.evaluation()
         x, y = ctx.x(ev, "evaluation data"), ctx.y(ev, "evaluation data")
         cand = ctx.candidate()
