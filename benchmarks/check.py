@@ -6,6 +6,11 @@ validating them, which `check` also does) and `govops --version` (interpreter st
 Every figure is given as wall time and as CPU time (user+sys of the process and its
 workers): on a shared, loaded machine the wall time mostly measures the neighbours, the
 CPU time what govops spent. "cold" = no decision cache and no cached bundle.
+The "regopy floor" section measures, on the same 1,000 generated specs and the compact
+inputs govops really sends, what rego-cpp alone costs per model on one core: handing it
+the input (``set_input_term``), a query that only reads the input, and the full
+``data.govops.main``. Divided by the cores, that is a lower bound for any check built on
+regopy 1.5.2, whatever govops does around it.
 Run: .venv/bin/python benchmarks/check.py [--sizes 100,1000,10000]  (default 100,1000)
 """
 
@@ -71,6 +76,51 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
+def regopy_floor(repo: Path) -> dict[str, float]:
+    """Milliseconds per model spent inside rego-cpp (one core), over the inputs govops sends for ``repo``."""
+    sys.path.insert(0, str(ROOT))
+    from regopy import Interpreter, LogLevel
+    from regopy import rego_shared as rs
+
+    from engine.policy import check as driver
+    from engine.policy.compact import RUN_DATA_ROOT, data_json
+    from engine.policy.inputs import with_now
+    from engine.policy.library import ENTRYPOINT, load_library
+    from engine.settings import Settings
+    from engine.workspace import load_config, load_workspace
+
+    settings = Settings()
+    library = load_library(repo, "policies")
+    config, _, _ = load_config(repo)
+    assert config is not None
+    builder = driver._builder(config, settings, library, repo, None, "recheck")
+    run = driver.RunDocuments.of(builder)
+    ws = load_workspace(repo, summarise=driver.InputPreparer(builder, run, driver._clock(builder)))
+    payloads = [with_now(s.extra.text, builder.now_ns) for s in ws.summaries]
+    interp = Interpreter()
+    interp.log_level = LogLevel.NONE
+    interp.strict_built_in_errors = True
+    for name, source in sorted(library.modules.items()):
+        interp.add_module(name, source)
+    interp.add_module("floor.rego", "package govops_floor\n\nreads := input.spec.spec.tier\n")
+    interp.add_data_json(data_json({RUN_DATA_ROOT: run.docs}))
+    bundle = interp.build(None, ["govops_floor/reads", ENTRYPOINT.removeprefix("data.").replace(".", "/")])
+
+    def per_model(entrypoint: str | None) -> float:
+        start = time.process_time()
+        for text in payloads:
+            interp.set_input_term(text)
+            if entrypoint is not None:
+                out = rs.rego_bundle_query_entrypoint(interp._impl, bundle._impl, entrypoint)
+                assert rs.rego_output_ok(out)
+                rs.rego_free_output(out)
+        return (time.process_time() - start) / len(payloads) * 1000
+
+    modes = {"set_input": None, "read_input": "govops_floor/reads", "main": "govops/main"}
+    best = {name: min(per_model(ep) for _ in range(3)) for name, ep in modes.items()}  # least disturbed of 3
+    return {**best, "models": float(len(payloads))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100,1000", help="comma-separated spec counts (10000 takes minutes)")
@@ -97,6 +147,7 @@ def main() -> None:
         for spec in sorted((pr_repo / "specs").rglob("*.yaml"))[:3]:
             spec.write_text(spec.read_text().replace("description: ", "description: (edited) ", 1))
         startup = timed(["--version"], pr_repo, env)
+        floor = regopy_floor(Path(tmp) / f"r{1000 if 1000 in sizes else sizes[0]}")
         pr_args = ["check", "--base", "HEAD", "--head", "WORKTREE", "--author", "x", "--format", "json"]
         shutil.rmtree(pr_repo / ".govops", ignore_errors=True)
         pr_cold = timed(pr_args, pr_repo, env)
@@ -120,6 +171,15 @@ def main() -> None:
     print(f"PR touching 3 specs (100-spec repo, no decision cache): first run {pair(pr_cold)} s, "
           f"with the compiled bundle cached {pair(pr)} s (exit {pr.rc}); start-up baseline `govops --version` "
           f"{pair(startup)} s; ratio {pr.wall / startup.wall:.1f}x wall, {pr.cpu / startup.cpu:.1f}x CPU")
+    cores = os.cpu_count() or 1
+    bound = startup.wall + floor["set_input"] * 1000 / 1000 / cores
+    print(f"regopy floor over {floor['models']:.0f} generated specs (CPU ms per model, one core): "
+          f"set_input_term {floor['set_input']:.2f}, + a query reading input {floor['read_input']:.2f}, "
+          f"+ data.govops.main {floor['main']:.2f}")
+    print(f"lower bound for 1,000 specs on {cores} cores = start-up {startup.wall:.2f} s + input hand-over alone "
+          f"{floor['set_input'] * 1000 / 1000 / cores:.2f} s = {bound:.2f} s (target 1.5 s: "
+          f"{'reachable' if bound < 1.5 else 'not reachable with regopy'}); "
+          f"full evaluation alone {floor['main'] / cores:.2f} s per 1,000")
     print("targets: 1,000 specs < 1.5 s without cache on 2 cores; a 3-spec PR < 1 s end to end")
 
 

@@ -8,10 +8,11 @@ here writes to the repository.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -52,6 +53,8 @@ class Workspace:
     specs: list[LoadedSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files_read: int = 0
+    summaries: list[SpecSummary] = field(default_factory=list)
+    """With ``load_workspace(summarise=...)``: one per valid spec (duplicates left out), in file order."""
 
     def by_id(self) -> dict[str, LoadedSpec]:
         """Specs keyed by model id."""
@@ -188,17 +191,24 @@ class SpecSummary:
     id: str
     file: str
     name_position: tuple[int, int]
+    extra: Any = None
+    """What ``load_workspace``'s ``summarise`` computed from the spec, in the process that loaded it."""
+
+
+Summarise = Callable[[LoadedSpec], Any]
+"""Turns a loaded spec into something small to send back (must be picklable, as must its result)."""
 
 
 def _load_chunk(
-    args: tuple[list[Path], Path, Governance | None, bool],
+    args: tuple[list[Path], Path, Governance | None, bool, Summarise | None],
 ) -> list[tuple[LoadedSpec | SpecSummary | None, list[Diagnostic]]]:
-    files, root, config, keep = args
+    files, root, config, keep, summarise = args
     out: list[tuple[LoadedSpec | SpecSummary | None, list[Diagnostic]]] = []
     for f in files:
         loaded, diags = load_spec_file(f, root, config)
         if loaded is not None and not keep:
-            out.append((SpecSummary(loaded.id, loaded.file, loaded.doc.position(("metadata", "name"))), diags))
+            extra = summarise(loaded) if summarise is not None else None
+            out.append((SpecSummary(loaded.id, loaded.file, loaded.doc.position(("metadata", "name")), extra), diags))
         elif loaded is not None:
             out.append((LoadedSpec(loaded.file, loaded.doc.compact(f.read_bytes()), loaded.spec), diags))
         else:
@@ -213,12 +223,18 @@ def load_workspace(
     config_path: Path | None = None,
     jobs: int | None = None,
     keep_specs: bool = True,
+    summarise: Summarise | None = None,
 ) -> Workspace:
     """Load config and specs, collecting every diagnostic; duplicates across files are caught here.
 
     ``keep_specs=False`` (lint) leaves ``specs`` empty: worker processes then send back only
     diagnostics and ids, which is most of the speed of linting thousands of specs.
+    ``summarise`` (implies ``keep_specs=False``) is applied to each valid spec where it was
+    loaded, and ``summaries`` holds the results: work that needs each spec once (a policy
+    input, say) is then done in the workers instead of shipping every spec back.
     """
+    if summarise is not None:
+        keep_specs = False
     config, config_file, diags = load_config(root, config_path)
     files = discover(root, paths, config)
     ws = Workspace(root=root, config=config, config_file=config_file, diagnostics=list(diags))
@@ -226,9 +242,11 @@ def load_workspace(
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
     if len(files) >= PARALLEL_THRESHOLD and workers > 1:
         size = max(50, len(files) // (workers * 4))
-        chunks = [(files[i : i + size], root, config, keep_specs) for i in range(0, len(files), size)]
+        chunks = [(files[i : i + size], root, config, keep_specs, summarise) for i in range(0, len(files), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = [r for chunk in pool.map(_load_chunk, chunks) for r in chunk]
+    elif summarise is not None:
+        results = _load_chunk((files, root, config, False, summarise))
     else:
         results = [load_spec_file(f, root, config) for f in files]
     first: dict[str, LoadedSpec | SpecSummary] = {}
@@ -257,5 +275,7 @@ def load_workspace(
         first[loaded.id] = loaded
         if isinstance(loaded, LoadedSpec):
             ws.specs.append(loaded)
+        elif summarise is not None:
+            ws.summaries.append(loaded)
     ws.files_read = len(files)
     return ws

@@ -10,7 +10,6 @@ cache under ``.govops/cache/``. Any failure to decide raises ``PolicyError`` (ex
 from __future__ import annotations
 
 import bisect
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -21,13 +20,15 @@ from typing import Any
 from engine.config import Governance
 from engine.diagnostics import Diagnostic
 from engine.errors import ConfigError, GovopsError, InputError
+from engine.loader import YamlDocument
 from engine.output import Findings
 from engine.plan import diff_specs
 from engine.policy.backend import Decision, PolicyBackend, get_backend
-from engine.policy.cache import DecisionCache, input_key
-from engine.policy.compact import compact
+from engine.policy.cache import DecisionCache
+from engine.policy.compact import direct_reads
 from engine.policy.inputs import InputBuilder, dumps_without_now, freezes_data, with_now
 from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary, load_library
+from engine.policy.prepare import InputPreparer, Prepared, PrepareFailure, RunDocuments, prepare
 from engine.policy.timeutil import parse_now
 from engine.policy.waivers import load_waivers
 from engine.settings import Settings
@@ -136,14 +137,7 @@ def build_inputs(
     scope: Scope, settings: Settings, library: PolicyLibrary, root: Path
 ) -> tuple[InputBuilder, list[dict[str, Any]]]:
     """The input documents for every model in scope (exactly what the backends receive)."""
-    waivers = load_waivers(root / library.directory, library.directory)
-    builder = InputBuilder(
-        scope.config,
-        context=scope.context,
-        now_ns=parse_now(settings.now),
-        waivers=waivers,
-        mode=scope.mode,
-    )
+    builder = _builder(scope.config, settings, library, root, scope.context, scope.mode)
     docs = []
     for head_spec, base_spec, entry in scope.items:
         if entry is None and base_spec is head_spec:
@@ -151,6 +145,14 @@ def build_inputs(
                                head_file=head_spec.file, config=scope.config)
         docs.append(builder.build(head_spec, base_spec, entry))
     return builder, docs
+
+
+def _builder(
+    config: Governance, settings: Settings, library: PolicyLibrary, root: Path,
+    context: dict[str, Any] | None, mode: str,
+) -> InputBuilder:
+    waivers = load_waivers(root / library.directory, library.directory)
+    return InputBuilder(config, context=context, now_ns=parse_now(settings.now), waivers=waivers, mode=mode)
 
 
 @dataclass
@@ -242,53 +244,48 @@ def _run_check(
     settings: Settings,
     early: _Prestart,
 ) -> CheckOutcome:
-    scope = select(
-        root, base=base, head=head, all_models=all_models, models=models, context=context, config_path=config_path
-    )
     library = load_library(root, settings.policy_dir)
-    builder, docs = build_inputs(scope, settings, library, root)
-    bucket = bisect.bisect_right(builder.time_boundaries(), builder.now_ns)
+    compact_ok = not direct_reads(library.modules)
+    fresh = get_backend(backend, settings)
+    if base is None and head is None and not models and compact_ok and fresh.accepts_compact:
+        batch = _prepare_recheck(root, settings, library, context, config_path)
+    else:
+        scope = select(
+            root, base=base, head=head, all_models=all_models, models=models, context=context, config_path=config_path
+        )
+        batch = _prepare_scope(scope, settings, library, root)
+    builder, run = batch.builder, batch.run
     cache = DecisionCache(root, library.digest, enabled=settings.policy_cache)
+    decisions: list[Decision | None] = [cache.get(p.key) for p in batch.prepared]
+    missing = [i for i, hit in enumerate(decisions) if hit is None]
 
-    keys: list[str] = []
-    missing: list[tuple[int, str]] = []
-    decisions: list[Decision | None] = []
-    for i, ((head_spec, _, _), doc) in enumerate(zip(scope.items, docs, strict=True)):
-        text = dumps_without_now(doc["input"], head_spec)
-        key = input_key(text, bucket)
-        keys.append(key)
-        hit = cache.get(key)
-        decisions.append(hit)
-        if hit is None:
-            missing.append((i, text))
-
-    run = {"config": builder.config_data, "freezes": builder.freezes, "waivers": builder.waivers}
-    chosen = early.backend_for(library, run) if missing else None
+    chosen = early.backend_for(library, run.docs) if missing else None
     if chosen is None:
-        chosen = get_backend(backend, settings)
+        chosen = fresh
         if missing:
-            chosen.load(library, run if chosen.accepts_compact else None)
+            chosen.load(library, run.docs if chosen.accepts_compact else None)
     if missing:
+        send_compact = chosen.accepts_compact and compact_ok
         try:
-            batch = [(docs[i]["model"], _payload(chosen, docs[i]["input"], text, run, builder.now_ns))
-                     for i, text in missing]
-            fresh = chosen.evaluate_many(batch)
+            fresh_decisions = chosen.evaluate_many(
+                [(batch.prepared[i].model, batch.payload(i, send_compact)) for i in missing]
+            )
         finally:
             chosen.close()
-        for (i, _), decision in zip(missing, fresh, strict=True):
+        for i, decision in zip(missing, fresh_decisions, strict=True):
             decisions[i] = decision
-            cache.put(keys[i], decision)
+            cache.put(batch.prepared[i].key, decision)
         cache.save()
 
     stamp = datetime.fromtimestamp(builder.now_ns / 1e9, UTC).isoformat()
     revision = early.revision() if early.revision is not None else library.revision()
-    missed = {i for i, _ in missing}
+    missed = set(missing)
     records = [
         {
             "decision_id": str(uuid.uuid4()),
             "path": ENTRYPOINT_PATH,
-            "model": doc["model"],
-            "input_digest": keys[i],
+            "model": p.model,
+            "input_digest": p.key,
             "result": decisions[i],
             "timestamp": stamp,
             "revision": revision,
@@ -296,29 +293,84 @@ def _run_check(
             "backend": chosen.name,
             "cached": i not in missed,
         }
-        for i, doc in enumerate(docs)
+        for i, p in enumerate(batch.prepared)
     ]
-    diagnostics = list(scope.diagnostics)
-    diagnostics.extend(_violations(scope, decisions))
-    findings = Findings(diagnostics, models_checked=len(docs), tool="govops check")
-    return CheckOutcome(findings=findings, decisions=records, inputs=docs)
+    diagnostics = list(batch.diagnostics)
+    diagnostics.extend(_violations(root, batch, decisions))
+    findings = Findings(diagnostics, models_checked=len(batch.prepared), tool="govops check")
+    return CheckOutcome(findings=findings, decisions=records, inputs=batch.docs or [])
 
 
-def _payload(chosen: PolicyBackend, doc: dict[str, Any], text: str, run: dict[str, Any], now_ns: int) -> str:
-    """What the backend receives for one model: the compact form where it takes it, else the full input."""
-    if chosen.accepts_compact:
-        small = compact(doc, run)
-        if small is not None:
-            small.pop("now_ns", None)
-            return with_now(json.dumps(small, separators=(",", ":"), allow_nan=False), now_ns)
-    return with_now(text, now_ns)
+@dataclass
+class _Batch:
+    """The prepared inputs of one check, with what is needed to send and to report them."""
+
+    builder: InputBuilder
+    run: RunDocuments
+    prepared: list[Prepared]
+    diagnostics: list[Diagnostic]
+    docs: list[dict[str, Any]] | None = None
+    """The published input documents (the re-check path never holds them all at once)."""
+    yaml: list[YamlDocument] | None = None
+    """Each spec's YAML document for positions (else read again from disk, for specs with findings only)."""
+
+    def payload(self, i: int, send_compact: bool) -> str:
+        """What the backend receives for model ``i``: the compact form where it takes it, else the full input."""
+        p = self.prepared[i]
+        if p.compact and not send_compact:
+            assert self.docs is not None, "full inputs are only sent on the scope path, which keeps them"
+            return with_now(dumps_without_now(self.docs[i]["input"]), self.builder.now_ns)
+        return with_now(p.text, self.builder.now_ns)
+
+    def document(self, root: Path, i: int) -> YamlDocument:
+        """The YAML document of model ``i`` (positions are parsed the first time one is asked for)."""
+        if self.yaml is not None:
+            return self.yaml[i]
+        file = self.prepared[i].file
+        return YamlDocument(file, None, {}, (root / file).read_bytes())
 
 
-def _violations(scope: Scope, decisions: list[Decision | None]) -> list[Diagnostic]:
+def _clock(builder: InputBuilder) -> int:
+    """Where the clock falls among the policies' time bounds (part of every decision-cache key)."""
+    return bisect.bisect_right(builder.time_boundaries(), builder.now_ns)
+
+
+def _prepare_scope(scope: Scope, settings: Settings, library: PolicyLibrary, root: Path) -> _Batch:
+    """Inputs for the selected models, built here from the loaded specs (a change, or models by name)."""
+    builder, docs = build_inputs(scope, settings, library, root)
+    run = RunDocuments.of(builder)
+    bucket = _clock(builder)
+    prepared = [prepare(doc["input"], h, run, bucket) for (h, _, _), doc in zip(scope.items, docs, strict=True)]
+    return _Batch(builder, run, prepared, list(scope.diagnostics), docs, [h.doc for h, _, _ in scope.items])
+
+
+def _prepare_recheck(
+    root: Path, settings: Settings, library: PolicyLibrary, context: dict[str, Any] | None, config_path: Path | None
+) -> _Batch:
+    """Inputs for every model, built where each spec is loaded (worker processes for a large repository)."""
+    from engine.workspace import load_config
+
+    config, config_file, _ = load_config(root, config_path)
+    if config is None:
+        raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
+    builder = _builder(config, settings, library, root, context, "recheck")
+    run = RunDocuments.of(builder)
+    preparer = InputPreparer(builder, run, _clock(builder))
+    ws = load_workspace(root, config_path=config_path, summarise=preparer)
+    prepared: list[Prepared] = []
+    for summary in ws.summaries:
+        if isinstance(summary.extra, PrepareFailure):
+            raise summary.extra.error()
+        prepared.append(summary.extra)
+    return _Batch(builder, run, prepared, list(ws.diagnostics))
+
+
+def _violations(root: Path, batch: _Batch, decisions: list[Decision | None]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen_change_level: set[tuple[str, str]] = set()
-    for (head_spec, _, _), decision in zip(scope.items, decisions, strict=True):
+    for i, (prepared, decision) in enumerate(zip(batch.prepared, decisions, strict=True)):
         assert decision is not None
+        doc: YamlDocument | None = None
         for severity, key in (("error", "deny"), ("warning", "warn")):
             for item in decision[key]:
                 other_file = item.get("file")
@@ -328,8 +380,9 @@ def _violations(scope: Scope, decisions: list[Decision | None]) -> list[Diagnost
                     seen_change_level.add((item["rule"], item["message"]))
                     file, line, col = other_file, 1, 1
                 else:
-                    file = head_spec.file
-                    line, col = head_spec.doc.position(parse_path(item.get("path") or ""))
+                    doc = doc or batch.document(root, i)
+                    file = prepared.file
+                    line, col = doc.position(parse_path(item.get("path") or ""))
                 out.append(
                     Diagnostic(
                         file=file,
@@ -338,7 +391,7 @@ def _violations(scope: Scope, decisions: list[Decision | None]) -> list[Diagnost
                         rule=item["rule"],
                         message=item["message"],
                         severity=severity,  # type: ignore[arg-type]
-                        model=head_spec.id,
+                        model=prepared.model,
                         path=item.get("path") or None,
                     )
                 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 RUN_KEYS = ("config", "freezes", "waivers")
@@ -90,3 +91,34 @@ def data_json(value: Any) -> str:
             text = f"{mantissa}.0e{exponent}"
         return text
     return json.dumps(value)
+
+
+_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`')
+_DIRECT = re.compile(r"\binput\.(config|freezes|waivers|previous_checks|previous)\b")
+_WHOLE = re.compile(r"\binput\b(?!\.)")
+_LIB_HELPER = re.compile(r"^(\w+ := input\.\w+ if \{|\tinput\.\w+|\} else := input\.\w+)$")
+_LIB_FALLBACK = "}} else := data.{root}.{name}"
+
+
+def direct_reads(modules: dict[str, str]) -> list[str]:
+    """Where policy ``modules`` read an input field the compact form leaves out (``name:line: code``).
+
+    The compact form is only sound while every rule reads ``config``, ``freezes``,
+    ``waivers`` and the previous spec through ``data.govops.lib`` (which falls back to
+    ``data.govops_run``); a rule that reads ``input.config`` directly, or the whole
+    ``input``, would see nothing there and could pass a model it should deny. A library
+    with any such read is evaluated on full inputs instead (slower, never wrong). Only
+    the helper lines of ``lib.rego`` may read those fields, and only while its fallbacks
+    to the run data are in place.
+    """
+    found: list[str] = []
+    for name, source in sorted(modules.items()):
+        is_lib = name.rsplit("/", 1)[-1] == "lib.rego"
+        if is_lib:
+            missing = [k for k in RUN_KEYS if _LIB_FALLBACK.format(root=RUN_DATA_ROOT, name=k) not in source]
+            found.extend(f"{name}: no fallback `else := data.{RUN_DATA_ROOT}.{k}`" for k in missing)
+        for n, line in enumerate(source.splitlines(), 1):
+            code = _STRINGS.sub('""', line).split("#", 1)[0].rstrip()
+            if _WHOLE.search(code) or (_DIRECT.search(code) and not (is_lib and _LIB_HELPER.match(code))):
+                found.append(f"{name}:{n}: {line.strip()}")
+    return found
