@@ -77,7 +77,12 @@ def test_triggers_steps_and_concurrency() -> None:
     assert rollout["concurrency"] == {"group": "govops-rollout", "cancel-in-progress": False}
     assert any("govops rollout" in s.get("run", "") for s in rollout["jobs"]["rollout"]["steps"])
     ci = load(WORKFLOWS / "ci.yml")
-    assert any("make test" in s.get("run", "") for s in ci["jobs"]["test"]["steps"])
+    ci_runs = [s.get("run", "") for s in ci["jobs"]["test"]["steps"]]
+    assert any("make test" in r for r in ci_runs)
+    # the OPA-server conformance leg needs `opa` on PATH before the tests, checked against its sha256
+    opa = next(i for i, r in enumerate(ci_runs) if "install -m 0755 opa_linux_amd64_static /usr/local/bin/opa" in r)
+    assert "sha256sum -c opa_linux_amd64_static.sha256" in ci_runs[opa]
+    assert opa < next(i for i, r in enumerate(ci_runs) if "make test" in r)
 
 
 @pytest.mark.parametrize("name", ["govops-pr.yml", "govops-rollout.yml"])

@@ -3,11 +3,12 @@
 Part of the policy stage. Each worker compiles the library once (``build`` with the
 query ``data.govops.main``), with the run-level documents (govops.yaml, freezes,
 waivers) added as ``data.govops_run`` so inputs can be sent in the compact form
-(``engine.policy.compact``: reading the input is most of regopy's cost), and answers one
-``query_bundle`` per input, with strict builtin errors on. The compiled bundle is cached
-on disk (rego-cpp's binary bundle format) keyed by the policy digest, the run data and
-the regopy build, so a later run loads it in milliseconds instead of compiling; a cached
-bundle that does not load is deleted and rebuilt. Workers are separate processes so a query that runs too long is
+(``engine.policy.compact``: taking in the input is most of regopy's cost), and answers
+one ``query_bundle`` per input, with strict builtin errors on; each input is handed
+over as a built value where that keeps it exact (``engine.policy.regopy_input``). The
+compiled bundle can be cached on disk (rego-cpp's binary bundle format) keyed by the
+policy digest, the run data and the regopy build; a cached bundle that does not load
+is deleted and rebuilt. Workers are separate processes so a query that runs too long is
 stopped by killing its worker (a clear error naming the model, never a hang), and so a
 crash inside rego-cpp cannot take govops down with it. ``ok()`` is always checked
 before the result is read (reading a failed output aborts the process). Inputs are
@@ -38,6 +39,7 @@ from engine.policy.compact import RUN_DATA_ROOT, data_json
 from engine.policy.errors import PolicyError
 from engine.policy.library import ENTRYPOINT, PolicyLibrary
 from engine.policy.rego_errors import line_col, parse_errors
+from engine.policy.regopy_input import set_input
 
 MIN_PER_WORKER = 64
 MAX_CHUNK = 100
@@ -180,7 +182,7 @@ def _worker_main(
         for idx, payload in msg[1]:
             try:
                 if mode == "eval":
-                    interp.set_input_term(payload)
+                    set_input(interp, payload)
                     impl = rs.rego_bundle_query(interp._impl, bundle._impl)  # type: ignore[union-attr]
                 else:
                     request = json.loads(payload)

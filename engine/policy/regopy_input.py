@@ -1,0 +1,99 @@
+"""Hand one input document to rego-cpp as a built value instead of text (the embedded backend's hot path).
+
+Part of the policy stage, used inside the regopy workers. ``set_input_term`` makes
+rego-cpp parse the input as a Rego term and then pays again when a query first walks
+it: about 40% of an evaluation of ``data.govops.main``. Building the same document
+through rego-cpp's input-stack C API (what ``regopy.Input`` does, with less Python
+around each call) skips both. That API has two limits, and a document that meets
+either is sent as text instead, so the value rego-cpp sees is always the one govops sent:
+
+- a float goes through C++ ``std::to_string`` (six decimals: 1e-07 becomes 0), so only
+  floats that survive six decimals exactly are built;
+- a string is passed as a C string, so one holding a NUL byte (or a lone surrogate,
+  which has no UTF-8) would be cut or refused.
+
+``tests/test_regopy_input.py`` holds both paths to identical decisions on every
+conformance case.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class _Unbuildable(Exception):
+    """The document holds a value the input-stack API would change; send it as text."""
+
+
+def _exact_in_six_decimals(value: float) -> bool:
+    return float(f"{value:.6f}") == value
+
+
+def build_input(rego: Any, value: Any) -> int:
+    """A rego-cpp input handle holding ``value`` (the caller frees it); raises ``_Unbuildable``."""
+    put_str, put_int, put_float = rego.regoInputString, rego.regoInputInt, rego.regoInputFloat
+    put_bool, put_null = rego.regoInputBoolean, rego.regoInputNull
+    put_item, put_object, put_array = rego.regoInputObjectItem, rego.regoInputObject, rego.regoInputArray
+    handle = rego.regoNewInput()
+
+    def text(s: str) -> bytes:
+        if "\0" in s:
+            raise _Unbuildable
+        try:
+            return s.encode()
+        except UnicodeEncodeError:
+            raise _Unbuildable from None
+
+    def add(v: Any) -> None:
+        t = type(v)
+        if t is str:
+            put_str(handle, text(v))
+        elif t is dict:
+            for k, x in v.items():
+                put_str(handle, text(k))
+                add(x)
+                put_item(handle)
+            put_object(handle, len(v))
+        elif t is list:
+            for x in v:
+                add(x)
+            put_array(handle, len(v))
+        elif t is bool:
+            put_bool(handle, v)
+        elif t is int:
+            put_int(handle, v)
+        elif t is float:
+            if not _exact_in_six_decimals(v):
+                raise _Unbuildable
+            put_float(handle, v)
+        elif v is None:
+            put_null(handle)
+        else:  # pragma: no cover - json.loads makes nothing else
+            raise _Unbuildable
+
+    try:
+        add(value)
+    except BaseException:
+        rego.regoFreeInput(handle)
+        raise
+    return int(handle)
+
+
+def set_input(interp: Any, payload: str) -> bool:
+    """Make ``payload`` (input JSON) the interpreter's input; True when it was built, False when sent as text."""
+    from regopy import RegoError
+    from regopy import rego_shared as rs
+
+    try:
+        handle = build_input(rs.rego, json.loads(payload))
+    except _Unbuildable:
+        interp.set_input_term(payload)
+        return False
+    try:
+        code = rs.rego.regoSetInput(interp._impl, handle)
+    finally:
+        rs.rego.regoFreeInput(handle)
+    if code != 0:
+        raise RegoError(rs.rego_get_error(interp._impl), code)
+    return True
