@@ -172,16 +172,22 @@ def test_builtin_error_is_an_error(repo: Path) -> None:
         run_check(repo, all_models=True, settings=Settings(policy_cache=False))
 
 
-def test_spec_the_input_cannot_express_is_reported_at_its_line(repo: Path) -> None:
+def put_nan_threshold(repo: Path) -> int:
+    """Make iris-species' min_accuracy NaN (which no policy input can carry); the 1-based line it is on."""
     spec = repo / "specs/lab/iris-species.yaml"
     lines = spec.read_text().splitlines()
     idx = next(i for i, ln in enumerate(lines) if "performance: {min_accuracy: 0.7," in ln)
     lines[idx] = lines[idx].replace("min_accuracy: 0.7,", "min_accuracy: .nan,")
     spec.write_text("\n".join(lines) + "\n")
+    return idx + 1
+
+
+def test_spec_the_input_cannot_express_is_reported_at_its_line(repo: Path) -> None:
+    line = put_nan_threshold(repo)
     with pytest.raises(PolicyInputError) as err:
         run_check(repo, models=["lab/iris-species"], settings=Settings(policy_cache=False))
     assert err.value.file == "specs/lab/iris-species.yaml"
-    assert err.value.line == idx + 1
+    assert err.value.line == line
     assert "NaN" in err.value.message
 
 

@@ -23,6 +23,7 @@ from engine.policy.library import load_library
 from engine.policy.regopy_backend import RegopyBackend
 from engine.settings import Settings
 from tests.conftest import PROJECT, copy_example_repo
+from tests.test_policy_check import put_nan_threshold
 
 NOW = "2026-11-01T00:00:00+00:00"
 
@@ -73,14 +74,10 @@ def test_a_spec_the_input_cannot_express_is_reported_from_a_worker(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(workspace, "PARALLEL_THRESHOLD", 2)
-    spec = repo / "specs/lab/iris-species.yaml"
-    lines = spec.read_text().splitlines()
-    idx = next(i for i, ln in enumerate(lines) if "performance: {min_accuracy: 0.7," in ln)
-    lines[idx] = lines[idx].replace("min_accuracy: 0.7,", "min_accuracy: .nan,")
-    spec.write_text("\n".join(lines) + "\n")
+    line = put_nan_threshold(repo)
     with pytest.raises(PolicyInputError) as err:
         run_check(repo, all_models=True, settings=Settings(policy_cache=False))
-    assert (err.value.file, err.value.line) == ("specs/lab/iris-species.yaml", idx + 1)
+    assert (err.value.file, err.value.line) == ("specs/lab/iris-species.yaml", line)
     assert "NaN" in err.value.message
 
 
