@@ -1,10 +1,12 @@
 """``run_check``: lint + plan + policy for the models in scope (the policy stage's driver).
 
 Picks the models (a change between two refs, every model, or the ones named), builds
-one input per model (``engine.policy.inputs``), reuses cached decisions, evaluates the
-rest through the chosen backend, and turns deny/warn items into diagnostics at the
-spec's file:line. Reads the repository and Git; never writes anything but the decision
-cache under ``.govops/cache/``. Any failure to decide raises ``PolicyError`` (exit 2).
+one input per model (``engine.policy.inputs``) with its cache key and the text a backend
+receives (``engine.policy.prepare``; for a re-check of every model this happens in the
+processes that load the specs), reuses cached decisions, evaluates the rest through the
+chosen backend, and turns deny/warn items into diagnostics at the spec's file:line.
+Reads the repository and Git; never writes anything but the decision cache under
+``.govops/cache/``. Any failure to decide raises ``PolicyError`` (exit 2).
 """
 
 from __future__ import annotations
