@@ -90,16 +90,11 @@ def regopy_floor(repo: Path) -> dict[str, float]:
     from engine.policy.library import ENTRYPOINT, load_library
     from engine.policy.regopy_input import set_input
     from engine.settings import Settings
-    from engine.workspace import load_config, load_workspace
 
-    settings = Settings()
     library = load_library(repo, "policies")
-    config, _, _ = load_config(repo)
-    assert config is not None
-    builder = driver._builder(config, settings, library, repo, None, "recheck")
-    run = driver.RunDocuments.of(builder)
-    ws = load_workspace(repo, summarise=driver.InputPreparer(builder, run, driver._clock(builder)))
-    payloads = [with_now(s.extra.text, builder.now_ns) for s in ws.summaries]
+    batch = driver.prepare_recheck(repo, Settings(), library, None, None)  # what `check --all` sends
+    run = batch.run
+    payloads = [with_now(p.text, batch.builder.now_ns) for p in batch.prepared]
     interp = Interpreter()
     interp.log_level = LogLevel.NONE
     interp.strict_built_in_errors = True

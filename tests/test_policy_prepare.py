@@ -19,10 +19,9 @@ from engine import workspace
 from engine.policy.check import run_check
 from engine.policy.compact import direct_reads
 from engine.policy.errors import PolicyInputError
-from engine.policy.library import load_library
 from engine.policy.regopy_backend import RegopyBackend
 from engine.settings import Settings
-from tests.conftest import PROJECT, copy_example_repo
+from tests.conftest import copy_example_repo
 from tests.test_policy_check import put_nan_threshold
 
 NOW = "2026-11-01T00:00:00+00:00"
@@ -82,7 +81,6 @@ def test_a_spec_the_input_cannot_express_is_reported_from_a_worker(
 
 
 def test_direct_reads_finds_what_the_compact_form_would_hide() -> None:
-    assert direct_reads(load_library(PROJECT).modules) == []
     found = direct_reads({
         "policies/a.rego": 'package a\n# input.config in a comment is fine\nx := input.config.riskGroup\n',
         "policies/b.rego": 'package b\nm := "the input is fine in a string"\ny := json.marshal(input)\n',
@@ -122,3 +120,23 @@ def test_a_rule_reading_the_config_directly_gets_full_inputs(
     assert sorted(d.model for d in out.findings.diagnostics if d.rule == "DIRECT-1") == sorted(
         d["model"] for d in out.decisions
     )
+
+
+def test_the_prestarted_backend_is_the_one_that_decides(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend compiled beside spec loading is taken when its run documents match (compared by digest)."""
+    from engine.policy import check as driver
+
+    taken: list[bool] = []
+    original = driver._Prestart.backend_for
+
+    def spy(self: Any, library: Any, run: Any) -> Any:
+        backend = original(self, library, run)
+        taken.append(backend is not None)
+        return backend
+
+    monkeypatch.setattr(driver._Prestart, "backend_for", spy)
+    run_check(repo, all_models=True, settings=Settings(now=NOW, policy_cache=False))
+    assert taken == [True]
+    (repo / "govops.yaml").write_text((repo / "govops.yaml").read_text() + "\n")  # same documents, same digest
+    run_check(repo, models=["lab/iris-species"], settings=Settings(now=NOW, policy_cache=False))
+    assert taken == [True, True]

@@ -11,7 +11,6 @@ Reads the repository and Git; never writes anything but the decision cache under
 
 from __future__ import annotations
 
-import bisect
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from engine.plan import diff_specs
 from engine.policy.backend import Decision, PolicyBackend, get_backend
 from engine.policy.cache import DecisionCache
 from engine.policy.compact import direct_reads
-from engine.policy.inputs import InputBuilder, dumps_without_now, freezes_data, with_now
+from engine.policy.inputs import InputBuilder, dumps_without_now, with_now
 from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary, load_library
 from engine.policy.prepare import InputPreparer, Prepared, PrepareFailure, RunDocuments, prepare
 from engine.policy.timeutil import parse_now
@@ -168,7 +167,7 @@ class _Prestart:
     """
 
     library: PolicyLibrary | None = None
-    run: dict[str, Any] | None = None
+    run: RunDocuments | None = None
     backend: PolicyBackend | None = None
     revision: Any = None
 
@@ -186,21 +185,20 @@ class _Prestart:
             config, _, _ = load_config(root, config_path)
             if config is None:
                 return early
-            waivers = load_waivers(root / early.library.directory, early.library.directory)
-            early.run = {"config": config.to_data(), "freezes": freezes_data(config), "waivers": waivers}
+            early.run = RunDocuments.of(_builder(config, settings, early.library, root, None, "recheck"))
             chosen = get_backend(backend, settings)
             if chosen.accepts_compact:
-                chosen.load(early.library, early.run, wait=False)
+                chosen.load(early.library, early.run.docs, wait=False)
                 early.backend = chosen
         except GovopsError:
             return early
         return early
 
-    def backend_for(self, library: PolicyLibrary, run: dict[str, Any]) -> PolicyBackend | None:
+    def backend_for(self, library: PolicyLibrary, run: RunDocuments) -> PolicyBackend | None:
         """The prestarted backend when it was loaded with this library and these run documents."""
-        if self.backend is None or self.library is None:
+        if self.backend is None or self.library is None or self.run is None:
             return None
-        if library.digest != self.library.digest or run != self.run:
+        if library.digest != self.library.digest or run.digest != self.run.digest:
             return None
         backend, self.backend = self.backend, None
         return backend
@@ -250,7 +248,7 @@ def _run_check(
     compact_ok = not direct_reads(library.modules)
     fresh = get_backend(backend, settings)
     if base is None and head is None and not models and compact_ok and fresh.accepts_compact:
-        batch = _prepare_recheck(root, settings, library, context, config_path)
+        batch = prepare_recheck(root, settings, library, context, config_path)
     else:
         scope = select(
             root, base=base, head=head, all_models=all_models, models=models, context=context, config_path=config_path
@@ -261,7 +259,7 @@ def _run_check(
     decisions: list[Decision | None] = [cache.get(p.key) for p in batch.prepared]
     missing = [i for i, hit in enumerate(decisions) if hit is None]
 
-    chosen = early.backend_for(library, run.docs) if missing else None
+    chosen = early.backend_for(library, run) if missing else None
     if chosen is None:
         chosen = fresh
         if missing:
@@ -332,21 +330,16 @@ class _Batch:
         return YamlDocument(file, None, {}, (root / file).read_bytes())
 
 
-def _clock(builder: InputBuilder) -> int:
-    """Where the clock falls among the policies' time bounds (part of every decision-cache key)."""
-    return bisect.bisect_right(builder.time_boundaries(), builder.now_ns)
-
-
 def _prepare_scope(scope: Scope, settings: Settings, library: PolicyLibrary, root: Path) -> _Batch:
     """Inputs for the selected models, built here from the loaded specs (a change, or models by name)."""
     builder, docs = build_inputs(scope, settings, library, root)
     run = RunDocuments.of(builder)
-    bucket = _clock(builder)
+    bucket = builder.time_bucket()
     prepared = [prepare(doc["input"], h, run, bucket) for (h, _, _), doc in zip(scope.items, docs, strict=True)]
     return _Batch(builder, run, prepared, list(scope.diagnostics), docs, [h.doc for h, _, _ in scope.items])
 
 
-def _prepare_recheck(
+def prepare_recheck(
     root: Path, settings: Settings, library: PolicyLibrary, context: dict[str, Any] | None, config_path: Path | None
 ) -> _Batch:
     """Inputs for every model, built where each spec is loaded (worker processes for a large repository)."""
@@ -357,7 +350,7 @@ def _prepare_recheck(
         raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
     builder = _builder(config, settings, library, root, context, "recheck")
     run = RunDocuments.of(builder)
-    preparer = InputPreparer(builder, run, _clock(builder))
+    preparer = InputPreparer(builder, run, builder.time_bucket())
     ws = load_workspace(root, config_path=config_path, summarise=preparer)
     prepared: list[Prepared] = []
     for summary in ws.summaries:

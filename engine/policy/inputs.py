@@ -11,6 +11,7 @@ OPA. It never evaluates a policy and never reads Git.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -112,6 +113,10 @@ class InputBuilder:
         for f in self.freezes:
             times.update((f["start_ns"], f["end_ns"]))
         return sorted(times)
+
+    def time_bucket(self) -> int:
+        """Where ``now_ns`` falls among ``time_boundaries`` (part of every decision-cache key)."""
+        return bisect.bisect_right(self.time_boundaries(), self.now_ns)
 
     def build(
         self,

@@ -66,7 +66,6 @@ def prepare(doc: dict[str, Any], head: LoadedSpec | None, run: RunDocuments, buc
     """Key and text of the input ``doc`` (``bucket``: where the clock falls among the policies' time bounds)."""
     small = compact(doc, run.docs)
     if small is not None:
-        small.pop("now_ns", None)
         text = dumps_without_now(small, head)
         key = input_key(f"compact:{run.digest}:{text}", bucket)
     else:
