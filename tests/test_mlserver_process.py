@@ -15,7 +15,13 @@ import pytest
 
 from engine.cli import main
 from engine.mlserver.client import MLServerError
-from engine.mlserver.process import MLServerProcess, PortInUseError, is_mlserver_pid, port_in_use
+from engine.mlserver.process import (
+    MLServerProcess,
+    PortInUseError,
+    is_mlserver_pid,
+    port_in_use,
+    startup_errors,
+)
 from engine.mlserver.settings import mlserver_name, model_id_of, model_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -149,10 +155,47 @@ def test_a_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
         json.dumps({"name": "broken", "implementation": "no_such_module.Model", "parameters": {"version": "1"}})
     )
     proc = MLServerProcess(repo, startup_timeout_s=60)
-    # MLServer 1.7 exits when a model fails at start-up: the error carries the log's tail
-    with pytest.raises(MLServerError, match="(?s)exited.*no_such_module"):
+    # MLServer 1.7 exits (code 0) when a model fails at start-up: the error leads with the
+    # cause, however much the server logged while shutting down after it
+    with pytest.raises(MLServerError) as caught:
         proc.start()
+    head, _, tail = str(caught.value).partition("\nlog ")
+    assert head.startswith("MLServer exited with code")
+    assert "ModuleNotFoundError: No module named 'no_such_module'" in head
+    assert "Some of the models failed to load during startup!" in head
+    assert "CancelledError" not in head
+    assert tail  # the log's tail follows, with the log's path
     assert not proc.running()
+
+
+# What MLServer 1.7 logged in CI when a model failed to load: the cause came first, then
+# more than twenty lines of shutdown, ending in uvicorn's own CancelledError traceback.
+_FAILED_START_LOG = """\
+2026-12-01 15:21:45,700 [mlserver.rest] INFO - HTTP server running on http://127.0.0.1:41787
+2026-12-01 15:21:45,710 [mlserver] ERROR - Some of the models failed to load during startup!
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/mlserver/settings.py", line 65, in _reload_module
+    module = importlib.import_module(module_path)
+  File "<frozen importlib._bootstrap>", line 1140, in _find_and_load_unlocked
+ModuleNotFoundError: No module named 'no_such_module'
+2026-12-01 15:21:45,711 [mlserver.grpc] INFO - Waiting for gRPC server shutdown
+INFO:     Finished server process [28875]
+ERROR:    Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/starlette/routing.py", line 699, in lifespan
+    await receive()
+asyncio.exceptions.CancelledError
+ERROR:    Address already in use
+"""
+
+
+def test_startup_errors_are_the_cause_not_the_shutdown():
+    assert startup_errors(_FAILED_START_LOG) == [
+        "Some of the models failed to load during startup!",
+        "ModuleNotFoundError: No module named 'no_such_module'",
+        "Address already in use",
+    ]
+    assert startup_errors(_FAILED_START_LOG, limit=1) == ["Some of the models failed to load during startup!"]
+    assert startup_errors("INFO:     Started server process [1]\n") == []
 
 
 @pytest.mark.slow

@@ -30,6 +30,39 @@ from engine.mlserver.client import MLServerClient, MLServerError
 HOST = "127.0.0.1"
 
 
+def startup_errors(log: str, limit: int = 3) -> list[str]:
+    """The error lines of an MLServer log, earliest first.
+
+    Those are logged ``ERROR`` messages and the final line of each traceback
+    (``ModuleNotFoundError: No module named 'x'``).
+
+    A shutdown's own noise (``asyncio.exceptions.CancelledError`` from uvicorn's lifespan)
+    is left out: it is what stopping looks like, never why the server stopped.
+    """
+    found: list[str] = []
+    in_traceback = False
+    for line in log.splitlines():
+        text = line.strip()
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+            continue
+        if in_traceback:
+            if line[:1].isspace() or not text:
+                continue
+            in_traceback = False
+            if "CancelledError" not in text:
+                found.append(text)
+            continue
+        if " ERROR - " in line:
+            found.append(text.split(" ERROR - ", 1)[1])
+        elif line.startswith("ERROR:") and "Traceback" not in line:
+            found.append(text.removeprefix("ERROR:").strip())
+        elif line.startswith("ERROR:"):
+            in_traceback = True
+    unique = list(dict.fromkeys(f for f in found if f))
+    return unique[:limit]
+
+
 class PortInUseError(InputError):
     """A port asked for is already in use (exit 2: choose another port or stop the other process)."""
 
@@ -139,6 +172,7 @@ class MLServerProcess:
         self.repository_implementation = repository_implementation
         self._requested = {"http": http_port, "grpc": grpc_port, "metrics": metrics_port}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._log_offset = 0
         self._work_dir = work_dir
         self.log_file = log_file
         self.http_port = self.grpc_port = self.metrics_port = 0
@@ -217,6 +251,7 @@ class MLServerProcess:
         for attempt in range(3):
             self._ports()
             with open(self.log_file, "ab") as log:
+                self._log_offset = log.tell()
                 self.proc = subprocess.Popen(
                     [mlserver_executable(), "start", str(self.repo_dir)],
                     cwd=work,
@@ -230,7 +265,7 @@ class MLServerProcess:
                 self._wait_ready()
                 return self
             except MLServerError as exc:
-                taken = "address already in use" in self.log_tail().lower()
+                taken = "address already in use" in self.attempt_log().lower()
                 self._kill()
                 if taken and all(p is None for p in self._requested.values()) and attempt < 2:
                     continue  # a free port was grabbed by someone else between bind and start: retry
@@ -247,16 +282,30 @@ class MLServerProcess:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise MLServerError(
-                    f"MLServer exited with code {self.proc.returncode} while starting; "
-                    f"log {self.log_file}:\n{self.log_tail()}"
-                )
+                code = self.proc.returncode
+                raise MLServerError(self._startup_failure(f"MLServer exited with code {code} while starting"))
             if self.client.server_ready() and self._models_loaded():
                 return
             time.sleep(0.1)
-        raise MLServerError(
-            f"MLServer was not ready after {self.startup_timeout_s:.0f}s; log {self.log_file}:\n{self.log_tail()}"
-        )
+        raise MLServerError(self._startup_failure(f"MLServer was not ready after {self.startup_timeout_s:.0f}s"))
+
+    def _startup_failure(self, what: str) -> str:
+        """``what``, then the errors this start logged (the cause), then the log's tail.
+
+        The cause comes first because MLServer keeps logging while it shuts down: by the
+        time it has exited, the line that says why is often more than a tail away.
+        """
+        errors = startup_errors(self.attempt_log())
+        cause = "".join(f"\n  {line}" for line in errors)
+        return f"{what}{':' if cause else ''}{cause}\nlog {self.log_file}:\n{self.log_tail()}"
+
+    def attempt_log(self) -> str:
+        """What the server logged since the latest start attempt (the log file is appended to)."""
+        if self.log_file is None or not self.log_file.exists():
+            return ""
+        with open(self.log_file, "rb") as log:
+            log.seek(self._log_offset)
+            return log.read().decode(errors="replace")
 
     def _models_loaded(self) -> bool:
         """At start-up, ``/v2/health/ready`` can answer before the models load: also wait for the index."""
