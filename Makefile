@@ -21,7 +21,7 @@ demo: $(STAMP) ## run the whole story on embedded defaults (PR -> policy -> vali
 	$(BIN)/python scripts/demo.py
 
 test: $(STAMP) ## run every test (what CI runs)
-	@scripts/system-deps.sh
+	@scripts/system-deps.sh $(BIN)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## run the fast tests only (no servers, no training)

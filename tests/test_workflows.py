@@ -79,10 +79,9 @@ def test_triggers_steps_and_concurrency() -> None:
     ci = load(WORKFLOWS / "ci.yml")
     ci_runs = [s.get("run", "") for s in ci["jobs"]["test"]["steps"]]
     assert any("make test" in r for r in ci_runs)
-    # the OPA-server conformance leg needs `opa` on PATH before the tests, checked against its sha256
-    opa = next(i for i, r in enumerate(ci_runs) if "install -m 0755 opa_linux_amd64_static /usr/local/bin/opa" in r)
-    assert "sha256sum -c opa_linux_amd64_static.sha256" in ci_runs[opa]
-    assert opa < next(i for i, r in enumerate(ci_runs) if "make test" in r)
+    # nothing CI-only: `make test` sets up what the tests need (OPA's release included,
+    # scripts/system-deps.sh), so a developer's run and CI's are the same
+    assert [r for r in ci_runs if r] == ["make test PYTHON=python"]
 
 
 @pytest.mark.parametrize("name", ["govops-pr.yml", "govops-rollout.yml"])
