@@ -40,6 +40,9 @@ tier := object.get(config.tiers, spec.tier, {})
 # True when this input is a change (a PR), false on a re-check of main (`--all`).
 changed if not input.plan.change == "unchanged"
 
+# True when the change deletes the model's spec: the input's spec is the one at the base.
+removed if input.plan.change == "removed"
+
 # People other than the author who approved the change.
 approvers contains a.approver if {
 	some a in input.context.approvals

@@ -10,13 +10,20 @@ import rego.v1
 
 areas := ["artifacts", "checks", "rollout", "approvals", "tenancy", "meta", "monitoring", "features", "lineage", "freeze"]
 
+# A removed model has no spec left to judge: only who may remove it, and when, decide.
+# (Its last spec is the input's spec, so its tier and tenant pick the approvals.)
+removal_areas := ["removal", "approvals", "tenancy", "meta", "freeze"]
+
+active_areas := removal_areas if lib.removed
+else := areas
+
 raw_deny contains d if {
-	some area in areas
+	some area in active_areas
 	some d in data.govops[area].deny
 }
 
 raw_warn contains w if {
-	some area in areas
+	some area in active_areas
 	some w in data.govops[area].warn
 }
 

@@ -297,3 +297,31 @@ def test_change_check_after_a_recheck_of_main_with_default_caches(example_repo: 
     assert res.returncode == 1, res.stdout + res.stderr
     rules = {v["rule"] for v in json.loads(res.stdout)["violations"]}
     assert {"GOV-APP-001", "GOV-APP-002"} <= rules
+
+
+def test_removing_a_model_needs_the_approvals_its_tier_demands(example_repo: Path) -> None:
+    """Deleting a spec takes a serving model out of service at merge: it is a change the policy judges."""
+    from tests.conftest import run_git
+
+    run_git(example_repo, "rm", "-q", "specs/clinical/readmission-triage.yaml")
+    run_git(example_repo, "commit", "-qm", "retire readmission-triage")
+    args = ["-C", str(example_repo), "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json"]
+    lone = govops(*args, "--author", "dana.ds", env=_env(GOVOPS_POLICY_CACHE="0"))
+    assert lone.returncode == 1, lone.stdout + lone.stderr
+    doc = json.loads(lone.stdout)
+    assert doc["models_checked"] == 1
+    found = {(v["rule"], v["severity"]) for v in doc["violations"]}
+    # the high tier's approvals and the tenant's four-eyes rule, and what the removal does
+    assert {("GOV-APP-001", "error"), ("GOV-APP-002", "error"), ("GOV-TEN-004", "error"),
+            ("GOV-RMV-001", "warning")} <= found
+    # only who may remove it decides: nothing about the deleted spec's own content
+    assert {r for r, _ in found} <= {"GOV-APP-001", "GOV-APP-002", "GOV-TEN-003", "GOV-TEN-004", "GOV-RMV-001"}
+    rmv = next(v for v in doc["violations"] if v["rule"] == "GOV-RMV-001")
+    assert rmv["model"] == "clinical/readmission-triage"
+    assert rmv["file"] == "specs/clinical/readmission-triage.yaml"  # where it was, at the base
+    assert "(tier high) takes it out of service at merge" in rmv["message"]
+    assert '"1.1.0"' in rmv["message"]  # the serving champion is named
+    approved = govops(*args, "--author", "dana.ds", "--approved-by", "fay.lead", "--approved-by", "rita.risk",
+                      env=_env(GOVOPS_POLICY_CACHE="0"))
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert [v["rule"] for v in json.loads(approved.stdout)["violations"]] == ["GOV-RMV-001"]

@@ -95,6 +95,12 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, set[
     governed = _patched(approved, context__changed_files=["policies/main.rego"],
                         context__approvals=[{"approver": "fay.lead", "group": None}])
     raw.append(("policy edit without risk", governed, {"GOV-META-001", "GOV-APP-001", "GOV-APP-002"}))
+    removal = {"model": "clinical/readmission-triage", "change": "removed", "kinds": ["removed_model"],
+               "thresholds": []}
+    removed = _patched(high_change, plan=removal)
+    del removed["spec"]["spec"]["versions"][0]["artifact"]["sha256"]  # the deleted spec's content is not judged
+    raw.append(("removal, one approval", removed, {"GOV-APP-001", "GOV-APP-002"}))
+    raw.append(("removal, approved", _patched(removed, context__approvals=approved["context"]["approvals"]), set()))
     return [(name, json.dumps(doc, sort_keys=True), expected) for name, doc, expected in raw]
 
 
