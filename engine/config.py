@@ -104,6 +104,11 @@ class Governance(_Model):
     freezes: list[Freeze] = Field(default_factory=list)
     secrets: Secrets = Field(default_factory=Secrets)
     signed_commits: bool = False
+    stale_approvals: Literal["dismiss", "keep"] = Field(
+        "dismiss",
+        description="an approving review given on an older commit of the pull request: dismiss (it does not "
+        "count until the reviewer approves the latest commit, like GitHub's 'dismiss stale approvals') or keep",
+    )
 
     def to_data(self) -> dict[str, Any]:
         """Plain JSON data with the YAML field names (what policies see as ``input.config``)."""

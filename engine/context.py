@@ -2,7 +2,8 @@
 
 On GitHub Actions it comes from the event payload (``GITHUB_EVENT_PATH``: author,
 labels, base/head SHAs, PR number) and the reviews API (approvals: the latest review
-per reviewer, APPROVED only, with the govops.yaml group each approver belongs to);
+per reviewer, APPROVED only and, with `staleApprovals: dismiss`, given on the head commit,
+with the govops.yaml group each approver belongs to);
 anywhere else from flags (``--author``, ``--approved-by USER[:GROUP]``, ``--label``).
 Flags given explicitly add to or override the payload. A malformed payload is an input
 error (exit 2). This module never decides anything: policies judge the context.
@@ -14,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.config import Governance
 from engine.errors import InputError
@@ -29,6 +30,8 @@ class ChangeContext:
 
     author: str | None = None
     approvals: list[dict[str, str | None]] = field(default_factory=list)
+    stale_approvals: list[dict[str, str | None]] = field(default_factory=list)
+    """Approvals of an older commit that do not count (``staleApprovals: dismiss``); for reports only."""
     labels: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
     target_branch: str | None = None
@@ -51,7 +54,8 @@ class ChangeContext:
 
     def to_json(self) -> dict[str, Any]:
         """Everything, for reports."""
-        return {**self.to_policy(), "base_sha": self.base_sha, "head_sha": self.head_sha,
+        return {**self.to_policy(), "stale_approvals": [dict(a) for a in self.stale_approvals],
+                "base_sha": self.base_sha, "head_sha": self.head_sha,
                 "repository": self.repository, "event": self.event}
 
 
@@ -119,27 +123,47 @@ def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
     )
 
 
+class ReviewApprovals(NamedTuple):
+    """The approvals that count, and those given on an older commit that do not."""
+
+    current: list[dict[str, str | None]]
+    stale: list[dict[str, str | None]]
+
+
 def approvals_from_reviews(
-    reviews: list[dict[str, Any]], config: Governance | None, author: str | None = None
-) -> list[dict[str, str | None]]:
+    reviews: list[dict[str, Any]],
+    config: Governance | None,
+    author: str | None = None,
+    head_sha: str | None = None,
+) -> ReviewApprovals:
     """Approvals: each reviewer's latest decisive review (APPROVED / CHANGES_REQUESTED / DISMISSED).
 
     A later COMMENTED review does not withdraw an approval (as on GitHub); the author's own
     review never counts. Reviews come oldest first from the API; ``submitted_at`` breaks ties.
+    With ``staleApprovals: dismiss`` (the default) and the head commit known, an approval
+    whose ``commit_id`` is not the head is stale: the reviewer approved something other
+    than what would merge, so it counts again only once they approve the latest commit.
     """
     ordered = sorted(enumerate(reviews), key=lambda ir: (str(ir[1].get("submitted_at") or ""), ir[0]))
-    latest: dict[str, str] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for _, r in ordered:
         user = r.get("user")
         login = user.get("login") if isinstance(user, dict) else None
-        state = r.get("state")
-        if isinstance(login, str) and state in DECISIVE_REVIEW_STATES:
-            latest[login] = state
-    return [
-        {"approver": login, "group": group_of(login, config)}
-        for login, state in sorted(latest.items())
-        if state == "APPROVED" and login != author
-    ]
+        if isinstance(login, str) and r.get("state") in DECISIVE_REVIEW_STATES:
+            latest[login] = r
+    dismiss = head_sha is not None and (config is None or config.stale_approvals == "dismiss")
+    current: list[dict[str, str | None]] = []
+    stale: list[dict[str, str | None]] = []
+    for login, r in sorted(latest.items()):
+        if r.get("state") != "APPROVED" or login == author:
+            continue
+        approval: dict[str, str | None] = {"approver": login, "group": group_of(login, config)}
+        commit = r.get("commit_id")
+        if dismiss and commit != head_sha:
+            stale.append({**approval, "commit": commit if isinstance(commit, str) else None})
+        else:
+            current.append(approval)
+    return ReviewApprovals(current, stale)
 
 
 def parse_approved_by(values: list[str], config: Governance | None) -> list[dict[str, str | None]]:
@@ -186,5 +210,6 @@ def build_context(
     if approved_by:
         ctx.approvals = parse_approved_by(approved_by, config)
     elif fetch_reviews is not None and ctx.repository and ctx.pr_number is not None:
-        ctx.approvals = approvals_from_reviews(fetch_reviews(ctx.repository, ctx.pr_number), config, ctx.author)
+        reviews = fetch_reviews(ctx.repository, ctx.pr_number)
+        ctx.approvals, ctx.stale_approvals = approvals_from_reviews(reviews, config, ctx.author, ctx.head_sha)
     return ctx

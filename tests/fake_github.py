@@ -99,6 +99,7 @@ class FakeGitHub(LoopbackServer):
         return Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
 
-def review(login: str, state: str, at: str, rid: int = 0) -> dict[str, Any]:
+def review(login: str, state: str, at: str, rid: int = 0, commit: str | None = "0" * 40) -> dict[str, Any]:
+    """A review as the API lists it; ``commit`` is the PR's head when it was given (``commit_id``)."""
     return {"id": rid, "user": {"login": login, "type": "User"}, "state": state, "submitted_at": at,
-            "commit_id": "0" * 40, "body": ""}
+            "commit_id": commit, "body": ""}

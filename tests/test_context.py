@@ -90,10 +90,38 @@ def test_latest_decisive_review_per_reviewer(config) -> None:
         review("dana.ds", "APPROVED", "2026-11-20T15:00:00Z", 8),  # the author
         review("zed.guest", "PENDING", "", 9),
     ]
-    assert approvals_from_reviews(reviews, config, author="dana.ds") == [
+    assert approvals_from_reviews(reviews, config, author="dana.ds").current == [
         {"approver": "fay.lead", "group": None},
         {"approver": "rita.risk", "group": "risk"},
     ]
+
+
+HEAD, OLDER = "c" * 40, "a" * 40
+
+
+def test_an_approval_of_an_older_commit_is_stale(config) -> None:
+    reviews = [
+        review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z", 1, commit=OLDER),  # then the author pushed
+        review("fay.lead", "APPROVED", "2026-11-20T10:00:00Z", 2, commit=OLDER),
+        review("fay.lead", "APPROVED", "2026-11-20T12:00:00Z", 3, commit=HEAD),  # approved again
+        review("omar.compliance", "APPROVED", "2026-11-20T09:00:00Z", 4, commit=None),  # commit gone (force-push)
+    ]
+    got = approvals_from_reviews(reviews, config, author="dana.ds", head_sha=HEAD)
+    assert got.current == [{"approver": "fay.lead", "group": None}]
+    assert got.stale == [{"approver": "omar.compliance", "group": "risk", "commit": None},
+                         {"approver": "rita.risk", "group": "risk", "commit": OLDER}]
+    # a later approval on an older commit does not bring a stale one back, nor does a comment
+    reviews.append(review("rita.risk", "COMMENTED", "2026-11-20T13:00:00Z", 5, commit=HEAD))
+    assert approvals_from_reviews(reviews, config, head_sha=HEAD).stale[1]["approver"] == "rita.risk"
+    # without the head commit (off Actions) nothing can be stale
+    assert approvals_from_reviews(reviews, config, author="dana.ds").stale == []
+
+
+def test_stale_approvals_keep_counts_every_approval(config) -> None:
+    keep = config.model_copy(update={"stale_approvals": "keep"})
+    reviews = [review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z", 1, commit=OLDER)]
+    got = approvals_from_reviews(reviews, keep, head_sha=HEAD)
+    assert got.current == [{"approver": "rita.risk", "group": "risk"}] and got.stale == []
 
 
 def test_approved_by_flags(config) -> None:
@@ -111,11 +139,14 @@ def test_build_context_on_actions_reads_reviews(tmp_path: Path, config) -> None:
     env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(write(tmp_path, payload())),
            "GITHUB_EVENT_NAME": "pull_request"}
     with FakeGitHub() as gh:
-        gh.reviews[42] = [review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z")]
+        gh.reviews[42] = [review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z", 1, commit=HEAD),
+                          review("fay.lead", "APPROVED", "2026-11-20T10:00:00Z", 2, commit=OLDER)]
         c = GitHubClient("t0ken", gh.url)
         ctx = build_context(config=config, env=env, labels=["extra"], fetch_reviews=c.list_reviews)
         assert [r.path for r in gh.requests] == ["/repos/acme/models/pulls/42/reviews"]
     assert ctx.approvals == [{"approver": "rita.risk", "group": "risk"}]
+    assert ctx.stale_approvals == [{"approver": "fay.lead", "group": None, "commit": OLDER}]
+    assert ctx.to_json()["stale_approvals"] == ctx.stale_approvals and "stale_approvals" not in ctx.to_policy()
     assert ctx.labels == ["extra", "high-tier", "model-change"]
     # flags override the payload and the API
     ctx = build_context(config=config, env=env, author="eli.mle", approved_by=["fay.lead"],

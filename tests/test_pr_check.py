@@ -60,8 +60,8 @@ def loosen_roc_auc(repo: GitRepo) -> None:
 def test_loosening_a_high_tier_threshold_needs_risk_approval(tmp_path, gh, monkeypatch, capsys) -> None:
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)
     summary = actions_env(monkeypatch, tmp_path, gh, base, head)
-    gh.reviews[7] = [review("fay.lead", "APPROVED", "2026-11-20T10:00:00Z", 1),
-                     review("eli.mle", "APPROVED", "2026-11-20T10:05:00Z", 2)]
+    gh.reviews[7] = [review("fay.lead", "APPROVED", "2026-11-20T10:00:00Z", 1, commit=head),
+                     review("eli.mle", "APPROVED", "2026-11-20T10:05:00Z", 2, commit=head)]
 
     rc = main(["-C", str(repo.path), "pr-check", "--no-validate"])
     out = capsys.readouterr().out
@@ -87,7 +87,7 @@ def test_loosening_a_high_tier_threshold_needs_risk_approval(tmp_path, gh, monke
 
     # the risk group approves: the same PR passes
     gh.requests.clear()
-    gh.reviews[7].append(review("rita.risk", "APPROVED", "2026-11-20T11:00:00Z", 3))
+    gh.reviews[7].append(review("rita.risk", "APPROVED", "2026-11-20T11:00:00Z", 3, commit=head))
     rc = main(["-C", str(repo.path), "pr-check", "--no-validate"])
     out = capsys.readouterr().out
     assert rc == 0
@@ -168,11 +168,33 @@ def test_github_api_errors_exit_2_without_the_token(tmp_path, gh, monkeypatch, c
     assert len(posts) == (5 if answer.status == 500 else 1)
 
 
+def test_approvals_of_an_older_commit_do_not_count(tmp_path, gh, monkeypatch, capsys) -> None:
+    """The author pushes after the risk group approved: that approval is of something else (staleApprovals)."""
+    repo, base, approved_commit = pr_repo(tmp_path, loosen_roc_auc)
+    repo.replace(TRIAGE, "thresholds: {min_roc_auc: 0.76}", "thresholds: {min_roc_auc: 0.70}")
+    head = repo.commit("loosen further after the approvals")
+    summary = actions_env(monkeypatch, tmp_path, gh, base, head)
+    gh.reviews[7] = [review("fay.lead", "APPROVED", "2026-11-20T10:00:00Z", 1, commit=head),
+                     review("rita.risk", "APPROVED", "2026-11-20T11:00:00Z", 2, commit=approved_commit)]
+    assert main(["-C", str(repo.path), "pr-check", "--no-validate"]) == 1
+    out = capsys.readouterr().out
+    # rita.risk approved 0.76; what would merge is 0.70, below the tier's default, and nobody approved that
+    assert any("title=GOV-THR-001::performance.min_roc_auc = 0.7 is weaker" in x for x in out.splitlines()), out
+    assert any("title=GOV-APP-002::" in x for x in out.splitlines())
+    text = summary.read_text()
+    assert ("approvals of an older commit, not counted until given again on the latest one: "
+            f"rita.risk (on {approved_commit[:12]})") in text
+    # rita.risk approves the latest commit: it passes
+    gh.reviews[7].append(review("rita.risk", "APPROVED", "2026-11-20T12:00:00Z", 3, commit=head))
+    assert main(["-C", str(repo.path), "pr-check", "--no-validate"]) == 0
+    assert gh.statuses()[-1]["state"] == "success"
+
+
 def test_dry_run_sends_nothing(tmp_path, gh, monkeypatch, capsys) -> None:
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)
     actions_env(monkeypatch, tmp_path, gh, base, head)
-    gh.reviews[7] = [review("rita.risk", "APPROVED", "2026-11-20T11:00:00Z"),
-                     review("fay.lead", "APPROVED", "2026-11-20T11:00:00Z")]
+    gh.reviews[7] = [review("rita.risk", "APPROVED", "2026-11-20T11:00:00Z", commit=head),
+                     review("fay.lead", "APPROVED", "2026-11-20T11:00:00Z", commit=head)]
     assert main(["-C", str(repo.path), "pr-check", "--no-validate", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert [r.method for r in gh.requests] == ["GET"]
@@ -193,7 +215,7 @@ def tighten_wine(value: str):
 def test_validators_report_one_status_each(tmp_path, gh, monkeypatch, capsys, value, expect_rc) -> None:
     repo, base, head = pr_repo(tmp_path, tighten_wine(value))
     actions_env(monkeypatch, tmp_path, gh, base, head, author="ivan.ds")
-    gh.reviews[7] = [review("jo.lead", "APPROVED", "2026-11-20T11:00:00Z")]
+    gh.reviews[7] = [review("jo.lead", "APPROVED", "2026-11-20T11:00:00Z", commit=head)]
     rc = main(["-C", str(repo.path), "pr-check", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert rc == expect_rc

@@ -67,7 +67,10 @@ def test_least_privilege_permissions() -> None:
 
 def test_triggers_steps_and_concurrency() -> None:
     pr = load(WORKFLOWS / "govops-pr.yml")
-    assert list(pr["on"]) == ["pull_request"]  # never pull_request_target: fork code must not get a write token
+    # never pull_request_target: fork code must not get a write token
+    assert pr["on"] == {"pull_request": {"branches": ["main"]},
+                        "pull_request_review": {"types": ["submitted", "dismissed"]}}
+    assert pr["jobs"]["pr-check"]["if"] == "github.event.pull_request.base.ref == 'main'"
     runs = [s.get("run", "") for s in pr["jobs"]["pr-check"]["steps"]]
     assert "govops policy test" in runs and any(r.startswith("govops pr-check") for r in runs)
     checkout = pr["jobs"]["pr-check"]["steps"][0]
