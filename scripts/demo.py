@@ -178,6 +178,13 @@ def main() -> int:
             print("   The reviewer's step summary (Markdown, also posted to GitHub):")
             show_file(out / "pr-11" / "summary.md", 24)
             git(repo, "checkout", "-q", "main")
+            print("   Retiring a model is a change too: deleting its spec unloads it at merge, so the tier's "
+                  "approvals, four-eyes and freezes apply to the deletion.")
+            git(repo, "checkout", "-q", "-b", "dana/retire-triage")
+            git(repo, "rm", "-q", "specs/clinical/readmission-triage.yaml")
+            git(repo, "commit", "-qm", "clinical: retire readmission-triage")
+            run(repo, "check", "--base", "main", "--head", "HEAD", "--author", "dana.ds", expect=1, show=5)
+            git(repo, "checkout", "-q", "main")
 
             stage(5, "A safe pull request merges", "Gus ends oncology's A/B test: the random forest lost to the "
                   "logistic champion. One approval from the tenant's approver suffices at medium tier; the "
