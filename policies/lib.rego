@@ -34,6 +34,11 @@ previous_checks := input.checks if {
 # The model body (`spec:` of the spec file).
 spec := input.spec.spec
 
+# The model's deployment ({} when it declares none) and its challengers.
+deployment := object.get(spec, "deployment", {})
+
+challengers := object.get(deployment, "challengers", [])
+
 # The governance settings of the model's tier ({} for an unknown tier: lint reports that).
 tier := object.get(config.tiers, spec.tier, {})
 

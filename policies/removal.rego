@@ -7,11 +7,9 @@ package govops.removal
 import data.govops.lib
 import rego.v1
 
-deployment := object.get(lib.spec, "deployment", {})
-
 # The versions that serve traffic now: the champion, then the challengers.
 serving := [v |
-	some v in array.concat([object.get(deployment, "champion", null)], [c.version | some c in object.get(deployment, "challengers", [])])
+	some v in array.concat([object.get(lib.deployment, "champion", null)], [c.version | some c in lib.challengers])
 	is_string(v)
 ]
 

@@ -4,9 +4,9 @@ package govops.rollout
 import data.govops.lib
 import rego.v1
 
-deployment := object.get(lib.spec, "deployment", {})
+deployment := lib.deployment
 
-challengers := object.get(deployment, "challengers", [])
+challengers := lib.challengers
 
 weighted_total := sum([c.weight | some c in challengers; c.mode in {"canary", "ab"}])
 
