@@ -118,16 +118,13 @@ def _select_change(
     seen: set[str] = set()
     for entry in plan.entries:
         model = entry["model"]
-        head_spec = plan.head_specs.get(model)
         base_spec = plan.base_specs.get(model)
-        if head_spec is None:
-            if base_spec is None:
-                continue
-            # a removed model is judged on its last spec (plan.change "removed"): the policy
-            # decides who may take it out of service, and when (policies/removal.rego)
-            items.append((base_spec, base_spec, entry))
-        else:
-            items.append((head_spec, base_spec, entry))
+        # a removed model is judged on its last spec (plan.change "removed"): the policy
+        # decides who may take it out of service, and when (policies/removal.rego)
+        judged = plan.head_specs.get(model) or base_spec
+        if judged is None:
+            continue
+        items.append((judged, base_spec, entry))
         seen.add(model)
     if plan.config_changed or plan.policies_changed:
         for model, head_spec in sorted(plan.head_specs.items()):
