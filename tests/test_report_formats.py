@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,15 @@ def test_markdown_summary(report: PrReport) -> None:
     assert "! threshold performance.min_roc_auc: 0.78 -> 0.7 (loosened)" in md
     assert "- `clinical/readmission-triage` (tier high): 2 approval(s) including one from each of: `risk`" in md
     assert "- approvals so far: rita.risk (risk)" in md
+    assert "older commit" not in md
+
+
+def test_markdown_lists_stale_approvals_with_their_commit(report: PrReport) -> None:
+    stale = [{"approver": "omar.compliance", "group": "risk", "commit": "a" * 40},
+             {"approver": "fay.lead", "group": None, "commit": None}]  # its commit was force-pushed away
+    md = get("markdown").render(replace(report, context=replace(report.context, stale_approvals=stale)))
+    assert ("- approvals of an older commit, not counted until given again on the latest one: "
+            f"omar.compliance (on {'a' * 12}), fay.lead (on an unknown commit)") in md
 
 
 def test_json_report(report: PrReport) -> None:

@@ -63,7 +63,7 @@ def required_approvals(report: PrReport) -> list[str]:
     out.append(f"approvals so far: {got or 'none'}")
     stale = report.context.stale_approvals
     if stale:
-        gone = ", ".join(f"{x['approver']} (on {str(x.get('commit') or 'an unknown commit')[:12]})" for x in stale)
+        gone = ", ".join(f"{x['approver']} (on {(x.get('commit') or '')[:12] or 'an unknown commit'})" for x in stale)
         out.append(f"approvals of an older commit, not counted until given again on the latest one: {gone}")
     return out
 
