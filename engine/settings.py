@@ -7,6 +7,11 @@ values: only names of secrets or URLs of services. Helpers add fields here (addi
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,7 +37,16 @@ class Settings(BaseSettings):
     """Worker processes for embedded (regopy) evaluation; default: the number of cores."""
 
     policy_cache: bool = True
-    """Cache decisions under ``.govops/cache/policy/`` keyed by (policy digest, input digest)."""
+    """Cache decisions under ``<cache_dir>/policy/`` keyed by (policy digest, input digest, engine)."""
+
+    cache_dir: str | None = None
+    """Where govops keeps caches (decisions, sorted drift columns, reference profiles, compiled bundles).
+
+    Default: ``$RUNNER_TEMP/govops-cache`` in GitHub Actions (``RUNNER_TEMP`` set: per job, so
+    nothing a PR's job writes survives into another job), else ``$XDG_CACHE_HOME/govops``, else
+    ``~/.cache/govops``. Never inside a checkout: nothing in the tree under review is read as
+    state (``engine.statedir`` refuses a cache directory inside the repository).
+    """
 
     policy_bundle_cache: bool = False
     """Reuse the compiled regopy bundle across runs (saves ~35 ms of compilation per worker).
@@ -42,6 +56,10 @@ class Settings(BaseSettings):
     query failed closed with a JSON error). Turn on only after ``tests/test_policy_check.py``
     passes with it.
     """
+
+    reference_engine: str = "auto"
+    """OPA's Go engine for ``policy test`` and custom-library checks: ``auto`` (look in the virtualenv and the
+    user cache, where ``scripts/system-deps.sh`` installs it), ``off``, or the directory holding ``opa_bindings``."""
 
     opa_timeout_s: float = Field(default=2.0, gt=0)
     """Timeout of one HTTP request to the OPA server (seconds)."""
@@ -79,6 +97,21 @@ class Settings(BaseSettings):
     gateway_watch_s: float = Field(default=1.0, ge=0)
     """How often the gateway checks the rollout state files for a new routing table (0: only on reload)."""
 
+    gateway_max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
+    """Largest request head (request line and all headers) the gateway reads; more is refused with 431 at once."""
+
+    gateway_max_header_field_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    """Largest single header (name and value) or request target; larger is refused with 431."""
+
+    gateway_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """Longest a client may take to send a request head (from its first byte, or from connecting) (seconds)."""
+
+    gateway_body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """Longest a client may take to send a request body before 408 (seconds)."""
+
+    gateway_keepalive_s: int = Field(default=5, ge=1, le=3600)
+    """How long an idle keep-alive connection stays open between requests (seconds)."""
+
     github_retries: int = Field(default=4, ge=0, le=10)
     """Retries of a GitHub API call that failed with 5xx, a rate limit, or no connection."""
 
@@ -93,6 +126,57 @@ class Settings(BaseSettings):
 
     bot_email: str = "govops-bot@users.noreply.github.com"
     """Author and committer email of govops' own commits."""
+
+    # Input bounds (read by ``engine.limits`` straight from the environment; listed here with their meaning)
+    max_data_bytes: int | None = Field(default=None, ge=1)
+    """Largest data file or model artifact a spec URI may name (bytes); overrides govops.yaml's
+    ``limits.maxDataBytes`` (default 2 GiB). Only regular files are ever read."""
+
+    max_spec_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Largest spec (or govops.yaml) file (bytes)."""
+
+    max_spec_depth: int = Field(default=32, ge=1)
+    """Deepest nesting of a spec; counted on the YAML parser's events, so it stops the parser itself."""
+
+    max_event_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    """Largest GitHub event payload (``GITHUB_EVENT_PATH``) read (bytes)."""
+
+    max_event_depth: int = Field(default=64, ge=1)
+    """Deepest nesting of the event payload, checked before it is parsed."""
+
+    max_policy_files: int = Field(default=500, ge=1)
+    """Most ``*.rego`` files in the policy library."""
+
+    max_policy_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    """Largest total size of the policy library's ``*.rego`` files (bytes)."""
+
+    max_waiver_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Largest ``waivers.yaml`` (bytes)."""
+
+    max_waivers: int = Field(default=1000, ge=1)
+    """Most entries in ``waivers.yaml``."""
+
+
+def cache_root(settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The absolute cache directory ``settings.cache_dir`` names, or the default (see ``Settings.cache_dir``).
+
+    Here rather than in ``engine.statedir`` so that ``runners/`` (which may import only the
+    settings) resolves it the same way.
+    """
+    env = os.environ if environ is None else environ
+    chosen = (settings or Settings()).cache_dir
+    if chosen:
+        path = Path(chosen).expanduser()
+    elif env.get("RUNNER_TEMP"):
+        path = Path(env["RUNNER_TEMP"]) / "govops-cache"
+    elif env.get("XDG_CACHE_HOME") and Path(env["XDG_CACHE_HOME"]).is_absolute():
+        path = Path(env["XDG_CACHE_HOME"]) / "govops"
+    else:
+        try:
+            path = Path.home() / ".cache" / "govops"
+        except RuntimeError:  # no home directory: a per-user directory under the system temp dir
+            path = Path(tempfile.gettempdir()) / f"govops-cache-{os.getuid()}"
+    return path.absolute()
 
 
 def get_settings() -> Settings:

@@ -43,7 +43,7 @@ under_own_path if {
 deny contains v if {
 	lib.changed
 	tenant
-	not input.context.author in people
+	not author_name in people # not `input.context.author`: undefined there (no context) must deny on OPA too
 	v := {
 		"rule": "GOV-TEN-003",
 		"path": "metadata.tenant",

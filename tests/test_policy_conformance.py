@@ -1,7 +1,14 @@
-"""The same policy cases through every available backend: identical decisions, fail-closed errors.
+"""The same policy cases through every available engine: identical decisions, fail-closed errors.
 
-The regopy leg always runs. The OPA-server leg runs against a real `opa run --server`
-when an `opa` binary is on PATH, and is skipped with the reason otherwise. The OPA
+The regopy leg always runs. The reference leg runs the same cases on OPA's own Go engine
+(OPA v1.20.2 from the PyPI wheel opa-golib-python-bindings, which `make test` installs
+through scripts/system-deps.sh; skipped, with the reason, where it is absent): every
+example input, every input `govops policy input --all` prints for the example repo, the
+rule-family cases below and generated edge cases (odd strings, float and 64-bit integer
+edges, empty/missing fields, nulls, timestamps in every RFC 3339 form, long lists), deny
+and warn compared as sets with their messages; and every `test_` rule of
+`policies/*_test.rego` must be true there too. The OPA-server leg runs against a real
+`opa run --server` when an `opa` binary is on PATH (no registry ships one). The OPA
 backend's error handling (down, slow, 500, empty result, compile error) is tested
 against a local HTTP server started here.
 """
@@ -29,10 +36,12 @@ from engine.policy.errors import PolicyError
 from engine.policy.inputs import dumps_without_now, with_now
 from engine.policy.library import load_library
 from engine.policy.opa_backend import OpaBackend
+from engine.policy.reference import Reference, open_reference
+from engine.policy.testing import run_tests
 from engine.settings import Settings
 from tests.conftest import PROJECT, copy_example_repo
 
-# `make test` puts OPA's release in the virtualenv when it can reach GitHub (scripts/system-deps.sh)
+# an `opa` binary, where one is installed (nothing downloads it: no registry ships it)
 _VENV_OPA = Path(sys.executable).parent / "opa"
 OPA = shutil.which("opa") or (str(_VENV_OPA) if os.access(_VENV_OPA, os.X_OK) else None)
 
@@ -138,8 +147,8 @@ def test_regopy_is_deterministic_across_worker_counts(cases: list, regopy_decisi
 @pytest.fixture(scope="module")
 def opa_server() -> Iterator[str]:
     if OPA is None:
-        pytest.skip("no `opa` binary on PATH or in the virtualenv: the OPA-server conformance leg needs it "
-                    "(`make test` fetches OPA's release where GitHub is reachable; no registry ships it)")
+        pytest.skip("no `opa` binary on PATH or in the virtualenv: the OPA-server leg needs one (no registry ships "
+                    "it); OPA's Go engine itself is proven by the reference leg above")
     port = _free_port()
     proc = subprocess.Popen([OPA, "run", "--server", "--addr", f"127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -170,6 +179,198 @@ def test_opa_server_gives_identical_decisions(cases: list, regopy_decisions: lis
         backend.close()
     for (name, _, _), a, b in zip(cases, regopy_decisions, got, strict=True):
         assert a == b, name
+
+
+# ------------------------------------------------------------------ the reference leg: OPA's Go engine
+
+
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    engine, how = open_reference("auto")
+    if engine is None:
+        pytest.skip(f"the reference leg needs OPA's Go engine: {how}")
+    return engine
+
+
+def _as_sets(decision: dict[str, Any]) -> dict[str, set[str]]:
+    return {k: {json.dumps(item, sort_keys=True) for item in decision[k]} for k in ("deny", "warn")}
+
+
+def _both_engines(reference: Reference, inputs: list[tuple[str, str]]) -> list[tuple[str, Any, Any]]:
+    """(name, regopy decision as sets, OPA decision as sets or its error) for full input texts."""
+    library = load_library(PROJECT)
+    backend = get_backend("regopy", Settings(policy_jobs=1))
+    backend.load(library)  # no run documents: the full (published) input, as OPA receives it
+    try:
+        mine: list[Any] = []
+        for name, text in inputs:  # one at a time, so one refused input names itself
+            try:
+                mine.append(_as_sets(backend.evaluate_many([(name, text)])[0]))
+            except PolicyError as exc:
+                mine.append(f"error: {exc.message}")
+                backend.load(library)
+    finally:
+        backend.close()
+    sources = {library.display(n): src for n, src in library.modules.items()}
+    theirs = reference.evaluate(sources, [("govops.main", text) for _, text in inputs])
+    return [
+        (name, a, f"error: {b.error}" if b.error else "undefined" if b.undefined else _as_sets(b.value))
+        for (name, _), a, b in zip(inputs, mine, theirs, strict=True)
+    ]
+
+
+def test_reference_engine_compiles_the_default_library(reference: Reference) -> None:
+    library = load_library(PROJECT, with_tests=True)
+    sources = {library.display(n): src for n, src in {**library.modules, **library.tests}.items()}
+    assert reference.problems(sources) == []
+
+
+def test_reference_decides_every_case_like_regopy(cases: list, reference: Reference) -> None:
+    got = _both_engines(reference, [(n, t) for n, t, _ in cases])
+    for name, mine, theirs in got:
+        assert isinstance(mine, dict), f"{name}: {mine}"
+        assert mine == theirs, name
+
+
+def test_reference_decides_every_printed_input_like_regopy(reference: Reference, tmp_path: Path) -> None:
+    repo = copy_example_repo(tmp_path / "repo", git=False)
+    printed = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "-C", str(repo), "policy", "input", "--all"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "GOVOPS_NOW": "2026-12-25T12:00:00Z"},
+    )
+    assert printed.returncode == 0, printed.stderr
+    docs = json.loads(printed.stdout)
+    assert len(docs) >= 6
+    for name, mine, theirs in _both_engines(reference, [(d["model"], json.dumps(d["input"])) for d in docs]):
+        assert mine == theirs, name
+        assert isinstance(mine, dict) and any(json.loads(d)["rule"] == "GOV-FRZ-001" for d in mine["deny"]) is False
+
+
+_ODD_STRINGS = {
+    "quotes": 'say "hi" and \'bye\'',
+    "backslashes": "C:\\temp\\new\\x41 \\u0041 \\",
+    "json-looking": '{"deny": []}", "x',
+    "control": "tab\there\nnewline\rcr\x01\x1f\x7f\u2028\u2029",
+    "nul": "before\x00after",
+    "non-BMP": "\U0001f600 \U0001d11e \U00010348 é ñ 中文",
+    "empty": "",
+}
+
+_NUMBERS = {
+    "max float": 1.7976931348623157e308,
+    "min subnormal": 5e-324,
+    "tiny": 1e-7,
+    "0.1+0.2": 0.1 + 0.2,
+    "negative zero": -0.0,
+    "int64 max": 2**63 - 1,
+    "int64 min": -(2**63),
+    "2^53+1": 2**53 + 1,
+    "zero": 0,
+}
+
+_TIMES = ["2027-01-01T00:00:00Z", "2027-01-01T01:00:00+01:00", "2026-12-31T19:00:00.123456789-05:00",
+          "2027-01-01T00:00:00.5Z"]
+
+
+def _edge_cases(cases: list[tuple[str, str, set[str]]]) -> list[tuple[str, str]]:
+    docs = {name: json.loads(text) for name, text, _ in cases}
+    approved = docs["high-tier change, approved"]
+    high = docs["recheck clinical/readmission-triage"]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for label, odd in _ODD_STRINGS.items():
+        out.append((f"string {label}: runtime", _patched(high, spec__spec__versions__1__runtime=odd)))
+        out.append((f"string {label}: version id", _patched(high, spec__spec__versions__1__id=odd)))
+        out.append((f"string {label}: author", _patched(approved, context__author=odd)))
+        out.append((f"string {label}: approver", _patched(approved, context__approvals=[
+            {"approver": odd, "group": "risk"}, {"approver": "fay.lead", "group": None}])))
+        out.append((f"string {label}: feature", _patched(high, spec__spec__interface__inputs__0__name=odd,
+                                                         spec__spec__interface__inputs__0__sensitive=True,
+                                                         spec__spec__interface__inputs__0__modelInput=True)))
+        out.append((f"string {label}: changed file", _patched(approved, context__changed_files=[odd, "policies/x"])))
+        waiver = {"rule": "GOV-ART-001", "model": "*", "reason": odd, "approver": odd, "expires": odd,
+                  "expires_ns": 1798761600000000000}
+        unpinned = json.loads(json.dumps(high))
+        del unpinned["spec"]["spec"]["versions"][0]["artifact"]["sha256"]
+        out.append((f"string {label}: waiver", _patched(unpinned, waivers=[waiver])))
+    for label, number in _NUMBERS.items():
+        out.append((f"number {label}: threshold", _patched(high, checks__performance__min_r2=number)))
+        out.append((f"number {label}: previous threshold",
+                    _patched(approved, previous_checks__performance__min_r2=number)))
+        out.append((f"number {label}: now_ns", _patched(approved, now_ns=number)))
+        out.append((f"number {label}: canary weight",
+                    _patched(approved, spec__spec__deployment__challengers=[{"version": "1.0.0", "mode": "canary",
+                                                                             "weight": number}])))
+    for when in _TIMES:
+        waiver = {"rule": "GOV-ART-001", "model": "clinical/readmission-triage", "reason": "r",
+                  "approver": "rita.risk", "expires": when, "expires_ns": 1798761600000000000}
+        unpinned = json.loads(json.dumps(high))
+        del unpinned["spec"]["spec"]["versions"][0]["artifact"]["sha256"]
+        out.append((f"timestamp {when}: waiver", _patched(unpinned, waivers=[waiver])))
+        freeze = {"name": f"window {when}", "start": when, "end": when, "start_ns": 1798156800000000000 - 1,
+                  "end_ns": 1798156800000000000 + 1, "tenants": []}
+        out.append((f"timestamp {when}: freeze", _patched(approved, freezes=[freeze], now_ns=1798156800000000000)))
+    out.append(("null context", _patched(approved, context=None)))
+    out.append(("null author", _patched(approved, context__author=None)))
+    out.append(("null previous", _patched(approved, previous=None, previous_checks={})))
+    out.append(("null group", _patched(approved, context__approvals=[{"approver": "rita.risk", "group": None}])))
+    out.append(("empty approvals", _patched(approved, context__approvals=[])))
+    out.append(("empty checks", _patched(high, checks={})))
+    out.append(("empty waivers and freezes", _patched(approved, waivers=[], freezes=[])))
+    bare = json.loads(json.dumps(high))
+    for key in ("monitoring", "deployment", "validation"):
+        bare["spec"]["spec"].pop(key, None)
+    out.append(("missing monitoring, deployment, validation", bare))
+    no_context = json.loads(json.dumps(approved))
+    del no_context["context"]
+    out.append(("missing context", no_context))
+    # 60, not hundreds: regopy needs more than 10 s for 500 approvals (reported; OPA takes milliseconds)
+    many = [{"approver": f"person{i}", "group": "risk" if i % 7 == 0 else None} for i in range(60)]
+    out.append(("60 approvals", _patched(approved, context__approvals=many)))
+    out.append(("1000 changed files", _patched(approved, context__changed_files=[f"specs/x/{i}.yaml" for i in
+                                                                                  range(1000)])))
+    out.append(("300 labels", _patched(approved, context__labels=[f"label-{i}" for i in range(300)])))
+    waivers = [{"rule": f"GOV-X-{i:03d}", "model": "*", "reason": "r", "approver": "rita.risk",
+                "expires": "2027-01-01T00:00:00Z", "expires_ns": 1798761600000000000} for i in range(200)]
+    out.append(("200 waivers", _patched(approved, waivers=waivers)))
+    return [(name, json.dumps(doc, ensure_ascii=False)) for name, doc in out]
+
+
+# Divergences found by this suite and not yet fixed (reported to the lead): rego-cpp fails on
+# the float extremes ("stod": it cannot read 5e-324 or 1.7976931348623157e308 back), and
+# renders -0.0 as "-0" where OPA writes "0". Both still fail closed or deny alike (below).
+_KNOWN = ("number max float", "number min subnormal", "number negative zero")
+
+
+def test_reference_decides_every_edge_case_like_regopy(cases: list, reference: Reference) -> None:
+    edge = [(n, t) for n, t in _edge_cases(cases) if not n.startswith(_KNOWN)]
+    assert len(edge) > 90
+    differ = [(name, mine, theirs) for name, mine, theirs in _both_engines(reference, edge) if mine != theirs]
+    assert differ == [], "\n".join(f"{n}:\n  regopy: {a}\n  OPA:    {b}" for n, a, b in differ)
+
+
+def test_known_divergences_never_allow_what_opa_denies(cases: list, reference: Reference) -> None:
+    known = [(n, t) for n, t in _edge_cases(cases) if n.startswith(_KNOWN)]
+    assert len(known) >= 6
+    for name, mine, theirs in _both_engines(reference, known):
+        assert isinstance(theirs, dict), name
+        if isinstance(mine, str):  # rego-cpp refused the input: an error (exit 2), never an allow
+            assert mine.startswith("error: "), name
+            continue
+        rules = lambda d: {json.loads(i)["rule"] for i in d["deny"]}  # noqa: E731
+        assert rules(mine) == rules(theirs), name
+
+
+@pytest.mark.xfail(strict=False, reason="rego-cpp 1.5.2 cannot read float extremes and writes -0; not fixed yet")
+def test_known_divergences_decide_alike(cases: list, reference: Reference) -> None:
+    known = [(n, t) for n, t in _edge_cases(cases) if n.startswith(_KNOWN)]
+    assert [n for n, a, b in _both_engines(reference, known) if a != b] == []
+
+
+def test_every_rego_unit_test_passes_on_both_engines(reference: Reference) -> None:
+    results = run_tests(PROJECT, reference=reference)
+    assert len(results) >= 80
+    assert [r.render() for r in results if r.status != "PASS"] == []
+    assert {r.reference for r in results} == {"PASS"}
 
 
 # ------------------------------------------------------------------ OPA error handling

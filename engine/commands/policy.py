@@ -4,7 +4,8 @@
 engine sends to ``data.govops.main``; replay any of them with
 ``opa eval -I -d policies/ data.govops.main``. ``govops policy test`` runs every
 ``test_*`` rule of ``policies/*_test.rego`` through regopy, one pass/fail line per
-test, like ``opa test``. Reads only.
+test, like ``opa test``; where OPA's Go engine is installed (``engine.policy.reference``)
+every test also runs there and the library must compile on both engines. Reads only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p_test = sub.add_parser("test", help="run the Rego unit tests (test_* rules in *_test.rego)")
     p_test.add_argument("--run", default=None, metavar="SUBSTRING", help="only tests whose name contains this")
     p_test.add_argument("-v", "--verbose", action="store_true", help="also print passing tests (default: yes)")
+    p_test.add_argument(
+        "--reference", choices=("auto", "require", "off"), default="auto",
+        help="also run on OPA's Go engine: when installed (auto, default), always (require: exit 2 when it is "
+             "missing), or never (off)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,15 +73,26 @@ def _input(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from engine.errors import UsageError
+    from engine.policy.reference import ENGINE, open_reference
     from engine.policy.testing import run_tests
     from engine.settings import Settings
 
     settings = Settings()
-    results = run_tests(repo_root(args), settings.policy_dir, only=args.run, timeout_s=settings.policy_timeout_s)
+    reference, how = open_reference("off" if args.reference == "off" else settings.reference_engine)
+    if reference is None and args.reference == "require":
+        raise UsageError(f"--reference require: {how}")
+    results = run_tests(repo_root(args), settings.policy_dir, only=args.run, timeout_s=settings.policy_timeout_s,
+                        reference=reference)
     for r in results:
         print(r.render())
     passed = sum(r.status == "PASS" for r in results)
     failed = len(results) - passed
     print("-" * 40)
     print(f"PASS: {passed}/{len(results)}" + (f"\nFAIL: {failed}/{len(results)}" if failed else ""))
+    if reference is None:
+        print(f"reference: not run ({how})")
+    else:
+        agreed = sum(r.reference == r.status for r in results)
+        print(f"reference: {ENGINE}: compiled the library; {agreed}/{len(results)} tests decided alike")
     return EXIT_OK if failed == 0 and results else EXIT_GOVERNANCE

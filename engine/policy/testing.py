@@ -7,6 +7,12 @@ passes when it evaluates to true. regopy 1.5.2 cannot evaluate ``with`` (builtin
 ``test_NAME if EXPR with input as CASE`` (valid for ``opa test`` too): the runner
 evaluates ``CASE`` first, then ``test_NAME`` with that value as the input and the
 ``with`` clause left out. Never changes a policy file.
+
+When OPA's Go engine is installed (``engine.policy.reference``), the library and its
+tests are also compiled on it (a construct OPA refuses is an error at its file:line) and
+every ``test_*`` rule is evaluated there too, as written (``with`` and all): a test the
+two engines answer differently is an ERROR naming both, so a result proven on one
+engine only never passes.
 """
 
 from __future__ import annotations
@@ -14,12 +20,16 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.policy.errors import PolicyError
 from engine.policy.library import PolicyLibrary, load_library
 from engine.policy.regopy_backend import RegopyPool
+
+if TYPE_CHECKING:
+    from engine.policy.reference import Reference
 
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 _IMPORT_AS = re.compile(r"^import\s+(data\.[\w.]+)\s+as\s+(\w+)", re.MULTILINE)
@@ -38,6 +48,8 @@ class TestResult:
     status: str
     detail: str = ""
     seconds: float = 0.0
+    reference: str = ""
+    """The outcome on OPA's Go engine (PASS, FAIL, ERROR), or "" when it did not run."""
 
     def render(self) -> str:
         """``file:line: data.pkg.test_name: PASS (1.2ms)``."""
@@ -94,14 +106,22 @@ def _entrypoint(ref: str) -> str:
 
 
 def run_tests(
-    root: Path, directory: str = "policies", *, only: str | None = None, timeout_s: float = 10.0
+    root: Path,
+    directory: str = "policies",
+    *,
+    only: str | None = None,
+    timeout_s: float = 10.0,
+    reference: Reference | None = None,
 ) -> list[TestResult]:
-    """Run the tests; a compile error raises ``PolicyError`` with the Rego file:line."""
+    """Run the tests (also on ``reference`` when given); a compile error raises ``PolicyError`` with file:line."""
+    from engine.policy.reference import check_library
+
     library = load_library(root, directory, with_tests=True)
     cases, rewritten = discover(library.tests)
     cases = [c for c in cases if only is None or only in c.name]
     if not cases:
         raise PolicyError(f"no test_* rules in {directory}/*_test.rego", file=directory)
+    check_library(library, reference, with_tests=True)
     runnable = PolicyLibrary(library.root, library.directory, library.modules, rewritten)
     entrypoints = sorted(
         {_entrypoint(f"data.{c.package}.{c.name}") for c in cases}
@@ -132,4 +152,45 @@ def run_tests(
             results.append(TestResult(library.display(c.module), c.line, c.package, c.name, status, detail, elapsed))
     finally:
         pool.close()
-    return results
+    if reference is None:
+        return results
+    return _on_reference(library, cases, results, reference)
+
+
+def _on_reference(
+    library: PolicyLibrary, cases: list[TestCase], results: list[TestResult], reference: Reference
+) -> list[TestResult]:
+    """Each test evaluated on OPA as written; a disagreement with rego-cpp becomes an ERROR naming both."""
+    from engine.policy.reference import EMBEDDED, ENGINE, Outcome
+
+    sources = {library.display(n): s for n, s in {**library.modules, **library.tests}.items()}
+    # One query per test package (OPA prepares each distinct query: ~60 ms apiece); a
+    # package whose document errors is asked again test by test, so the error lands on its test.
+    packages = sorted({c.package for c in cases})
+    documents = dict(zip(packages, reference.evaluate(sources, [(p, None) for p in packages]), strict=True))
+    retry = [c for c in cases if documents[c.package].error]
+    single = dict(zip(
+        [(c.package, c.name) for c in retry],
+        reference.evaluate(sources, [(f"{c.package}.{c.name}", None) for c in retry]) if retry else [],
+        strict=True,
+    ))
+    outcomes = []
+    for c in cases:
+        doc = documents[c.package]
+        if doc.error:
+            outcomes.append(single[(c.package, c.name)])
+        elif isinstance(doc.value, dict) and c.name in doc.value:
+            outcomes.append(Outcome(doc.value[c.name]))
+        else:
+            outcomes.append(Outcome(undefined=True))
+    out: list[TestResult] = []
+    for r, o in zip(results, outcomes, strict=True):
+        theirs = "ERROR" if o.error else "PASS" if o.value is True else "FAIL"
+        said = o.error or ("undefined" if o.undefined else json.dumps(o.value))
+        if theirs == r.status:
+            out.append(replace(r, reference=theirs))
+            continue
+        mine = r.detail or "true"
+        detail = f"the engines disagree: {EMBEDDED} {r.status} ({mine}), {ENGINE} {theirs} ({said})"
+        out.append(replace(r, status="ERROR", detail=detail, reference=theirs))
+    return out
