@@ -168,7 +168,7 @@ def main() -> int:
                 results = [(name, _merge([r[0] for r in runs[name]]), _merge([r[1] for r in runs[name]]))
                            for name, *_ in scenarios]
                 cpu = _cpu_seconds(gw.pid) - cpu0
-                metrics = requests.get(f"{gw_url}/metrics", timeout=10).text
+                metrics = requests.get(f"{gw_url}/metrics", headers=auth, timeout=10).text
             finally:
                 gw.terminate()
                 gw.wait(30)

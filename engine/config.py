@@ -17,7 +17,9 @@ from engine.spec import NAME_PATTERN
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True, allow_inf_nan=False
+    )
 
 
 class Approvals(_Model):
@@ -84,6 +86,30 @@ class Secrets(_Model):
     file: str | None = Field(default=None, description="a YAML/JSON file of name: value, outside Git")
 
 
+class Ledger(_Model):
+    """The audit ledger: who may sign its notes commits (``allowed_signers`` lines, as in ssh-keygen(1))."""
+
+    allowed_signers: list[str] = Field(
+        default_factory=list,
+        description="lines of an ssh allowed_signers file: 'principal [options] key-type base64-key'; the CI "
+        "identity that signs ledger notes commits (verified with git's ssh-keygen -Y verify path)",
+    )
+    require_evidence: bool = Field(
+        default=True, description="a rollout fails when no PR evidence note is found for the merged change"
+    )
+
+
+class Limits(_Model):
+    """Caps on what a spec can make govops read (defaults in ``engine.limits``)."""
+
+    max_data_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="largest data file or model artifact a spec URI may name, in bytes (default 2 GiB); "
+        "GOVOPS_MAX_DATA_BYTES overrides it",
+    )
+
+
 class Governance(_Model):
     """The ``govops.yaml`` document."""
 
@@ -104,6 +130,8 @@ class Governance(_Model):
     freezes: list[Freeze] = Field(default_factory=list)
     secrets: Secrets = Field(default_factory=Secrets)
     signed_commits: bool = False
+    limits: Limits | None = Field(default=None, description="caps on the files a spec may make govops read")
+    ledger: Ledger | None = Field(default=None, description="declares the signed, hash-chained audit ledger")
     stale_approvals: Literal["dismiss", "keep"] = Field(
         "dismiss",
         description="an approving review given on an older commit of the pull request: dismiss (it does not "

@@ -11,7 +11,6 @@ error (exit 2). This module never decides anything: policies judge the context.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 
 from engine.config import Governance
 from engine.errors import InputError
+from engine.limits import DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_EVENT_DEPTH, env_limit, load_json_capped
 
 PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
 DECISIVE_REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
@@ -81,17 +81,14 @@ def _need(obj: Any, path: str, kind: type | tuple[type, ...], file: str) -> Any:
 def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
     """The context from a GitHub Actions event payload (``GITHUB_EVENT_PATH``)."""
     shown = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the event payload: {exc.strerror}", file=shown) from None
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        col = getattr(exc, "colno", None)
-        raise InputError(f"malformed event payload: not JSON ({getattr(exc, 'msg', exc)})", file=shown,
-                         line=line, col=col) from None
+    # size and nesting bounded before json sees it: a deep payload is exit 2, never a RecursionError
+    doc = load_json_capped(
+        path,
+        shown,
+        max_bytes=env_limit("MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES),
+        max_depth=env_limit("MAX_EVENT_DEPTH", DEFAULT_MAX_EVENT_DEPTH),
+        what="event",
+    )
     if not isinstance(doc, dict):
         raise InputError("malformed event payload: the document must be a JSON object", file=shown)
     if "pull_request" not in doc:

@@ -32,10 +32,14 @@ from engine.diagnostics import Diagnostic
 from engine.errors import InputError
 from engine.loader import YamlError, parse_yaml
 from engine.plan import diff_config, diff_specs
+from engine.statedir import changed_state
 from engine.workspace import CONFIG_FILE, SPEC_SUFFIXES, LoadedSpec, load_spec_text
 
 WORKTREE = "WORKTREE"
 POLICY_DIR = "policies"
+GATE_PATHS = (".github", "CODEOWNERS", "docs/CODEOWNERS")
+"""Files that decide how a change is checked and who must review it (CI workflows, code owners):
+read into ``changed_files`` so the policy can ask for the risk group's review of an edit to them."""
 NULL_SHA = "0" * 40
 PARALLEL_BLOBS = 400
 _REGULAR_MODES = {"100644", "100755"}
@@ -351,7 +355,7 @@ class _Paths:
         return git_path[len(self.prefix) :]
 
     def pathspecs(self) -> list[str]:
-        return [self.git(p) for p in (*self.spec_dirs, CONFIG_FILE, POLICY_DIR)]
+        return [self.git(p) for p in (*self.spec_dirs, CONFIG_FILE, POLICY_DIR, *GATE_PATHS)]
 
     def is_spec(self, local: str) -> bool:
         if not local.endswith(SPEC_SUFFIXES):
@@ -441,6 +445,7 @@ def plan_between(
         else:
             head_cfg_raw = cfg_blobs.get(f"{head_sha}:{cfg_git}")
         diagnostics: list[Diagnostic] = []
+        diagnostics += changed_state(root, mb, None if worktree else head_sha)  # no state taken from a change
         base_cfg, d1 = config_from_bytes(base_cfg_raw, CONFIG_FILE)
         head_cfg, d2 = config_from_bytes(head_cfg_raw, CONFIG_FILE)
         diagnostics += [_at_base(d, mb) for d in d1]

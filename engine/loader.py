@@ -2,13 +2,18 @@
 
 Every value read from a spec remembers the ``line:col`` it came from, so schema errors
 and, later, policy violations are reported at ``file:line:col``. This module never
-executes tags: it composes the node graph with libyaml's C parser (through PyYAML,
-with every implicit resolver switched off) and resolves plain scalars itself by the
-YAML 1.2 core schema (``yes`` stays a string, ``010`` is 10). Where libyaml rejects
-valid YAML 1.2 (a plain URL in a flow mapping), ruamel.yaml's round-trip parser
-decides, and its error is the one reported. Aliases and anchors are refused
-(an alias bomb never expands), and size and nesting are bounded *before* parsing,
-since YAML parsers slow down quadratically with nesting depth.
+executes tags: it reads the *event stream* of libyaml's C parser (through PyYAML) and
+builds plain values itself, resolving plain scalars by the YAML 1.2 core schema (``yes``
+stays a string, ``010`` is 10). Where libyaml rejects valid YAML 1.2 (a plain URL in a
+flow mapping), ruamel.yaml's pure-Python parser decides, and its error is the one
+reported. Aliases and anchors are refused (an alias bomb never expands).
+
+Bounds hold before the parser can do unbounded work: the file is read with a size cap
+(and only if it is a regular file), and nesting depth is counted on the parser's own
+events, as they arrive, so the build stops at the first collection deeper than the
+limit. Nothing a text pre-scan could misjudge (comments, quotes, block scalars) decides
+it, and the parsers' cost, which grows with nesting depth, stays bounded. The build is
+iterative: no input can end in a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from engine.errors import InputError
+from engine.limits import LimitError, read_capped
 
 JsonPath = tuple[str | int, ...]
 
@@ -88,30 +94,42 @@ def limits_from_env() -> tuple[int, int]:
     return max_bytes, max_depth
 
 
-def load_yaml_file(path: Path, display: str | None = None) -> YamlDocument:
-    """Read and parse one YAML file, refusing directories, huge files and bad encodings."""
+def load_yaml_file(
+    path: Path,
+    display: str | None = None,
+    *,
+    max_bytes: int | None = None,
+    what: str = "a spec",
+    setting: str = "GOVOPS_MAX_SPEC_BYTES",
+) -> YamlDocument:
+    """Read and parse one YAML file, refusing directories, non-regular files, huge files and bad encodings.
+
+    The read is capped (a symlink to ``/dev/zero`` or a FIFO committed as a spec never
+    reaches ``read()``): ``max_bytes`` defaults to ``GOVOPS_MAX_SPEC_BYTES``.
+    """
     shown = display or str(path)
-    if path.is_dir():
-        raise YamlError(f"{shown} is a directory; expected a YAML file", file=shown)
-    max_bytes, max_depth = limits_from_env()
+    env_bytes, max_depth = limits_from_env()
+    cap = env_bytes if max_bytes is None else max_bytes
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        raw = read_capped(path, cap, shown, setting=setting)
+    except LimitError as exc:
+        if exc.size is not None:
             raise YamlError(
-                f"file is {_human(size)}; a spec may be at most {_human(max_bytes)} "
-                "(split it, or raise GOVOPS_MAX_SPEC_BYTES)",
+                f"file is {_human(exc.size)}; {what} may be at most {_human(cap)} (split it, or raise {setting})",
                 file=shown,
                 line=1,
                 col=1,
-            )
-        raw = path.read_bytes()
+            ) from None
+        raise YamlError(exc.message.removeprefix(f"{shown}: "), file=shown, line=1, col=1) from None
     except FileNotFoundError:
         raise YamlError(f"{shown}: no such file", file=shown) from None
     except PermissionError:
         raise YamlError(f"{shown}: permission denied", file=shown) from None
     except IsADirectoryError:
         raise YamlError(f"{shown} is a directory; expected a YAML file", file=shown) from None
-    return parse_yaml(raw, shown, max_bytes=max_bytes, max_depth=max_depth)
+    except OSError as exc:
+        raise YamlError(f"{shown}: cannot read it ({exc.strerror or exc})", file=shown) from None
+    return parse_yaml(raw, shown, max_bytes=cap, max_depth=max_depth, what=what)
 
 
 def parse_yaml(
@@ -120,33 +138,36 @@ def parse_yaml(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    what: str = "a spec",
 ) -> YamlDocument:
-    """Parse YAML text into a ``YamlDocument`` (one document per file)."""
-    if isinstance(raw, bytes):
-        if len(raw) > max_bytes:
-            raise YamlError(
-                f"file is {_human(len(raw))}; a spec may be at most {_human(max_bytes)}",
-                file=file,
-                line=1,
-                col=1,
-            )
-        text = _decode(raw, file)
-    else:
-        text = raw
+    """Parse YAML text into a ``YamlDocument`` (one document per file), size and depth bounded."""
+    size = len(raw) if isinstance(raw, bytes) else _utf8_len(raw, max_bytes)
+    if size > max_bytes:
+        raise YamlError(
+            f"file is {_human(size)}; {what} may be at most {_human(max_bytes)}",
+            file=file,
+            line=1,
+            col=1,
+        )
+    text = _decode(raw, file) if isinstance(raw, bytes) else raw
     if text.startswith("\ufeff"):
         text = text[1:]
-    _check_flow_depth(text, file, max_depth)
-    node, resolve = _compose(text, file)
-    if node is None:
+    builder = _build(text, file, max_depth)
+    if not builder.documents:
         raise YamlError(
             "file is empty: a spec needs at least apiVersion, kind, metadata and spec",
             file=file,
             line=1,
             col=1,
         )
-    builder = _Builder(file, max_depth, resolve)
-    data = builder.build(node, ())
-    return YamlDocument(file=file, data=data, positions=builder.positions)
+    return YamlDocument(file=file, data=builder.root, positions=builder.positions)
+
+
+def _utf8_len(text: str, max_bytes: int) -> int:
+    """Bytes of ``text`` in UTF-8, computed only when the character count alone cannot decide."""
+    if len(text) > max_bytes or len(text) * 4 <= max_bytes:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _human(n: int) -> str:
@@ -170,40 +191,6 @@ def _decode(raw: bytes, file: str) -> str:
             line=line,
             col=col,
         ) from None
-
-
-def _check_flow_depth(text: str, file: str, max_depth: int) -> None:
-    """Refuse deeply nested flow collections before the parser sees them (it is quadratic)."""
-    if text.count("[") + text.count("{") <= max_depth:
-        return
-    depth = 0
-    line, col = 1, 0
-    quote: str | None = None
-    for ch in text:
-        col += 1
-        if ch == "\n":
-            line, col = line + 1, 0
-            quote = None if quote == "'" or quote == '"' else quote
-            continue
-        if quote:
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise YamlError(
-                    f"nesting deeper than {max_depth} levels; specs are shallow documents",
-                    file=file,
-                    line=line,
-                    col=col,
-                )
-        elif ch in "]}":
-            depth = max(0, depth - 1)
-        elif ch == "#" and depth == 0:
-            quote = "\n"  # rest of the line is a comment
 
 
 class _PlainLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
@@ -259,21 +246,29 @@ def resolve_plain(value: str) -> Any:
     return value
 
 
-def _compose(text: str, file: str) -> tuple[Any, bool]:
-    """The node graph, and whether plain scalars still need resolving (libyaml path)."""
+def _build(text: str, file: str, max_depth: int) -> _Builder:
+    """Values and positions from libyaml's events, else (libyaml refused the text) from ruamel's."""
+    builder = _Builder(file, max_depth)
     try:
-        return yaml.compose(text, Loader=_PlainLoader), True
+        builder.run(yaml.parse(text, Loader=_PlainLoader))
+        return builder
+    except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit (1000) is beyond ours
+            mark = exc.problem_mark
+            raise YamlError(
+                f"nesting deeper than {max_depth} levels; specs are shallow documents",
+                file=file,
+                line=mark.line + 1 if mark else 1,
+                col=mark.column + 1 if mark else 1,
+            ) from None
     except yaml.YAMLError:
         pass  # libyaml rejects some valid YAML 1.2: the pure-Python parser decides.
-    except RecursionError:
-        raise YamlError("nesting too deep", file=file, line=1, col=1) from None
+    builder = _Builder(file, max_depth)
     try:
-        return _RT.compose(text), False
+        builder.run(_RT.parse(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        if "expected a single document" in str(exc):
-            problem = "more than one YAML document in the file; put one spec per file"
         raise YamlError(
             f"YAML syntax: {problem}",
             file=file,
@@ -282,96 +277,173 @@ def _compose(text: str, file: str) -> tuple[Any, bool]:
         ) from None
     except YAMLError as exc:
         raise YamlError(f"YAML syntax: {exc}", file=file, line=1, col=1) from None
-    except RecursionError:
-        raise YamlError("nesting too deep", file=file, line=1, col=1) from None
+    return builder
+
+
+_SCALAR, _SEQ, _MAP, _END, _ALIAS, _DOC, _OTHER = range(7)
+_EVENT_KINDS = {
+    "ScalarEvent": _SCALAR,
+    "SequenceStartEvent": _SEQ,
+    "MappingStartEvent": _MAP,
+    "SequenceEndEvent": _END,
+    "MappingEndEvent": _END,
+    "AliasEvent": _ALIAS,
+    "DocumentStartEvent": _DOC,
+}
+_KIND_BY_CLASS: dict[type, int] = {}
+
+
+def _event_kind(event: Any) -> int:
+    cls = type(event)
+    kind = _KIND_BY_CLASS.get(cls)
+    if kind is None:
+        kind = _KIND_BY_CLASS[cls] = _EVENT_KINDS.get(cls.__name__, _OTHER)
+    return kind
+
+
+class _Frame:
+    """An open collection while its events arrive: the container, its path, a mapping's pending key."""
+
+    __slots__ = ("container", "first", "key", "path")
+
+    def __init__(self, container: dict[str, Any] | list[Any], path: JsonPath) -> None:
+        self.container = container
+        self.path = path
+        self.key: str | None = None
+        self.first: dict[str, int] = {}
 
 
 class _Builder:
-    """Turns composed nodes (libyaml's or ruamel's) into plain values, recording positions.
+    """Turns a parser's event stream (libyaml's or ruamel's) into plain values, recording positions.
 
-    Aliases are refused (a node met twice is an alias), tags other than the core ones
-    are refused, duplicate keys are refused.
+    One pass, no recursion, no node graph: depth is checked on each collection's start
+    event, so the parser is stopped as soon as it goes deeper than the limit. Aliases,
+    tags other than the core ones, merge keys, non-scalar keys and duplicate keys are
+    refused; a second document is refused.
     """
 
-    def __init__(self, file: str, max_depth: int, resolve: bool) -> None:
+    def __init__(self, file: str, max_depth: int) -> None:
         self.file = file
         self.max_depth = max_depth
-        self.resolve = resolve
         self.positions: dict[JsonPath, tuple[int, int]] = {}
-        self.seen: set[int] = set()
+        self.root: Any = None
+        self.documents = 0
+        self.stack: list[_Frame] = []
 
-    def error(self, node: Any, message: str) -> YamlError:
-        return YamlError(message, file=self.file, line=node.start_mark.line + 1, col=node.start_mark.column + 1)
+    def error(self, event: Any, message: str) -> YamlError:
+        mark = event.start_mark
+        return YamlError(message, file=self.file, line=mark.line + 1, col=mark.column + 1)
 
-    def build(self, node: Any, path: JsonPath) -> Any:
-        if len(path) > self.max_depth:
-            raise self.error(node, f"nesting deeper than {self.max_depth} levels")
-        if id(node) in self.seen:
-            # the node's own mark is the anchor's; the alias sits under the key that holds it
-            holder = path[:-1] if path and isinstance(path[-1], int) else path
-            line, col = self.positions.get(holder, (node.start_mark.line + 1, node.start_mark.column + 1))
-            raise YamlError(
-                "YAML aliases (*name) are not allowed in specs: write the value out (aliases can expand without bound)",
-                file=self.file,
-                line=line,
-                col=col,
+    def run(self, events: Any) -> None:
+        for event in events:
+            kind = _event_kind(event)
+            if kind == _SCALAR:
+                if self._is_key(event):
+                    self._key(event)
+                else:
+                    self._place(event, self._scalar(event))
+            elif kind == _SEQ or kind == _MAP:
+                if self._is_key(event):
+                    raise self.error(event, "mapping keys must be plain strings")
+                self._check_tag(event, "seq" if kind == _SEQ else "map")
+                container: dict[str, Any] | list[Any] = [] if kind == _SEQ else {}
+                path = self._place(event, container)
+                self.stack.append(_Frame(container, path))
+            elif kind == _END:
+                self.stack.pop()
+            elif kind == _ALIAS:
+                self._alias(event)
+            elif kind == _DOC:
+                self.documents += 1
+                if self.documents > 1:
+                    raise self.error(
+                        event, "YAML syntax: more than one YAML document in the file; put one spec per file"
+                    )
+
+    def _is_key(self, event: Any) -> bool:
+        if not self.stack:
+            return False
+        top = self.stack[-1]
+        return isinstance(top.container, dict) and top.key is None
+
+    def _key(self, event: Any) -> None:
+        top = self.stack[-1]
+        assert isinstance(top.container, dict)
+        if str(event.tag) == _TAG + "merge" or (event.value == "<<" and not event.style):
+            raise self.error(event, "merge keys (<<) are not allowed in specs: write the values out")
+        key = str(event.value)
+        mark = event.start_mark
+        if key in top.first:
+            raise self.error(
+                event, f"duplicate key '{key}' (first defined on line {top.first[key]}); remove one of them"
             )
-        self.seen.add(id(node))
-        if not path:
-            self.positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        kind = node.id
-        if kind == "mapping":
-            return self._mapping(node, path)
-        if kind == "sequence":
-            if str(node.tag) not in (_TAG + "seq", "!"):
-                raise self.error(node, f"tag {node.tag} is not allowed in specs")
-            out: list[Any] = []
-            for i, item in enumerate(node.value):
-                self.positions[path + (i,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-                out.append(self.build(item, path + (i,)))
-            return out
-        if kind == "scalar":
-            return self._scalar(node)
-        raise self.error(node, "unsupported YAML node")
+        top.first[key] = mark.line + 1
+        self.positions[top.path + (key,)] = (mark.line + 1, mark.column + 1)
+        top.key = key
 
-    def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
-        if str(node.tag) not in (_TAG + "map", "!"):
-            raise self.error(node, f"tag {node.tag} is not allowed in specs")
-        out: dict[str, Any] = {}
-        first: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.id != "scalar":
-                raise self.error(key_node, "mapping keys must be plain strings")
-            if str(key_node.tag) == _TAG + "merge" or (key_node.value == "<<" and not key_node.style):
-                raise self.error(key_node, "merge keys (<<) are not allowed in specs: write the values out")
-            key = str(key_node.value)
-            if key in out:
-                raise self.error(
-                    key_node,
-                    f"duplicate key '{key}' (first defined on line {first[key]}); remove one of them",
-                )
-            first[key] = key_node.start_mark.line + 1
-            self.positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = self.build(value_node, path + (key,))
-        return out
+    def _place(self, event: Any, value: Any) -> JsonPath:
+        """Put ``value`` where the open collection expects it; returns its path (depth-checked)."""
+        mark = event.start_mark
+        if not self.stack:
+            self.positions[()] = (mark.line + 1, mark.column + 1)
+            self.root = value
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.container, list):
+            path = top.path + (len(top.container),)
+            self.positions[path] = (mark.line + 1, mark.column + 1)
+            top.container.append(value)
+        else:
+            assert top.key is not None
+            path = top.path + (top.key,)
+            top.container[top.key] = value
+            top.key = None
+        if len(path) > self.max_depth:
+            raise self.error(event, f"nesting deeper than {self.max_depth} levels; specs are shallow documents")
+        return path
 
-    def _scalar(self, node: Any) -> Any:
-        tag, value = str(node.tag), node.value
-        if self.resolve and tag == _TAG + "str":
-            return value if node.style else resolve_plain(value)  # plain style: None or ""
-        if tag in ("!", "None") or tag == _TAG + "str":
+    def _alias(self, event: Any) -> None:
+        # report at the key that holds the alias (or the list that does), where the reader looks
+        mark = event.start_mark
+        if self.stack:
+            top = self.stack[-1]
+            holder = top.path if isinstance(top.container, list) or top.key is None else top.path + (top.key,)
+            line, col = self.positions.get(holder, (mark.line + 1, mark.column + 1))
+        else:
+            line, col = mark.line + 1, mark.column + 1
+        raise YamlError(
+            "YAML aliases (*name) are not allowed in specs: write the value out (aliases can expand without bound)",
+            file=self.file,
+            line=line,
+            col=col,
+        )
+
+    def _check_tag(self, event: Any, kind: str) -> None:
+        tag = event.tag
+        if tag is not None and str(tag) not in (_TAG + kind, "!"):
+            raise self.error(event, f"tag {tag} is not allowed in specs")
+
+    def _scalar(self, event: Any) -> Any:
+        tag, value = event.tag, event.value
+        if tag is None:
+            return value if event.style else resolve_plain(value)  # plain style: '' (libyaml) or None (ruamel)
+        tag = str(tag)
+        if tag in ("!", _TAG + "str"):
             return value
-        if tag == _TAG + "null":
-            return None
-        if tag == _TAG + "bool":
-            return value.lower() in ("true", "yes", "on")
-        if tag == _TAG + "int":
-            return _to_int(value)
-        if tag == _TAG + "float":
-            return _to_float(value)
+        try:
+            if tag == _TAG + "null":
+                return None
+            if tag == _TAG + "bool":
+                return value.lower() in ("true", "yes", "on")
+            if tag == _TAG + "int":
+                return _to_int(value)
+            if tag == _TAG + "float":
+                return _to_float(value)
+        except ValueError:
+            raise self.error(event, f"'{value}' is not a valid {tag.rsplit(':', 1)[-1]}") from None
         if tag == _TAG + "timestamp":
             return value
-        raise self.error(node, f"tag {tag} is not allowed in specs (govops never executes YAML tags)")
+        raise self.error(event, f"tag {tag} is not allowed in specs (govops never executes YAML tags)")
 
 
 def _to_int(text: str) -> int:

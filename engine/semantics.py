@@ -13,10 +13,13 @@ from pathlib import Path
 from engine.catalog_of_checks import CHECK_THRESHOLDS, MONITORING_METRICS
 from engine.config import Governance
 from engine.diagnostics import Diagnostic
+from engine.kpi_syntax import KpiError
+from engine.kpi_syntax import parse as parse_kpi
+from engine.limits import max_data_bytes
 from engine.loader import JsonPath, YamlDocument, format_path
 from engine.schema_errors import suggest
 from engine.spec import ModelSpec
-from engine.uris import uri_problem
+from engine.uris import local_file_problem, uri_problem
 
 Finding = tuple[JsonPath, str, str]  # (path into the spec, rule id, message)
 
@@ -24,6 +27,7 @@ Finding = tuple[JsonPath, str, str]  # (path into the spec, rule id, message)
 def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Iterator[Finding]:
     """Every structural problem in ``spec`` as (path, rule, message)."""
     body = spec.spec
+    cap = max_data_bytes(config)
     if config is not None:
         if body.tier not in config.tiers:
             yield (
@@ -49,10 +53,14 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
                 f"version '{version.id}' is declared twice (also versions[{ids[version.id]}])",
             )
         ids.setdefault(version.id, i)
-        yield from _uri(version.artifact.uri, ("spec", "versions", i, "artifact", "uri"), root)
+        yield from _uri(version.artifact.uri, ("spec", "versions", i, "artifact", "uri"), root, cap)
         if version.lineage and version.lineage.training_data:
             yield from _uri(
-                version.lineage.training_data.uri, ("spec", "versions", i, "lineage", "trainingData", "uri"), root
+                version.lineage.training_data.uri,
+                ("spec", "versions", i, "lineage", "trainingData", "uri"),
+                root,
+                cap,
+                read=False,
             )
 
     yield from _features(spec)
@@ -97,8 +105,8 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
     val = body.validation
     if val is not None:
         inputs = {f.name for f in body.interface.inputs}
-        yield from _uri(val.reference_data.uri, ("spec", "validation", "referenceData", "uri"), root)
-        yield from _uri(val.evaluation_data.uri, ("spec", "validation", "evaluationData", "uri"), root)
+        yield from _uri(val.reference_data.uri, ("spec", "validation", "referenceData", "uri"), root, cap)
+        yield from _uri(val.evaluation_data.uri, ("spec", "validation", "evaluationData", "uri"), root, cap)
         if val.label in inputs:
             yield (
                 ("spec", "validation", "label"),
@@ -144,12 +152,29 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
                         f"{kind} has no alert metric '{metric}'{suggest(metric, set(known))}; "
                         f"known: {', '.join(known)}",
                     )
+        for k, kpi in enumerate(mon.thresholds.kpis):
+            try:
+                parse_kpi(kpi.expression)
+            except KpiError as exc:
+                yield (
+                    ("spec", "monitoring", "thresholds", "kpis", k, "expression"),
+                    "spec/bad-kpi",
+                    f"KPI '{kpi.name}': {exc} (monitoring would refuse it)",
+                )
 
 
-def _uri(uri: str, path: JsonPath, root: Path) -> Iterator[Finding]:
+def _uri(uri: str, path: JsonPath, root: Path, cap: int, *, read: bool = True) -> Iterator[Finding]:
+    """A URI's form, then (when the file is local and there) that it is a regular file under the cap.
+
+    ``read=False`` for files govops never reads (training data): only the kind is checked.
+    """
     problem = uri_problem(uri, root)
     if problem:
         yield path, "spec/bad-uri", problem
+        return
+    problem = local_file_problem(uri, root, cap, check_size=read)
+    if problem:
+        yield path, "spec/unreadable-data", problem
 
 
 def _features(spec: ModelSpec) -> Iterator[Finding]:

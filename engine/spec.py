@@ -34,12 +34,23 @@ SecretName = Annotated[
 ]
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _check_int64(value: Any) -> Any:
+    """Integers a policy input (JSON, Rego) can carry exactly: 64-bit, as ``check`` requires."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ValueError("an integer beyond 64 bits cannot reach a policy; write it as a string")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         alias_generator=to_camel,
         populate_by_name=False,
         frozen=True,
+        allow_inf_nan=False,  # NaN/inf cannot reach a policy (JSON) and make every comparison false
     )
 
 
@@ -74,6 +85,13 @@ class Feature(_Model):
         default=None, description="the allowed values (category/string/integer)"
     )
 
+    @field_validator("categories")
+    @classmethod
+    def _int64_categories(cls, v: list[str | int | float | bool] | None) -> list[str | int | float | bool] | None:
+        for item in v or []:
+            _check_int64(item)
+        return v
+
     @model_validator(mode="after")
     def _range(self) -> Feature:
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -93,7 +111,7 @@ class DataRef(_Model):
 
     uri: str = Field(min_length=1)
     sha256: Sha256 | None = None
-    format: Literal["csv", "parquet", "joblib", "pickle", "onnx", "json"] | None = None
+    format: Literal["csv", "parquet", "joblib", "pickle", "skops", "onnx", "json"] | None = None
 
 
 class CodeRef(_Model):
@@ -198,6 +216,11 @@ class Validation(_Model):
     slice_columns: list[str] = Field(default_factory=list)
     time_column: str | None = None
     checks: dict[str, CheckConfig] = Field(default_factory=dict)
+
+    @field_validator("positive_class")
+    @classmethod
+    def _int64_class(cls, v: str | int | None) -> str | int | None:
+        return _check_int64(v)
 
 
 class Kpi(_Model):

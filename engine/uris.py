@@ -73,3 +73,43 @@ def local_path(uri: str, root: Path) -> Path | None:
     if parsed.scheme.lower() == "file":
         return Path(parsed.path)
     return root / uri
+
+
+def local_file_problem(uri: str, root: Path, max_bytes: int, *, check_size: bool = True) -> str | None:
+    """Why the local file ``uri`` names may not be read (a device, FIFO, socket; over the cap), or ``None``.
+
+    For ``lint``: a file that is not there is left to the check that reads it (it may be
+    produced later), object storage is not looked at, and nothing is opened.
+    """
+    from engine.limits import file_problem
+
+    path = local_path(uri, root)
+    if path is None:
+        return None
+    problem = file_problem(path, max_bytes if check_size else 2**63)
+    return f"'{uri}' cannot be read: {problem}" if problem else None
+
+
+def locate_uri(spec_file: Path, root: Path, uri: str) -> str | None:
+    """``file:line:col`` of the first ``uri: <uri>`` in a spec file, for messages (``None`` if not found)."""
+    from engine.loader import YamlError, load_yaml_file
+
+    try:
+        shown = spec_file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = str(spec_file)
+    try:
+        doc = load_yaml_file(spec_file, shown)
+    except YamlError:
+        return None
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), doc.data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            if value.get("uri") == uri:
+                line, col = doc.position(path + ("uri",))
+                return f"{shown}:{line}:{col}"
+            stack.extend((path + (k,), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), v) for i, v in reversed(list(enumerate(value))))
+    return None

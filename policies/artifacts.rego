@@ -52,3 +52,38 @@ deny contains v if {
 		),
 	}
 }
+
+# A released version is immutable. Once a version id is on main (it is in the spec at the
+# base of the change), its artifact digest, runtime and lineage stay what was reviewed and
+# validated: pointing an existing id at other bytes would slip a new model past every rule
+# that looks for new versions (progressive rollout, first canary weight, validation of new
+# versions). Registries treat versions this way and container images treat digests this way.
+released_versions := {ver.id: ver | some ver in lib.previous.spec.versions}
+
+immutable_fields := {
+	"artifact.sha256": "artifact sha256",
+	"runtime": "runtime",
+	"lineage": "lineage",
+}
+
+released_value(ver, "artifact.sha256") := object.get(ver, ["artifact", "sha256"], null)
+
+released_value(ver, "runtime") := object.get(ver, "runtime", null)
+
+released_value(ver, "lineage") := object.get(ver, "lineage", null)
+
+deny contains v if {
+	lib.changed
+	some i, ver in lib.spec.versions
+	old := released_versions[ver.id]
+	some field, label in immutable_fields
+	not released_value(old, field) == released_value(ver, field)
+	v := {
+		"rule": "GOV-ART-004",
+		"path": sprintf("spec.versions[%v].%s", [i, field]),
+		"message": sprintf(
+			"version %s is released on main and immutable: its %s changed; add a new version id for the new artifact (and roll it out as a challenger) instead of editing %s",
+			[ver.id, label, ver.id],
+		),
+	}
+}

@@ -26,3 +26,32 @@ test_art_003_snapshot_version_denied if "GOV-ART-003" in f.denied with input as 
 semver := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/1/id", "value": "2.0.0-rc.1"}])
 
 test_art_003_semver_allowed if not "GOV-ART-003" in f.denied with input as semver
+
+swapped_artifact := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/0/artifact/sha256", "value": "1111111111111111111111111111111111111111111111111111111111111111"}])
+
+test_art_004_swapped_artifact_of_released_version_denied if "GOV-ART-004" in f.denied with input as swapped_artifact
+
+swapped_runtime := json.patch(f.base, [
+	{"op": "replace", "path": "/spec/spec/versions/1/runtime", "value": "my.CustomRuntime"},
+	{"op": "add", "path": "/config/allowedRuntimes/-", "value": "my.CustomRuntime"},
+])
+
+test_art_004_changed_runtime_of_released_version_denied if "GOV-ART-004" in f.denied with input as swapped_runtime
+
+swapped_lineage := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/1/lineage/code/commit", "value": "def5678"}])
+
+test_art_004_changed_lineage_of_released_version_denied if "GOV-ART-004" in f.denied with input as swapped_lineage
+
+moved_artifact := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/0/artifact/uri", "value": "s3://bucket/m/1.0.0/model.joblib"}])
+
+test_art_004_moved_artifact_with_same_digest_allowed if not "GOV-ART-004" in f.denied with input as moved_artifact
+
+new_version := json.patch(f.base, [{"op": "add", "path": "/spec/spec/versions/-", "value": f.version("1.2.0")}])
+
+test_art_004_new_version_allowed if not "GOV-ART-004" in f.denied with input as new_version
+
+new_model := json.patch(f.base, [{"op": "replace", "path": "/previous", "value": null}])
+
+test_art_004_new_model_allowed if not "GOV-ART-004" in f.denied with input as new_model
+
+test_art_004_recheck_allowed if not "GOV-ART-004" in f.denied with input as f.recheck

@@ -125,4 +125,8 @@ test_recheck_is_clean if count(result.deny) + count(result.warn) == 0 with input
 
 test_items_have_rule_message_path if result.deny == [{"rule": "GOV-ART-001", "path": "spec.versions[0].artifact", "message": "version 1.0.0: artifact artifacts/1.0.0/model.joblib is not pinned; add artifact.sha256 (the sha256sum of the file, or run `make artifacts`)"}] with input as unpinned
 
-unpinned := json.patch(base, [{"op": "remove", "path": "/spec/spec/versions/0/artifact/sha256"}])
+# Unpinned at the base too (an unpinned released version is GOV-ART-004 when the PR drops its digest).
+unpinned := json.patch(base, [
+	{"op": "remove", "path": "/spec/spec/versions/0/artifact/sha256"},
+	{"op": "remove", "path": "/previous/spec/versions/0/artifact/sha256"},
+])

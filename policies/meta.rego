@@ -1,4 +1,6 @@
-# The rules themselves (policies/, govops.yaml) change only with the risk group's approval.
+# The rules themselves (policies/, govops.yaml) and what enforces them (CI workflows under
+# .github/, CODEOWNERS) change only with the risk group's approval. A PR's own edits never
+# judge it (the base's rules do), but they take effect once merged.
 package govops.meta
 
 import data.govops.lib
@@ -12,6 +14,16 @@ governed_files contains f if {
 governed_files contains f if {
 	some f in input.context.changed_files
 	startswith(f, "policies/")
+}
+
+governed_files contains f if {
+	some f in input.context.changed_files
+	startswith(f, ".github/")
+}
+
+governed_files contains f if {
+	some f in input.context.changed_files
+	f in {"CODEOWNERS", "docs/CODEOWNERS"}
 }
 
 deny contains v if {

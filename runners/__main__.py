@@ -29,7 +29,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", default=None, help="JSON object of thresholds (default: tier + spec)")
     p.add_argument("--repo", default=".", help="the GitOps repository root (default: .)")
     p.add_argument("--out", default=None, help="where to write the result JSON")
-    p.add_argument("--cache-dir", default=None, help="cache of sorted reference columns")
+    p.add_argument("--cache-dir", default=None,
+                   help="cache of sorted reference columns (default: $GOVOPS_CACHE_DIR, else the engine's "
+                   "cache directory; never one inside --repo)")
     return p
 
 

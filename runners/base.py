@@ -50,7 +50,7 @@ class CheckContext:
     champion_version: str | None
     thresholds: Thresholds
     loader: DataLoader
-    cache_dir: Path
+    cache_dir: Path | None  # None: no cache (never one inside the checkout)
     options: dict[str, Any] = field(default_factory=dict)
 
     # --- the spec -----------------------------------------------------------------
@@ -95,7 +95,10 @@ class CheckContext:
         return self.loader.table(self.validation().evaluation_data, "evaluation_data")
 
     def candidate(self) -> Any:
-        """The candidate model, loaded only after its digest matched."""
+        """The candidate model, in a sandboxed prediction worker once its digest matched.
+
+        A :class:`runners.model_worker.RemoteModel`: the artifact is never loaded in this process.
+        """
         v = self._version(self.version)
         return self.loader.model(v.artifact, "candidate_model", v.runtime)
 

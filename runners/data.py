@@ -2,9 +2,10 @@
 
 Validation stage, input side. A file is read once into memory, hashed, and only those
 verified bytes are parsed, so what was hashed is what is used. This module must never
-unpickle a model whose digest is missing or does not match the spec: a pickle runs
-code when loaded. Data may come from a repository-relative path, ``file://``, or
-``s3://``/``gs://`` through fsspec when it is installed.
+load a model whose digest is missing or does not match the spec, and never loads one
+in this process at all: a pickle runs code when loaded, so models are loaded and called only
+in the sandboxed prediction workers of :mod:`runners.model_worker`. Data may come from a
+repository-relative path, ``file://``, or ``s3://``/``gs://`` through fsspec when it is installed.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.limits import LimitError, human, max_data_bytes, read_capped
 from engine.spec import DataRef
-from engine.uris import REMOTE_SCHEMES, local_path, uri_problem
+from engine.uris import REMOTE_SCHEMES, local_path, locate_uri, uri_problem
+from runners.model_worker import FORMATS as MODEL_FORMATS
+from runners.model_worker import ModelWorkerError, RemoteModel
 from runners.result import InputRef
 
 
 class CheckError(Exception):
     """A check cannot run: bad or missing input. Becomes an ``error`` result with this message."""
+
+
+class RefusedInput(CheckError):
+    """A file a spec URI names that is never read: not a regular file, or over the size cap."""
 
 
 @dataclass
@@ -36,8 +44,14 @@ class Loaded:
     raw: bytes
 
 
-def read_bytes(uri: str, root: Path) -> bytes:
-    """The bytes a URI names (local, ``file://``, or object storage through fsspec)."""
+def read_bytes(uri: str, root: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes a URI names (local, ``file://``, or object storage through fsspec), at most ``max_bytes``.
+
+    Only regular files are read, with a bounded read: a device (``file:///dev/zero``), a
+    FIFO or a socket is refused before any byte is read, and a file larger than the cap
+    (``limits.maxDataBytes`` in govops.yaml, ``GOVOPS_MAX_DATA_BYTES``) is refused.
+    """
+    cap = max_data_bytes() if max_bytes is None else max_bytes
     problem = uri_problem(uri, root)
     if problem:
         raise CheckError(problem)
@@ -54,22 +68,27 @@ def read_bytes(uri: str, root: Path) -> bytes:
             ) from None
         try:
             with fsspec.open(uri, "rb") as fh:
-                return bytes(fh.read())
+                raw = bytes(fh.read(cap + 1))
         except Exception as exc:  # backend errors vary by scheme
             raise CheckError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from exc
-    if not path.exists():
-        raise CheckError(f"{uri}: no such file")
-    if path.is_dir():
-        raise CheckError(f"{uri} is a directory, expected a file")
+        if len(raw) > cap:
+            raise RefusedInput(f"{uri}: it holds more than the {human(cap)} limit (raise limits.maxDataBytes)")
+        return raw
     try:
-        return path.read_bytes()
+        return read_capped(path, cap, uri)
+    except LimitError as exc:
+        raise RefusedInput(f"refusing to read {exc.message}") from None
+    except FileNotFoundError:
+        raise CheckError(f"{uri}: no such file") from None
+    except IsADirectoryError:
+        raise CheckError(f"{uri} is a directory, expected a file") from None
     except OSError as exc:
         raise CheckError(f"cannot read {uri}: {exc.strerror or exc}") from exc
 
 
-def fetch(ref: DataRef, root: Path, role: str, *, require_digest: bool) -> Loaded:
+def fetch(ref: DataRef, root: Path, role: str, *, require_digest: bool, max_bytes: int | None = None) -> Loaded:
     """Read and verify one file. Raises :class:`CheckError` on a missing file or a digest mismatch."""
-    raw = read_bytes(ref.uri, root)
+    raw = read_bytes(ref.uri, root, max_bytes)
     actual = hashlib.sha256(raw).hexdigest()
     if ref.sha256 is None and require_digest:
         raise CheckError(
@@ -94,6 +113,8 @@ def _format(ref: DataRef) -> str:
         return "csv"
     if lower.endswith((".joblib", ".pkl", ".pickle")):
         return "joblib"
+    if lower.endswith(".skops"):
+        return "skops"
     raise CheckError(f"cannot tell the format of {ref.uri}; name it .csv or .parquet, or set format in the spec")
 
 
@@ -121,14 +142,15 @@ def parse_table(loaded: Loaded, fmt: str) -> pd.DataFrame:
     return frame
 
 
-def load_model_bytes(loaded: Loaded) -> Any:
-    """Unpickle a model with joblib. Only ever called on bytes whose digest matched the spec."""
-    import joblib
+def load_model_bytes(loaded: Loaded, fmt: str = "joblib") -> RemoteModel:
+    """The model in a sandboxed prediction worker (never in this process).
 
+    Only ever called on bytes whose digest matched the spec; the worker gets those bytes.
+    """
     try:
-        return joblib.load(io.BytesIO(loaded.raw))
-    except Exception as exc:
-        raise CheckError(f"cannot load model {loaded.uri}: {type(exc).__name__}: {exc}") from exc
+        return RemoteModel(loaded.raw, fmt, loaded.uri)
+    except ModelWorkerError as exc:
+        raise CheckError(f"cannot load model {loaded.uri}: {exc}") from exc
 
 
 @dataclass
@@ -137,8 +159,12 @@ class DataLoader:
 
     root: Path
     inputs: list[InputRef] = field(default_factory=list)
+    max_bytes: int | None = None
+    """Cap on each file read (default: ``GOVOPS_MAX_DATA_BYTES`` or 2 GiB); see :meth:`configure`."""
+    spec_file: Path | None = None
+    """The spec the URIs come from, so a refused read names its ``file:line:col``."""
     _tables: dict[tuple[str, str | None], pd.DataFrame] = field(default_factory=dict)
-    _models: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    _models: dict[tuple[str, str | None], RemoteModel] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
 
     def table(self, ref: DataRef, role: str) -> pd.DataFrame:
@@ -146,27 +172,49 @@ class DataLoader:
         key = (ref.uri, ref.sha256)
         if key not in self._tables:
             fmt = _format(ref)
-            loaded = fetch(ref, self.root, role, require_digest=False)
+            loaded = self._fetch(ref, role, require_digest=False)
             self._tables[key] = parse_table(loaded, fmt)
             self._record(role, loaded)
         return self._tables[key]
 
-    def model(self, ref: DataRef, role: str, runtime: str) -> Any:
-        """A model artifact: digest required and verified *before* unpickling."""
+    def model(self, ref: DataRef, role: str, runtime: str) -> RemoteModel:
+        """A model artifact: digest required and verified *before* a worker loads it."""
         key = (ref.uri, ref.sha256)
         if key not in self._models:
             if not runtime.startswith("mlserver_sklearn."):
                 raise CheckError(
                     f"runtime {runtime} is not supported by the validation runners "
-                    "(supported: mlserver_sklearn.SKLearnModel, loaded with joblib)"
+                    "(supported: mlserver_sklearn.SKLearnModel, loaded with joblib or skops)"
                 )
             fmt = _format(ref)
-            if fmt not in ("joblib", "pickle"):
+            if fmt not in MODEL_FORMATS:
                 raise CheckError(f"{ref.uri}: format '{fmt}' cannot be loaded by {runtime}")
-            loaded = fetch(ref, self.root, role, require_digest=True)
-            self._models[key] = load_model_bytes(loaded)
+            loaded = self._fetch(ref, role, require_digest=True)
+            self._models[key] = load_model_bytes(loaded, fmt)
             self._record(role, loaded)
         return self._models[key]
+
+    def configure(self, config: Any, spec_file: str | Path | None) -> None:
+        """Take the read cap from govops.yaml (``limits.maxDataBytes``) and remember the spec's file."""
+        self.max_bytes = max_data_bytes(config)
+        if spec_file is not None:
+            path = Path(spec_file)
+            self.spec_file = path if path.is_absolute() else self.root / path
+
+    def _fetch(self, ref: DataRef, role: str, *, require_digest: bool) -> Loaded:
+        try:
+            return fetch(ref, self.root, role, require_digest=require_digest, max_bytes=self.max_bytes)
+        except RefusedInput as exc:
+            where = locate_uri(self.spec_file, self.root, ref.uri) if self.spec_file is not None else None
+            if where is None:
+                raise
+            raise RefusedInput(f"{where}: {role}: {exc}") from None
+
+    def close(self) -> None:
+        """Stop the prediction workers of every model loaded (they also die with this process)."""
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
 
     def _record(self, role: str, loaded: Loaded) -> None:
         self.digests[loaded.uri] = loaded.sha256

@@ -31,9 +31,13 @@ _SCHEMA_CONFIG = ConfigDict(json_schema_serialization_defaults_required=True)
 class Metric:
     """One measured value, the threshold it is judged against (if any) and the verdict.
 
-    ``passed`` is ``None`` when the value is not judged (no threshold, not applicable,
-    too few rows); ``gate`` says whether this metric decides the check's status (per-feature
-    drift values are evidence; the drifted share is the gate).
+    The verdict fails closed: a value judged against a threshold that could not be
+    computed (``value`` is ``None``: no probabilities, one class, a non-finite number) has
+    ``passed: false`` and a ``note`` saying why. ``passed`` is ``None`` only when nothing is
+    judged: no threshold, a slice too small by the spec's own minimum, or a threshold the
+    spec's task makes inapplicable (``min_r2`` on a classifier); the last has
+    ``applicable: false`` and never gates. ``gate`` says whether this metric decides the
+    check's status (per-feature drift values are evidence; the drifted share is the gate).
     """
 
     __pydantic_config__ = _SCHEMA_CONFIG
@@ -46,6 +50,7 @@ class Metric:
     scope: str = "overall"
     gate: bool = True
     note: str | None = None
+    applicable: bool = True
 
 
 @dataclass
@@ -113,44 +118,84 @@ def judge(
     scope: str = "overall",
     gate: bool = True,
     note: str | None = None,
+    why: str | None = None,
 ) -> Metric:
-    """A metric judged by a catalog threshold (``min_*``: value >= threshold; ``max_*``: value <= threshold)."""
+    """A metric judged by a catalog threshold (``min_*``: value >= threshold; ``max_*``: value <= threshold).
+
+    Fails closed: with a threshold and no finite value, the metric fails (``passed: false``)
+    and its note says why (``why``, else a generic reason). A check that knows the value does
+    not apply (the spec's task) uses :func:`not_applicable` instead; nothing else may skip a
+    threshold.
+    """
     name = metric or threshold_name.removeprefix("min_").removeprefix("max_")
     op: Op = ">=" if direction(threshold_name) == "min" else "<="
     if value is not None and not math.isfinite(value):
+        why = why or f"the value is not a finite number ({value})"
         value = None
     if threshold is None:
         return Metric(name, value, None, None, None, scope, gate, note)
     if value is None:
-        return Metric(name, None, threshold, op, None, scope, gate, note or "could not be computed")
+        reason = f"could not be computed: {why or 'the check produced no value'}"
+        return Metric(name, None, float(threshold), op, False, scope, gate, f"{reason}; {note}" if note else reason)
     passed = value >= threshold if op == ">=" else value <= threshold
     return Metric(name, float(value), float(threshold), op, bool(passed), scope, gate, note)
 
 
 def not_applicable(threshold_name: str, threshold: float, reason: str, scope: str = "overall") -> Metric:
-    """A threshold that does not apply here (e.g. ``min_r2`` on a classifier): reported, never failed."""
+    """A threshold the spec's task makes inapplicable (``min_r2`` on a classifier): reported, never gating.
+
+    Only the spec decides applicability (its ``task``): tier defaults set classification and
+    regression thresholds for every model, so the other task's are expected. A value that
+    merely could not be computed is not this: see :func:`judge`.
+    """
     op: Op = ">=" if direction(threshold_name) == "min" else "<="
     name = threshold_name.removeprefix("min_").removeprefix("max_")
-    return Metric(name, None, float(threshold), op, None, scope, False, f"not applicable: {reason}")
+    return Metric(name, None, float(threshold), op, None, scope, False, f"not applicable: {reason}", False)
+
+
+def unjudged(m: Metric) -> bool:
+    """A gating metric with a threshold and no verdict that is not marked inapplicable (fails closed)."""
+    return m.gate and m.threshold is not None and m.passed is None and m.applicable
 
 
 def status_of(metrics: list[Metric]) -> Status:
-    """``fail`` if any gating metric failed, else ``pass``."""
-    return "fail" if any(m.gate and m.passed is False for m in metrics) else "pass"
+    """``fail`` if any gating metric failed or was left unjudged under a threshold, else ``pass``."""
+    return "fail" if failed(metrics) else "pass"
 
 
 def failed(metrics: list[Metric]) -> list[Metric]:
-    """The gating metrics that failed."""
-    return [m for m in metrics if m.gate and m.passed is False]
+    """The gating metrics that failed (an unjudged thresholded metric counts as failed)."""
+    return [m for m in metrics if m.gate and (m.passed is False or unjudged(m))]
 
 
 def describe(m: Metric) -> str:
-    """``name=value (op threshold)`` for sentences and tables."""
+    """``name=value (op threshold)`` for sentences and tables; an unknown value says why."""
     value = "n/a" if m.value is None else f"{m.value:.4g}"
     where = "" if m.scope == "overall" else f" [{m.scope}]"
     if m.threshold is None:
         return f"{m.name}{where}={value}"
+    if m.value is None and m.note and m.applicable:
+        return f"{m.name}{where} {m.note} (needs {m.op} {m.threshold:g})"
     return f"{m.name}{where}={value} (needs {m.op} {m.threshold:g})"
+
+
+def document_passes(result: dict[str, Any] | None) -> bool:
+    """A check result passes only if its status says so *and* no gating metric contradicts it.
+
+    Fails closed: a result document (from a worker, an Argo step or an uploaded artifact) that says
+    ``pass`` while a gating metric failed, or sits under a threshold with no verdict and is
+    not marked ``applicable: false``, does not pass.
+    """
+    if not result or result.get("status") != "pass":
+        return False
+    for m in result.get("metrics") or []:
+        if not isinstance(m, dict) or not m.get("gate", True):
+            continue
+        if m.get("passed") is False:
+            return False
+        if m.get("threshold") is not None and m.get("passed") is None and m.get("applicable", True) is not False:
+            return False
+    return True
 
 
 def json_schema() -> dict[str, Any]:

@@ -19,15 +19,21 @@ from engine.errors import GovopsError
 from engine.spec import ModelSpec
 from runners.base import CheckContext, get
 from runners.data import CheckError, DataLoader
-from runners.result import CheckResult, Metric, status_of
+from runners.result import CheckResult, describe, failed, status_of
 
 CACHE_ENV = "GOVOPS_CACHE_DIR"
 
 
-def default_cache_dir(root: Path) -> Path:
-    """``$GOVOPS_CACHE_DIR`` or ``<repo>/.govops/cache`` (ignored by git)."""
+def default_cache_dir(root: Path) -> Path | None:
+    """``$GOVOPS_CACHE_DIR``, else the engine's default cache directory; never inside the checkout ``root``.
+
+    A cache inside the repository could be committed by the pull request under review, so
+    a cache directory there (or anywhere ``root`` contains) means no cache at all.
+    """
+    from engine.settings import cache_root
+
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else root / ".govops" / "cache"
+    return _outside(root, Path(env).absolute() if env else cache_root())
 
 
 def load_spec(root: Path, spec_file: str | Path) -> tuple[ModelSpec, Any]:
@@ -80,6 +86,7 @@ def run_check(
             if spec_file is None:
                 raise CheckError("no spec given")
             spec, config = load_spec(root, spec_file)
+            loader.configure(config, spec_file)  # govops.yaml's read cap; refusals name the spec's file:line
         if model and model != spec.id:
             raise CheckError(f"the spec declares model '{spec.id}', not '{model}'")
         result.model = spec.id
@@ -91,7 +98,8 @@ def run_check(
         typed = cls.thresholds_type.from_mapping(thresholds or {})
         result.thresholds = typed.as_dict()
         ctx = CheckContext(root=root, spec=spec, version=version, champion_version=champion, thresholds=typed,
-                           loader=loader, cache_dir=cache_dir or default_cache_dir(root), options=options or {})
+                           loader=loader, cache_dir=_outside(root, cache_dir) if cache_dir else default_cache_dir(root),
+                           options=options or {})
         ctx._version(version)
         if champion is not None:
             ctx._version(champion)
@@ -99,12 +107,10 @@ def run_check(
         result.metrics = outcome.metrics
         result.details = outcome.details
         result.summary = outcome.summary
-        result.status = status_of(outcome.metrics)
-        undefined = _undefined(outcome.metrics)
-        if undefined:
-            result.status = "error"
-            result.error = f"could not compute {', '.join(undefined)}, which the thresholds require"
-            result.summary = f"{check} could not judge {', '.join(undefined)}: {outcome.summary}"
+        result.status = status_of(outcome.metrics)  # fails closed on a thresholded metric without a value
+        unknown = [describe(m) for m in failed(outcome.metrics) if m.value is None]
+        if unknown and not all(u in outcome.summary for u in unknown):
+            result.summary = f"{outcome.summary}; failing closed: {'; '.join(unknown)}"
     except (CheckError, GovopsError) as exc:
         msg = exc.message if isinstance(exc, GovopsError) else str(exc)
         result.status, result.error, result.summary = "error", msg, f"{check} could not run: {msg}"
@@ -116,8 +122,15 @@ def run_check(
         result.status, result.error, result.summary = "error", msg, f"{check} failed unexpectedly: {msg}"
         result.details = {"traceback": traceback.format_exc(limit=8)}
     result.inputs = list(loader.inputs)
+    loader.close()  # stop the prediction workers (runners.model_worker) this check started
     result.duration_s = round(time.perf_counter() - t0, 3)
     return result
+
+
+def _outside(root: Path, cache_dir: Path) -> Path | None:
+    """``cache_dir`` unless it lies inside the checkout (then no cache: never state from the tree under review)."""
+    path, inside = cache_dir.resolve(), root.resolve()
+    return None if path == inside or inside in path.parents else cache_dir
 
 
 def _defaults(
@@ -137,10 +150,3 @@ def _defaults(
         champion = dep.champion
     return version, champion, effective_checks(spec, config).get(check, {})
 
-
-def _undefined(metrics: list[Metric]) -> list[str]:
-    return [
-        f"{m.name}" + ("" if m.scope == "overall" else f" [{m.scope}]")
-        for m in metrics
-        if m.gate and m.threshold is not None and m.value is None and not (m.note or "").startswith("not applicable")
-    ]

@@ -8,13 +8,14 @@ evaluation column is sorted once; the two sorted samples are merged with two
 as ``ks_2samp(method="asymp")``; below 1e-12, where scipy's exact tail is slow, the
 limiting distribution, within 1e-12 of it), the Wasserstein-1 distance (as
 ``scipy.stats.wasserstein_distance``) and PSI on reference-quantile bins. Columns run in
-threads (numpy releases the GIL). This module never reads files other than its cache.
+threads (numpy releases the GIL). This module never reads files other than its cache, and trusts none of it blindly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,49 @@ def sort_finite(values: np.ndarray) -> np.ndarray:
     return s[:n]
 
 
+CACHE_FORMAT = "govops/sorted-column/v2"
+
+
 def _cache_file(cache_dir: Path, digest: str, column: str) -> Path:
-    tag = hashlib.sha256(column.encode()).hexdigest()[:16]
-    return cache_dir / "sorted" / digest / f"{tag}.npy"
+    """``<cache>/sorted/<data sha256>/<sha256 of format and column>.npz``: keyed by everything the entry holds."""
+    tag = hashlib.sha256(f"{CACHE_FORMAT}\0{column}".encode()).hexdigest()[:32]
+    return cache_dir / "sorted" / digest / f"{tag}.npz"
+
+
+def _read_cached(path: Path, digest: str, column: str, values: np.ndarray | None) -> np.ndarray | None:
+    """The cached sorted column if the entry names this data digest and column and fits ``values``; else None.
+
+    Checked on read: the entry's own record of source digest, column and format, a 1-D float
+    array in ascending order, and (when the column is at hand) as many values as the column
+    has non-NaN ones with the same minimum and maximum. Never unpickles (``allow_pickle=False``).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as entry:
+            meta = (str(entry["format"]), str(entry["source"]), str(entry["column"]))
+            s = np.asarray(entry["sorted"])
+    except (OSError, ValueError, KeyError, EOFError):
+        return None  # missing, damaged or foreign: rebuilt
+    if meta != (CACHE_FORMAT, digest, column) or s.ndim != 1 or s.dtype != np.float64:
+        return None
+    if len(s) and (np.isnan(s).any() or bool(np.any(s[1:] < s[:-1]))):
+        return None
+    if values is not None:
+        v = np.asarray(values, dtype=np.float64)
+        finite = v[~np.isnan(v)]
+        if len(finite) != len(s) or (len(s) and (finite.min() != s[0] or finite.max() != s[-1])):
+            return None
+    return s
+
+
+def _write_cached(path: Path, digest: str, column: str, s: np.ndarray) -> None:
+    """Write one entry atomically (best effort: an unwritable cache only costs a sort next time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(tmp, sorted=s, format=np.array(CACHE_FORMAT), source=np.array(digest), column=np.array(column))
+        tmp.replace(path)
+    except OSError:
+        pass
 
 
 def sorted_reference(
@@ -62,18 +103,19 @@ def sorted_reference(
     """Each reference column sorted (NaNs dropped), read from or written to the cache when a digest is given.
 
     ``columns`` may be ``None`` when everything is cached; a cache miss then is an error.
-    A cached column is read whole (a sequential read beats page faults in ``searchsorted``).
+    A cached column is read whole (a sequential read beats page faults in ``searchsorted``)
+    and checked against its own record and the column (``_read_cached``); the cache lives
+    outside the checkout (``engine.settings.cache_root``), so no pull request can commit one.
     """
     out: dict[str, np.ndarray] = {}
     todo: list[str] = []
     for name in names:
-        path = _cache_file(cache_dir, digest, name) if cache_dir and digest else None
-        if path is not None and path.exists():
-            try:
-                out[name] = np.load(path)
+        if cache_dir and digest:
+            found = _read_cached(_cache_file(cache_dir, digest, name), digest, name,
+                                 columns[name] if columns is not None else None)
+            if found is not None:
+                out[name] = found
                 continue
-            except (OSError, ValueError):
-                pass  # a damaged cache entry is rebuilt
         todo.append(name)
     if todo and columns is None:
         raise KeyError(f"columns not cached: {', '.join(todo)}")
@@ -82,11 +124,7 @@ def sorted_reference(
         assert columns is not None
         s = sort_finite(columns[name])
         if cache_dir and digest:
-            path = _cache_file(cache_dir, digest, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-            np.save(tmp, s)
-            tmp.replace(path)
+            _write_cached(_cache_file(cache_dir, digest, name), digest, name, s)
         return name, s
 
     with ThreadPoolExecutor(max_workers=_threads(threads, len(todo))) as pool:

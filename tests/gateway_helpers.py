@@ -18,7 +18,7 @@ import numpy as np
 import uvicorn
 
 from engine.gateway.app import Gateway
-from engine.gateway.server import bind, url_of
+from engine.gateway.server import bind, url_of, uvicorn_config
 from engine.mlserver.process import free_port
 from engine.mlserver.settings import model_settings
 
@@ -103,8 +103,7 @@ class HangingServer:
 def serve_in_thread(gateway: Gateway) -> Iterator[str]:
     """Run ``gateway`` under uvicorn in a thread on a free port; yield its URL; stop it after."""
     sock = bind("127.0.0.1", 0)
-    config = uvicorn.Config(gateway.app, log_level="warning", access_log=False, lifespan="on", backlog=2048)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(gateway))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,81 @@ def test_parse_duration() -> None:
     for bad in ("", "-1m", "5x", "m"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+# -- secrets never reach the state files; the files are private (issue #15, hole 10) -------------------------
+
+HOOK_PATH = "/services/T0SECRET/B0SECRET/sEcReTwEbHoOkToKeN123"
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_connection_errors_are_stored_without_the_webhook_path(tmp_path: Path) -> None:
+    from engine.mlserver.process import free_port
+
+    hook = f"http://127.0.0.1:{free_port()}{HOOK_PATH}?token=qs-secret"  # nothing listens: connection refused
+    secrets = SecretStore(tmp_path, None, env={"SLACK_HOOK": hook})
+    folder = tmp_path / "mon"
+    outbox = Outbox(folder, secrets, sleep=lambda s: None)
+    assert outbox.deliver(alert(), SLACK) is False
+    assert outbox.flush(force=True) == (0, 1)
+    stored = {name: (folder / name).read_text() for name in ("deliveries.jsonl", "outbox.json")}
+    for name, text in stored.items():
+        for secret in ("sEcReTwEbHoOkToKeN123", "T0SECRET", "qs-secret", hook):
+            assert secret not in text, (name, secret)
+    log = [json.loads(x) for x in stored["deliveries.jsonl"].splitlines()]
+    assert len(log) == 4 and all(r["outcome"] == "failed" for r in log)
+    assert all("ConnectionError" in r["error"] and "…redacted" in r["error"] for r in log), log[0]["error"]
+    assert "Connection refused" in log[0]["error"]  # the cause is kept: it is what an operator needs
+    assert "…redacted" in outbox.entries()[0]["last_error"]
+    assert _mode(folder) == 0o700
+    assert _mode(folder / "deliveries.jsonl") == 0o600 and _mode(folder / "outbox.json") == 0o600
+
+
+def test_an_answer_echoing_the_secret_is_redacted(env) -> None:
+    http, _, outbox, _ = env
+    hook = outbox.secrets.require("SLACK_HOOK")
+    http.fail_next("/slack/", (404, f"no_service for {hook} (path /slack/T000/B000/XXXX)"))
+    http.fail_next("/v2/enqueue", (400, "invalid routing key R0UT1NGKEY"))
+    assert outbox.deliver(alert(), SLACK) is False
+    assert outbox.deliver(alert(), PD) is False
+    text = (outbox.folder / "deliveries.jsonl").read_text() + outbox.path.read_text()
+    assert "/slack/T000/B000/XXXX" not in text and "R0UT1NGKEY" not in text
+    assert "no_service" in text and "invalid routing key" in text
+
+
+def test_existing_state_files_are_made_private(tmp_path: Path) -> None:
+    from engine.monitoring.state import locked, update_models
+
+    folder = tmp_path / ".govops" / "monitoring"
+    folder.mkdir(parents=True)
+    os.chmod(folder, 0o755)
+    for name in ("deliveries.jsonl", "outbox.json", "alerts.json", "state.json"):
+        (folder / name).write_text("[]\n" if name == "outbox.json" else "")
+        os.chmod(folder / name, 0o644)
+    outbox = Outbox(folder, SecretStore(tmp_path, None, env={}), sleep=lambda s: None)
+    assert outbox.deliver(alert(), SLACK) is False  # missing secret: logged and parked
+    AlertManager(folder, outbox, renotify_s=60).reconcile("clinical/readmission-triage", [], [], now=1.0)
+    update_models(tmp_path, {"clinical/readmission-triage": {"health": {"score": 1.0}}})
+    with locked(tmp_path):
+        pass
+    assert _mode(folder) == 0o700
+    for name in ("deliveries.jsonl", "outbox.json", "alerts.json", "state.json", ".lock"):
+        assert _mode(folder / name) == 0o600, name
+
+
+def test_redact_keeps_scheme_and_host_only() -> None:
+    from engine.alerts.secrets import redact_urls
+
+    text = ("POST https://user:pw@hooks.slack.com/services/T/B/X?x=1 failed; retry "
+            "http://10.0.0.5:8080/a/b#frag and ftp://h; smtp://mail.example")
+    out = redact_urls(text)
+    assert out == ("POST https://hooks.slack.com/…redacted failed; retry "
+                   "http://10.0.0.5:8080/…redacted and ftp://h; smtp://mail.example")
+    store = SecretStore(Path("."), None, env={"K": "s3cr3t-value", "U": "https://h.example/p/q?k=v"})
+    store.require("K")
+    store.require("U")
+    assert store.redact("got s3cr3t-value and url: /p/q?k=v and /p/q") == (
+        "got …redacted and url: …redacted and …redacted")

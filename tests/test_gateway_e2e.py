@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from engine.gateway.app import GatewayConfig, build_gateway
-from engine.gateway.auth import KeyStore
+from engine.gateway.auth import KeyStore, key_id
 from engine.gateway.routing import table_from_data
 from engine.gateway.server import notify_reload
 from engine.mlserver.process import MLServerProcess
@@ -127,7 +127,7 @@ def test_challenger_down_champion_answers(mlserver, tmp_path):
             r = infer(url)
             assert r.status_code == 200
             assert (r.headers["X-Govops-Version"], r.headers["X-Govops-Route"]) == ("1.0.0", "champion")
-        text = requests.get(f"{url}/metrics", timeout=5).text
+        text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
     assert metric(text, "govops_gateway_errors_total", version="1.1.0", route="canary", kind="connection") == 10
     assert metric(text, "govops_gateway_failovers_total", from_version="1.1.0", to_version="1.0.0") == 10
 
@@ -147,7 +147,7 @@ def test_shadow_hanging_never_slows_or_fails_the_caller(mlserver, tmp_path):
         gw = gateway(tmp_path, doc, shadow_queue=4, shadow_workers=2, shadow_timeout_s=60)
         with serve_in_thread(gw) as url:
             results = asyncio.run(fire(f"{url}/v2/models/{IRIS}/infer", 200, 10, headers=LAB, body=v2_body()))
-            text = requests.get(f"{url}/metrics", timeout=5).text
+            text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
             assert hang.accepted <= 2  # two workers, each stuck on one call
     assert [s for s, _, _ in results] == [200] * 200
     assert max(t for _, _, t in results) < 2.0  # the hanging shadow would take 60 s
@@ -264,7 +264,7 @@ def test_malformed_payloads_and_content_types(mlserver, tmp_path):
         r = requests.post(endpoint, data=json.dumps(v2_body()), headers={**LAB, "Content-Type": "text/plain"},
                           timeout=10)
         assert r.status_code == 415 and "application/json" in r.json()["error"]
-        text = requests.get(f"{url}/metrics", timeout=5).text
+        text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
     assert metric(text, "govops_gateway_rejected_total", reason="malformed") == 2
     assert metric(text, "govops_gateway_rejected_total", reason="content_type") == 1
 
@@ -331,7 +331,7 @@ def test_burst_of_a_thousand_concurrent_requests(mlserver, tmp_path):
     gw = gateway(tmp_path, doc)
     with serve_in_thread(gw) as url:
         results = asyncio.run(fire(f"{url}/v2/models/{IRIS}/infer", 1000, 1000, headers=LAB, body=v2_body()))
-        text = requests.get(f"{url}/metrics", timeout=5).text
+        text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
     assert Counter(s for s, _, _ in results) == {200: 1000}
     answered = sum(metric(text, "govops_gateway_requests_total", version=v, code="200") for v in ("1.0.0", "1.1.0"))
     assert answered == 1000
@@ -387,10 +387,11 @@ def test_log_rows_and_feedback_joined_by_request_id(mlserver, tmp_path):
         assert col in preds.column_names, col
     rows = preds.to_pylist()
     assert {r["request_id"]: r["version"] for r in rows} == ids
+    user_ids = {key_id(f"user-{i}") for i in range(6)}
     assert {r["route"] for r in rows} <= {"champion", "canary"}
     for r in rows:
         assert [r[f"in.{f}"] for f in FEATURES] == ROWS[r["row"]].tolist()
-        assert r["request_key"].startswith("user-") and r["status"] == "ok" and r["latency_ms"] > 0
+        assert r["request_key"] in user_ids and r["status"] == "ok" and r["latency_ms"] > 0  # key ids, not keys
         proba = mlserver.infer(IRIS, r["version"], ROWS, output="predict_proba")[r["row"]]
         assert r["prediction"] == float(np.argmax(proba))
         assert r["proba"] is None  # three classes: no single positive-class probability
@@ -406,7 +407,7 @@ def test_metrics_counters_and_histogram(mlserver, tmp_path):
         for _ in range(7):
             assert infer(url).status_code == 200
         infer(url, {})
-        text = requests.get(f"{url}/metrics", timeout=5).text
+        text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
     labels = {"model": "lab/iris-species", "version": "1.0.0", "route": "champion"}
     assert metric(text, "govops_gateway_requests_total", code="200", **labels) == 7
     assert metric(text, "govops_gateway_request_duration_seconds_count", **labels) == 7

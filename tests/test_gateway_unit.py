@@ -320,3 +320,65 @@ def test_shutdown_override_reroutes_the_rollout_state(tmp_path, monkeypatch):
     after = load_table(tmp_path).models["clinical--readmission-triage"]
     assert after.champion.version == "1.0.0"
     assert after.weighted == () and after.shadows == () and after.failover is None
+
+
+# -- hardening (issue #15, hole 10): paths, key length, key ids, private state files ----------------------
+
+
+@pytest.mark.parametrize("raw", [
+    b"/v2/models/m/versions/%2e%2e/infer", b"/v2/models/m/versions/%2E%2e/infer", b"/v2/models/m/versions/../infer",
+    b"/v2/models/m/versions/./infer", b"/v2/models/m/versions/%252e%252e/infer", b"/v2/models/%2f..%2f/infer",
+    b"/v2/models/m/versions/a%5cb/infer", b"/v2/models/m\\..\\x/infer", b"/v2/models/m/versions/%0d%0a/infer",
+    b"/v2/models/m/versions/a%00b/infer", b"/v2/models/m/versions/a%7f/infer", b"/v2/models/m/versions/a%1b/infer",
+    b"/..", b"/v2/models/m/versions/1.0.0/infer/..",
+])
+def test_path_problem_refuses_dots_encodings_and_controls(raw: bytes):
+    from engine.gateway.guard import path_problem
+
+    problem = path_problem(raw)
+    assert problem is not None and "path" in problem
+
+
+@pytest.mark.parametrize("raw", [
+    b"/v2/models/lab--iris/versions/1.0.0/infer", b"/v2/models/lab--iris/versions/1.0.0-rc.1+b2/ready",
+    b"/v2/models/lab--iris/infer", b"/metrics", b"/v2", b"/v2/models/lab--iris/versions/1..2/infer",
+    b"/v2/models/lab%2Diris/infer",
+])
+def test_path_problem_lets_ordinary_paths_through(raw: bytes):
+    from engine.gateway.guard import path_problem
+
+    assert path_problem(raw) is None
+
+
+def test_long_keys_are_refused_and_key_ids_are_short_hashes():
+    import hashlib
+
+    from engine.gateway.auth import MAX_KEY_BYTES, key_id
+
+    long_key = "a" * (MAX_KEY_BYTES + 1)
+    store = KeyStore(entries=((b"lab-key-0123456789abcdef", "lab"),))
+    assert store.tenant_of("lab-key-0123456789abcdef") == "lab"
+    assert store.tenant_of(long_key) is None
+    with pytest.raises(InputError, match=f"at most {MAX_KEY_BYTES} bytes"):
+        keys_from_env(f"lab={long_key}")
+    assert key_id("user-1") == hashlib.sha256(b"user-1").hexdigest()[:12]
+    assert len(key_id("x" * 10_000)) == 12
+
+
+def test_gateway_state_and_overrides_are_private(tmp_path: Path):
+    import os
+
+    from engine.gateway.app import GatewayConfig, build_gateway
+    from engine.gateway.overrides import overrides_path, set_override
+    from engine.gateway.server import write_state
+
+    path = tmp_path / ".govops" / "gateway.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    os.chmod(path, 0o644)  # left by an older version
+    gw = build_gateway(GatewayConfig(root=tmp_path, keys=None), table_from_data({"models": {}}))
+    assert write_state(tmp_path, gw, "http://127.0.0.1:1") == path
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert json.loads(path.read_text())["reload_token"] == gw.config.reload_token
+    set_override(tmp_path, "lab/iris", {"action": "stop", "version": None})
+    assert overrides_path(tmp_path).stat().st_mode & 0o777 == 0o600

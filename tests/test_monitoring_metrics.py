@@ -123,9 +123,13 @@ def test_scores_and_health(spec: ModelSpec) -> None:
     assert Measured("drift", "psi", 0.5, high=0.2).score == 0.0
     assert Measured("performance", "accuracy", 0.35, low=0.7).score == pytest.approx(0.5)
     assert Measured("kpi", "r", 0.9, low=0.2, high=0.6).score == pytest.approx(0.5)
-    assert Measured("kpi", "r", None, low=0.2).score is None
+    # no value: fails closed (score 0, passed False) unless deliberately not judged (too few rows)
+    assert Measured("kpi", "r", None, low=0.2).score == 0.0 and Measured("kpi", "r", None, low=0.2).passed is False
+    waiting = Measured("kpi", "r", None, low=0.2, not_judged="no served rows")
+    assert waiting.score is None and waiting.passed is None
     ms = [Measured("drift", "drifted_share", 0.6, high=0.3), Measured("drift", "psi", 9, high=0.2, gate=False),
-          Measured("operational", "error_rate", 0.0, high=0.01), Measured("performance", "accuracy", None, low=0.7)]
+          Measured("operational", "error_rate", 0.0, high=0.01),
+          Measured("performance", "accuracy", None, low=0.7, not_judged="3 row(s) with feedback")]
     assert kind_scores(ms)["drift"] == 0.0 and kind_scores(ms)["performance"] is None
     h = health(spec, ms)
     # weights drift .25, operational .15; performance (no value) and the unjudged kinds drop out

@@ -90,7 +90,10 @@ def test_drift_to_alerts_to_shutdown_commit(tmp_path: Path, monkeypatch: pytest.
         assert metric(first, "drift.drifted_share")["passed"] is True
         assert first["health"]["score"] >= first["health"]["minimum"]
         assert first["alerts"] == [] and not http.slack and not http.pagerduty and not smtp.messages
-        assert (repo / ".govops" / "profiles" / "clinical--readmission-triage" / "1.1.0.json").exists()
+        from engine.settings import cache_root
+
+        assert list((cache_root() / "profiles" / "clinical--readmission-triage" / "1.1.0").glob("*.json"))
+        assert not (repo / ".govops" / "profiles").exists()  # never inside the checkout
 
         # hour 2: the inputs drift (many requests of several rows each)
         drifted = traffic(repo, M, "1.1.0", 1500, seed=2, shift=DRIFT, requests_of=3)

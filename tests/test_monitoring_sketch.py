@@ -17,8 +17,8 @@ from engine.monitoring.profile import (
     compute_profile,
     ensure_profile,
     load_profile,
-    profile_path,
     store_beside_results,
+    stored_path,
 )
 from engine.monitoring.sketch import (
     CategoricalSketch,
@@ -103,7 +103,7 @@ def test_profile_of_a_real_version_is_small_and_roundtrips(tmp_path: Path) -> No
     assert prof.proba is not None and 0 <= prof.proba.numeric.min <= prof.proba.numeric.max <= 1
     assert {i["role"] for i in prof.inputs} == {"reference_data", "model"}
     paths = store_beside_results(repo, prof, tmp_path / "validation")
-    assert paths[0] == profile_path(repo, spec.id, "1.1.0")
+    assert paths[0] == stored_path(repo, prof) and repo not in paths[0].parents  # the cache, not the checkout
     assert paths[1] == tmp_path / "validation" / "clinical" / "readmission-triage" / "profile-1.1.0.json"
     assert paths[0].stat().st_size < 64_000
     again = load_profile(paths[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -106,15 +107,16 @@ def test_context_flags_reach_the_policy(repo: Path) -> None:
 
 
 def test_decisions_are_cached_by_policy_and_input_digest(repo: Path) -> None:
-    settings = Settings(now="2026-11-01T00:00:00+00:00")
+    cache = repo.with_name("cache")
+    settings = Settings(now="2026-11-01T00:00:00+00:00", cache_dir=str(cache))
     first = run_check(repo, all_models=True, settings=settings)
     assert [d["cached"] for d in first.decisions] == [False] * 6
-    assert list((repo / ".govops/cache/policy").glob("*.json"))
+    assert list((cache / "policy").glob("*.json")) and not (repo / ".govops").exists()
     second = run_check(repo, all_models=True, settings=settings)
     assert [d["cached"] for d in second.decisions] == [True] * 6
     assert [d["result"] for d in second.decisions] == [d["result"] for d in first.decisions]
     # crossing a freeze boundary is a different key: the decision is recomputed
-    frozen = run_check(repo, all_models=True, settings=Settings(now="2026-12-25T00:00:00+00:00"))
+    frozen = run_check(repo, all_models=True, settings=Settings(now="2026-12-25T00:00:00+00:00", cache_dir=str(cache)))
     assert [d["cached"] for d in frozen.decisions] == [False] * 6
     # a changed policy is a different digest
     (repo / "policies/artifacts.rego").write_text((repo / "policies/artifacts.rego").read_text() + "\n# edit\n")
@@ -131,8 +133,10 @@ def test_rego_syntax_error_reports_rego_file_line(repo: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     res = govops("-C", str(repo), "check", "--all", env=_env(GOVOPS_POLICY_CACHE="0"))
     assert res.returncode == 2
-    assert "policies/artifacts.rego:14:" in res.stderr, res.stderr
-    assert "does not compile" in res.stderr
+    # the custom-library check on OPA's engine (where installed) meets it first, at the `}` it
+    # cannot parse; rego-cpp reports the line of the broken expression
+    assert re.search(r"policies/artifacts\.rego:(14: .*does not compile|15: .*OPA .* refuses this policy)",
+                     res.stderr), res.stderr
     assert "Traceback" not in res.stderr
 
 
@@ -176,19 +180,19 @@ def put_nan_threshold(repo: Path) -> int:
     """Make iris-species' min_accuracy NaN (which no policy input can carry); the 1-based line it is on."""
     spec = repo / "specs/lab/iris-species.yaml"
     lines = spec.read_text().splitlines()
-    idx = next(i for i, ln in enumerate(lines) if "performance: {min_accuracy: 0.7," in ln)
-    lines[idx] = lines[idx].replace("min_accuracy: 0.7,", "min_accuracy: .nan,")
+    idx = next(i for i, ln in enumerate(lines) if "performance: {min_accuracy: 0.7" in ln)
+    lines[idx] = lines[idx].replace("min_accuracy: 0.7", "min_accuracy: .nan")
     spec.write_text("\n".join(lines) + "\n")
     return idx + 1
 
 
 def test_spec_the_input_cannot_express_is_reported_at_its_line(repo: Path) -> None:
+    # NaN is refused when the spec loads (as lint does), at its line, before any policy input is built
     line = put_nan_threshold(repo)
-    with pytest.raises(PolicyInputError) as err:
-        run_check(repo, models=["lab/iris-species"], settings=Settings(policy_cache=False))
-    assert err.value.file == "specs/lab/iris-species.yaml"
-    assert err.value.line == line
-    assert "NaN" in err.value.message
+    res = run_check(repo, all_models=True, settings=Settings(policy_cache=False))
+    errors = [d for d in res.findings.diagnostics if d.severity == "error"]
+    assert [(d.file, d.line, d.rule) for d in errors] == [("specs/lab/iris-species.yaml", line, "schema/invalid-value")]
+    assert "must be a finite number (got nan)" in errors[0].message
 
 
 def test_bad_context_types_are_refused(repo: Path) -> None:

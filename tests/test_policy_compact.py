@@ -176,7 +176,7 @@ def test_corrupt_cached_bundle_is_rebuilt(tmp_path: Path, cases: list) -> None: 
     library = load_library(repo)
     run = run_documents(json.loads(cases[0][1]))
     path = bundle_cache_path(library, data_json({"govops_run": run}))
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"RBB\x00not a bundle" * 40)
     payload = [("m", json.dumps(compact(json.loads(cases[0][1]), run)))]
     backend = RegopyBackend(bundle_cache=True)

@@ -1,9 +1,11 @@
 """Built inputs (rego-cpp's input-stack API) decide exactly as inputs sent as text.
 
 The embedded backend builds each input value instead of sending JSON text, which skips
-rego-cpp's term parser. The API rounds floats to six decimals and cuts strings at a NUL
-byte, so such documents must still go as text; everything else must reach the policies
-unchanged. Every conformance case is evaluated both ways through real regopy.
+rego-cpp's term parser. The API rounds floats to six decimals, so such documents still go
+as text; it stores strings as it is handed them, so every string goes in the escaped form
+rego-cpp's own JSON reader keeps (``engine.policy.exact``): quotes, backslashes, control
+characters and NUL are built too. Every conformance case is evaluated both ways through
+real regopy; ``tests/test_policy_handover.py`` covers the strings a PR controls end to end.
 """
 
 from __future__ import annotations
@@ -64,10 +66,14 @@ def echo() -> tuple[Any, Any]:
         ({"x": 123456789.125, "y": 2.5e-05, "z": 1e20, "big": 2**63 - 1}, True),
         ({"tiny": 1e-07}, False),
         ({"digits": 0.1234567}, False),
-        ({"nul": "a\u0000b"}, False),
-        ({"deep": [{"k": [0.5, {"nul\u0000key": 1}]}]}, False),
+        ({"nul": "a\u0000b"}, True),
+        ({"deep": [{"k": [0.5, {"nul\u0000key": 1}]}]}, True),
+        ({'z"}],"deny":[],"x":[{"m":"': 'z"}],"deny":[],"x":[{"m":"', "q": ['a"b', "a\\b"]}, True),
+        ({"ctl": "".join(map(chr, range(32))) + "\x7f", "bmp+": "\U0001f600\u2028", "esc": "\\u0041"}, True),
+        ({"text-path": 'a"b\\c\u0000\U0001f600', "tiny": 1e-07}, False),
     ],
-    ids=["plain", "exact-floats", "below-six-decimals", "seven-decimals", "nul-string", "nul-key"],
+    ids=["plain", "exact-floats", "below-six-decimals", "seven-decimals", "nul-string", "nul-key",
+         "quotes-and-backslashes", "controls-and-non-bmp", "strings-on-the-text-path"],
 )
 def test_values_reach_the_policy_unchanged(echo: tuple[Any, Any], value: dict[str, Any], built: bool) -> None:
     interp, bundle = echo

@@ -25,7 +25,7 @@ def lr(frame: pd.DataFrame) -> LogisticRegression:
 
 def run(root, spec, check, thresholds=None, **kw):
     return run_check(root, check, spec_file=spec, version=kw.pop("version", "2.0.0"), champion=kw.pop("champion", None),
-                     thresholds=thresholds or {}, cache_dir=root / ".cache", **kw)
+                     thresholds=thresholds or {}, cache_dir=root.with_name(root.name + "-cache"), **kw)
 
 
 def test_digest_mismatch_is_refused_before_unpickling(tmp_path, frames, monkeypatch):

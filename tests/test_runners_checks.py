@@ -26,9 +26,14 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
     return classification_data(800, 1), classification_data(500, 2)
 
 
+def cache_of(root: Path) -> Path:
+    """A cache directory beside (never inside) the repository."""
+    return root.with_name(root.name + "-cache")
+
+
 def run(root: Path, spec: str, check: str, thresholds: dict, version: str = "2.0.0", champion: str | None = None):
     return run_check(root, check, spec_file=spec, version=version, champion=champion, thresholds=thresholds,
-                     cache_dir=root / ".cache")
+                     cache_dir=cache_of(root))
 
 
 def with_time(kind: str) -> list[dict]:
@@ -169,7 +174,7 @@ def test_drift_passes_on_same_distribution_and_reuses_cache(tmp_path, data):
     th = {"max_ks": 0.2, "min_p_value": 0.001, "max_psi": 0.25, "max_drifted_share": 0.2}
     first = run(root, spec, "drift", th)
     assert first.status == "pass", first.summary
-    cached = list((root / ".cache" / "sorted").rglob("*.npy"))
+    cached = list((cache_of(root) / "sorted").rglob("*.npz"))
     assert len(cached) == 4  # one sorted reference column per numeric feature
     ref_digest = next(i.sha256 for i in first.inputs if i.role == "reference_data")
     assert all(p.parent.name == ref_digest for p in cached)

@@ -97,7 +97,10 @@ def test_runs_every_task_and_writes_files_and_summary(repo, tmp_path):
     assert summary["profiles"] == [{"model": "t/m", "version": "2.0.0", "file": "t/m/profile-2.0.0.json"}]
     profile = json.loads((out / "t" / "m" / "profile-2.0.0.json").read_text())
     assert profile["model"] == "t/m" and profile["version"] == "2.0.0"
-    assert (root / ".govops" / "profiles").is_dir()
+    from engine.settings import cache_root
+
+    assert (cache_root() / "profiles" / "t--m" / "2.0.0").is_dir()  # kept in the cache, outside the checkout
+    assert not (root / ".govops").exists()
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.alerts import Alert
 from engine.alerts.outbox import Outbox
+from engine.private_files import private_dir, write_private
 
 DEFAULT_RENOTIFY_S = 4 * 3600.0
 
@@ -73,10 +74,8 @@ class AlertManager:
         return data.get("active", {}) if isinstance(data, dict) else {}
 
     def _save(self, active: dict[str, dict[str, Any]]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".alerts.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"active": active}, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.path)
+        private_dir(self.folder)
+        write_private(self.path, json.dumps({"active": active}, indent=2, sort_keys=True) + "\n")
 
     def reconcile(self, model: str, firing: list[Alert], channels: list[Any], now: float | None = None) -> Sent:
         """Send what is new, due again or resolved for ``model``; persist the new state."""

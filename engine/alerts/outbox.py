@@ -1,7 +1,8 @@
 """Delivery with retries and backoff, and the outbox of sends that still failed (alerts, I/O).
 
 Every attempt is appended to ``.govops/monitoring/deliveries.jsonl`` (what was sent where,
-when, and the outcome; never a secret). A send is tried up to ``ATTEMPTS`` times with
+when, and the outcome; never a secret: errors pass :meth:`SecretStore.redact`, and both files
+are created 0600 in a 0700 folder). A send is tried up to ``ATTEMPTS`` times with
 exponential backoff (``GOVOPS_ALERT_RETRY_BASE_S``, default 0.5 s; a receiver's
 ``Retry-After`` is honoured up to 30 s); if it still fails it goes to
 ``.govops/monitoring/outbox.json`` and every later ``govops monitor`` pass retries it when
@@ -24,6 +25,7 @@ from pydantic import TypeAdapter
 
 from engine.alerts import Alert, DeliveryError, get
 from engine.alerts.secrets import SecretStore
+from engine.private_files import append_private, private_dir, write_private
 from engine.spec import Channel
 
 ATTEMPTS = 3
@@ -52,7 +54,7 @@ class Outbox:
         self.folder = folder
         self.secrets = secrets
         self.sleep = sleep
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
 
     @property
     def path(self) -> Path:
@@ -68,16 +70,16 @@ class Outbox:
         return data if isinstance(data, list) else []
 
     def _save(self, entries: list[dict[str, Any]]) -> None:
-        tmp = self.path.with_name(f".outbox.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entries, indent=2) + "\n")
-        tmp.replace(self.path)
+        for e in entries:  # entries parked by an older version may still carry a URL
+            if isinstance(e.get("last_error"), str):
+                e["last_error"] = self.secrets.redact(e["last_error"])
+        write_private(self.path, json.dumps(entries, indent=2) + "\n")
 
     def _log(self, alert: Alert, channel: dict[str, Any], outcome: str, error: str | None, attempt: int) -> None:
         record = {"at": _now(), "model": alert.model, "metric": alert.metric, "severity": alert.severity,
                   "status": alert.status, "channel": channel.get("type"), "outcome": outcome, "attempt": attempt,
-                  "error": error}
-        with open(self.folder / "deliveries.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+                  "error": None if error is None else self.secrets.redact(error)}
+        append_private(self.folder / "deliveries.jsonl", json.dumps(record) + "\n")
 
     def deliver(self, alert: Alert, channel: Any) -> bool:
         """Send with retries; on final failure, park it in the outbox. True when delivered."""
@@ -100,7 +102,7 @@ class Outbox:
                 self._log(alert, data, "sent", None, start + i + 1)
                 return None
             except DeliveryError as exc:
-                error = str(exc)
+                error = self.secrets.redact(str(exc))
                 self._log(alert, data, "failed", error, start + i + 1)
                 if not exc.retryable or i == n - 1:
                     break

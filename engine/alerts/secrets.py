@@ -2,14 +2,62 @@
 
 Monitoring stage. Specs hold only secret *names* (``webhookSecret``, ``routingKeySecret``);
 this module resolves them at send time. The file (``secrets.file``, YAML or JSON ``name: value``,
-outside Git) is read once per store. Values are never logged or written anywhere.
+outside Git) is read once per store. Values are never logged or written anywhere: every
+message that may carry one (a delivery error, a receiver's answer) goes through
+:meth:`SecretStore.redact` before it is stored, which removes the values this store handed
+out (and the path and query of those that are URLs, which HTTP libraries print on their
+own) and cuts every URL down to its scheme and host (:func:`redact_urls`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+REDACTED = "…redacted"
+MIN_REDACTED_LEN = 4  # shorter values ('25', 'none') are not secrets and would shred every message
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://([^\s/?#'\"<>\\]*)([^\s'\"<>]*)")
+_WITH_URL = re.compile(r"(?i)(with url: )\S+")
+
+
+def _host_part(authority: str) -> str:
+    """``host[:port]`` of an authority, without ``user:password@``."""
+    return authority.rsplit("@", 1)[-1]
+
+
+def redact_urls(text: str) -> str:
+    """Every ``scheme://…`` in ``text`` cut to scheme and host (path, query, fragment, userinfo replaced).
+
+    A URL with nothing after its host and no userinfo is kept as it is; otherwise the rest
+    becomes ``/…redacted``. urllib3's ``… with url: /path`` (a path without its host) is cut too.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        scheme, authority, rest = m.group(1), m.group(2), m.group(3)
+        host = _host_part(authority)
+        if not rest and host == authority:
+            return m.group(0)
+        return f"{scheme}://{host}/{REDACTED}"
+
+    return _WITH_URL.sub(rf"\g<1>{REDACTED}", _URL.sub(one, text))
+
+
+def secret_fragments(value: str) -> list[str]:
+    """The strings that give a secret away: the value, and for a URL its path+query, query and password."""
+    out = {value}
+    if "://" in value:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if parts is not None:
+            path_query = parts.path + (f"?{parts.query}" if parts.query else "")
+            out.update({path_query, parts.path, parts.query, parts.password or "", parts.username or ""})
+            out.discard("/")
+    return sorted((f for f in out if len(f) >= MIN_REDACTED_LEN), key=len, reverse=True)
 
 
 class MissingSecret(LookupError):
@@ -24,6 +72,7 @@ class SecretStore:
         self.file = (root / file) if file and not Path(file).is_absolute() else (Path(file) if file else None)
         self.env = env if env is not None else os.environ
         self._data: dict[str, Any] | None = None
+        self._revealed: set[str] = set()
 
     def _file_data(self) -> dict[str, Any]:
         if self._data is None:
@@ -37,11 +86,24 @@ class SecretStore:
         return self._data
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        """The value of ``name``, or ``default``."""
+        """The value of ``name``, or ``default`` (a value found is remembered for :meth:`redact`)."""
         if name in self.env and self.env[name] != "":
-            return self.env[name]
-        value = self._file_data().get(name)
-        return str(value) if value is not None else default
+            found: str | None = self.env[name]
+        else:
+            value = self._file_data().get(name)
+            found = str(value) if value is not None else None
+        if found is None:
+            return default
+        self._revealed.add(found)
+        return found
+
+    def redact(self, text: str) -> str:
+        """``text`` with every value this store handed out, and every URL's path and query, replaced."""
+        text = redact_urls(text)  # first, so a URL keeps its scheme and host
+        fragments = sorted({f for v in self._revealed for f in secret_fragments(v)}, key=len, reverse=True)
+        for fragment in fragments:
+            text = text.replace(fragment, REDACTED)
+        return text
 
     def require(self, name: str) -> str:
         """The value of ``name``; :class:`MissingSecret` when it is nowhere."""

@@ -3,7 +3,7 @@
 Exit 0 when nothing is denied (warnings pass), 1 when a policy denies, 2 when a spec
 is invalid or no decision could be reached (policy compile/builtin error, wrong
 result shape, undefined result, OPA unreachable). Reads only; writes nothing but the
-decision cache under ``.govops/cache/``.
+decision cache in the cache directory (``GOVOPS_CACHE_DIR``, outside the checkout).
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-auth", action="store_true",
                         help="accept requests without an API key (local experiments only)")
     parser.add_argument("--access-log", action="store_true", help="print uvicorn's access log")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="also serve /metrics without a key on 127.0.0.1:PORT only (0: a free one); "
+                             "on the main port /metrics needs an API key")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     root = repo_root(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a TCP port (0-65535)")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        raise UsageError(f"--metrics-port {args.metrics_port} is not a TCP port (0-65535)")
     from pydantic import ValidationError
 
     try:
@@ -63,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
             first = diags[0]
             raise InputError(first.message, file=first.file, line=first.line, col=first.col)
         keys = load_keys(root, config.secrets.file)
+        if config.secrets.file:
+            from engine.private_files import shared_mode
+
+            loose = shared_mode(root / config.secrets.file)
+            if loose:
+                print(loose, file=sys.stderr)
         if not len(keys):
             where = f"the secrets file {config.secrets.file} (gatewayKeys)" if config.secrets.file else ""
             raise InputError(
@@ -94,9 +105,14 @@ def run(args: argparse.Namespace) -> int:
             connections=settings.gateway_upstream_connections,
             watch_s=settings.gateway_watch_s,
             log=log,
+            body_timeout_s=settings.gateway_body_timeout_s,
+            header_timeout_s=settings.gateway_header_timeout_s,
+            keepalive_s=settings.gateway_keepalive_s,
+            max_header_bytes=settings.gateway_max_header_bytes,
+            max_header_field_bytes=settings.gateway_max_header_field_bytes,
         )
     )
     if keys is None:
         print("warning: --no-auth: the gateway accepts requests without an API key", file=sys.stderr)
-    serve(gateway, root, args.host, args.port, access_log=args.access_log)
+    serve(gateway, root, args.host, args.port, access_log=args.access_log, metrics_port=args.metrics_port)
     return EXIT_OK

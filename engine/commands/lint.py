@@ -1,7 +1,8 @@
 """Validate specs and govops.yaml: YAML, schema and structural rules, reported at file:line:col.
 
-Reads only; never writes or changes a file. Exit 0 when every spec is valid, 2 when
-any is not (invalid specs are input the user must fix).
+Also refuses files tracked under ``.govops/`` (caches and runtime state must never come
+from a checkout; see ``engine.statedir``). Reads only; never writes or changes a file.
+Exit 0 when every spec is valid, 2 when any is not (input the user must fix).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.commands._common import add_format, emit, exit_for, workspace
+from engine.commands._common import add_format, emit, exit_for, repo_root, workspace
 from engine.output import Findings
 
 NAME = "lint"
@@ -26,7 +27,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Lint and print every finding."""
+    from engine.statedir import tracked_state
+
     ws = workspace(args, [p.resolve() for p in args.paths] or None, keep_specs=False)
-    findings = Findings(ws.diagnostics, models_checked=ws.files_read, tool="govops lint")
+    state = tracked_state(repo_root(args))  # a committed .govops/ would be read as state by the next checkout
+    findings = Findings([*ws.diagnostics, *state], models_checked=ws.files_read, tool="govops lint")
     emit(findings, args.format)
     return exit_for(findings)

@@ -4,6 +4,13 @@ Monitoring stage, command side. ``--once`` (default) runs one pass; ``--every 5m
 pass every interval until interrupted. Prints one line per model (or the whole pass as
 JSON) and exits 1 when a model is below its health minimum on a single pass, 2 for bad
 input (an invalid KPI expression is reported at its ``file:line:col``).
+
+Fails closed: a spec on main that no longer loads leaves its model unmonitored, so it is
+an error of the pass (exit 2, ``file:line:col`` and the lint error on stderr) and a
+critical ``monitoring.blind`` alert, never a silent drop. Exit 2 rather than 1 because
+the cause is input a person must fix (the spec, as with an invalid KPI) and the house
+rule gives 2 for that; the blind alert carries the governance side, and either way a
+scheduled ``monitor --once`` fails.
 """
 
 from __future__ import annotations

@@ -8,6 +8,13 @@ alter (``--no-validate`` skips them). The result is reported as commit statuses
 (``govops/policy``, ``govops/<tenant>/<model>/<check>``, ``govops/validation``),
 workflow-command annotations, a Markdown step summary and, with ``--out DIR``, JSON.
 Without a token, or with ``--dry-run``, the statuses are printed instead of sent.
+
+Split workflow (validation away from the token): a validation job with no token runs
+``govops validate --base B --head H --out DIR`` (model artifacts are only ever loaded in
+sandboxed prediction workers) and uploads ``DIR``; a reporting job holding ``statuses: write``
+runs ``govops pr-check --validation-results DIR``: it plans and judges policies itself (the
+head read from Git objects, never checked out) and takes only the verdict of each validator
+it expects from ``DIR`` (``engine.report.handover``), so it never loads an artifact.
 Exit codes: 0 the change may merge, 1 a policy denies or a validator fails, 2 bad input.
 """
 
@@ -20,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, GovopsError, InputError
+from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, GovopsError, InputError, UsageError
 
 NAME = "pr-check"
 HELP = "check a pull request: plan, policies, validators; report statuses, annotations, summary"
@@ -40,6 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pr-number", type=int, help="the pull request number (default: from the event)")
     parser.add_argument("--target-branch", help="the branch the change merges into (default: from the event)")
     parser.add_argument("--no-validate", action="store_true", help="skip the validators (policy only)")
+    parser.add_argument("--validation-results", type=Path, metavar="DIR",
+                        help="do not run the validators: read their results from DIR, written by "
+                             "`govops validate --out DIR` in another job (read as untrusted data)")
     parser.add_argument("--executor", choices=["local", "argo"], default="local",
                         help="where validators run (default: local processes)")
     parser.add_argument("--jobs", type=int, default=2, help="validators run at once by the local executor")
@@ -88,36 +98,42 @@ def run(args: argparse.Namespace) -> int:
     from engine.gitread import plan_between
     from engine.report import PrReport, get, one_line, run_url
     from engine.report import statuses as st
-    from engine.workspace import load_config
 
     env = dict(os.environ)
     root = repo_root(args)
     config_path = Path(args.config).resolve() if args.config else None
-    config, config_file, cfg_diags = load_config(root, config_path)
-    if config is None:
-        raise InputError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
+    from engine.policy.judge import rules_for_change
+    from engine.settings import Settings
 
-    from engine.github import GitHubClient
-
-    reviews_client = GitHubClient()
-    ctx = build_context(
-        config=config, env=env, author=args.author, approved_by=args.approved_by, labels=args.label,
-        pr_number=args.pr_number, target_branch=args.target_branch,
-        fetch_reviews=reviews_client.list_reviews if reviews_client.has_token else None,
-    )
-    base = args.base or ctx.base_sha
-    head = args.head or ctx.head_sha or "HEAD"
+    settings = Settings()
+    # the event (or the flags) say which change this is; its rules are the base's, read from Git
+    where = build_context(config=None, env=env, pr_number=args.pr_number, target_branch=args.target_branch)
+    base = args.base or where.base_sha
+    head = args.head or where.head_sha or "HEAD"
     if not base:
         raise InputError("pass --base REF (outside a pull_request event there is no base to read)")
-    repo_slug = args.github_repo or ctx.repository or env.get("GITHUB_REPOSITORY")
+    repo_slug = args.github_repo or where.repository or env.get("GITHUB_REPOSITORY")
     sender = _Sender(args, repo_slug)
     url = run_url(env)
     validate = not args.no_validate
-    sha = args.sha or ctx.head_sha
+    if args.validation_results is not None and not validate:
+        raise UsageError("--validation-results and --no-validate contradict each other: choose one")
+    sha = args.sha or where.head_sha
     sender.send(sha, st.pending(validate, url))
 
     try:
-        plan = plan_between(root, base, head, config if config_path else None)
+        rules = rules_for_change(root, base, head, settings.policy_dir, config_path)
+        config = rules.config
+        from engine.github import GitHubClient
+
+        reviews_client = GitHubClient()
+        ctx = build_context(
+            config=config, env=env, author=args.author, approved_by=args.approved_by, labels=args.label,
+            pr_number=args.pr_number, target_branch=args.target_branch,
+            fetch_reviews=reviews_client.list_reviews if reviews_client.has_token else None,
+        )
+        rules.admit(ctx.to_policy())
+        plan = plan_between(root, base, head, config)
         if sha is None and plan.head_sha != "WORKTREE":
             sha = plan.head_sha
         ctx.changed_files = list(plan.changed_files)
@@ -126,9 +142,9 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:  # pragma: no cover - the policy stage is part of govops
             raise InputError("pr-check needs engine.policy (not installed)") from None
         outcome = run_check(root, base=base, head=head, context=ctx.to_policy(), backend=args.backend,
-                            config_path=config_path)
+                            config_path=config_path, settings=settings, rules=rules)
         report = PrReport(
-            plan=plan, context=ctx, config=config, policy_diagnostics=list(cfg_diags) + outcome.findings.diagnostics,
+            plan=plan, context=ctx, config=config, policy_diagnostics=outcome.findings.diagnostics,
             decisions=outcome.decisions, models_checked=outcome.findings.models_checked, run_url=url,
         )
         if validate:
@@ -174,6 +190,11 @@ def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any
     report.validation_ran = True
     report.tasks = tasks
     if not tasks:
+        return
+    if getattr(args, "validation_results", None) is not None:
+        from engine.report.handover import read_results
+
+        report.results = read_results(args.validation_results, tasks)
         return
     out_dir = (args.out / "validation") if args.out else root / ".govops" / "runs" / (sha or "worktree")[:12]
     if args.executor == "argo":

@@ -1,7 +1,8 @@
 """Build the reference profile of model versions (the summary monitoring compares traffic with).
 
 Validation stage, command side. Reads each version's reference data and model once
-(digests verified), and writes ``.govops/profiles/<tenant>--<name>/<version>.json`` (and,
+(digests verified), and writes it to the cache directory, outside the checkout
+(``<cache>/profiles/<tenant>--<name>/<version>/<digest>.json``, ``engine.statedir``; and,
 with ``--out DIR``, ``DIR/<tenant>/<name>/profile-<version>.json`` beside validation
 results). Default: the champion and challengers of every deployed model.
 """
@@ -31,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and store profiles."""
-    from engine.monitoring.profile import compute_profile, profile_path, save_profile, store_beside_results
+    from engine.monitoring.profile import compute_profile, save_profile, store_beside_results, stored_path
 
     ws = workspace(args)
     root = repo_root(args)
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         for v in versions:
             profile = compute_profile(root, spec, v)
             paths = (store_beside_results(root, profile, args.out.resolve()) if args.out
-                     else [save_profile(profile, profile_path(root, spec.id, v))])
+                     else [save_profile(profile, stored_path(root, profile))])
             written.append({"model": mid, "version": v, "rows": profile.rows, "paths": [str(p) for p in paths]})
     if args.format == "json":
         sys.stdout.write(json.dumps({"profiles": written}, indent=2) + "\n")

@@ -62,9 +62,12 @@ def run(args: argparse.Namespace) -> int:
     head_sha: str | None = None
     if args.base:
         from engine.dag import build_plan_dag
+        from engine.policy.judge import config_for_change
 
-        plan, head_sha = _plan(root, args.base, args.head, ws.config)
-        tasks = build_plan_dag(plan, plan.head_config or ws.config)
+        # a change is validated as the base's govops.yaml says (tiers, required checks, thresholds)
+        base_config = config_for_change(root, args.base, Path(args.config).resolve() if args.config else None)
+        plan, head_sha = _plan(root, args.base, args.head, base_config)
+        tasks = build_plan_dag(plan, base_config)
         selected = sorted({t.model for t in tasks})
         print(f"validating {len(selected)} model(s) changed between {args.base} and {args.head or 'HEAD'}: "
               f"{', '.join(selected) or 'none'}", file=sys.stderr)
@@ -143,7 +146,8 @@ def key_metric(result: dict[str, Any]) -> str:
         return "-"
     value = "n/a" if pick["value"] is None else f"{pick['value']:.4g}"
     scope = "" if pick.get("scope") in (None, "overall") else f" [{pick['scope']}]"
-    return f"{pick['name']}{scope} {value} (needs {pick['op']} {pick['threshold']:g})"
+    why = f": {pick['note']}" if pick["value"] is None and pick.get("note") else ""
+    return f"{pick['name']}{scope} {value} (needs {pick['op']} {pick['threshold']:g}){why}"
 
 
 def _margin(m: dict[str, Any]) -> float:

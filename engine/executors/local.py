@@ -4,7 +4,9 @@ Validation stage, embedded default (Argo is the distributed one). Each task runs
 ``runners.runner.run_check`` in its own process (forked, so imports are shared), at most
 ``jobs`` at a time, with a per-task time limit: a task over its limit gets SIGTERM (so a
 check can stop what it started, e.g. an MLServer), then SIGKILL, and becomes an ``error``
-result. A crash in one task never stops the run. Writes one result file per task at
+result. A crash in one task never stops the run. Model artifacts are never loaded here nor in
+the check workers: each check talks to sandboxed prediction workers (``runners.model_worker``),
+and the reference profiles ask those workers for predictions too. Writes one result file per task at
 ``out_dir/<tenant>/<name>/<check>.json`` and ``out_dir/summary.json``; nothing else.
 """
 
@@ -94,6 +96,7 @@ def run_validation(
     root = Path(root).resolve()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    _not_world_writable(out_dir)
     jobs = max(1, int(jobs))
     ctx = _context()
     started = datetime.now(UTC)
@@ -143,7 +146,9 @@ def run_validation(
     ordered = [results[i] for i in range(len(tasks))]
     tally = Counter(r["status"] for r in ordered)
     counts = {k: tally.get(k, 0) for k in ("pass", "fail", "error")}
-    ok = all(r["status"] == "pass" for r in ordered)
+    from runners.result import document_passes
+
+    ok = all(document_passes(r) for r in ordered)  # fails closed on a "pass" its own metrics contradict
     summary: dict[str, Any] = {
         "ok": ok,
         "executor": "local",
@@ -164,6 +169,13 @@ def run_validation(
     summary_path = out_dir / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return ValidationRun(results=ordered, ok=ok, summary_path=summary_path, out_dir=out_dir, counts=counts)
+
+
+def _not_world_writable(out_dir: Path) -> None:
+    """Prediction workers run as an unprivileged user when govops is root: keep them out of the results."""
+    mode = out_dir.stat().st_mode
+    if mode & 0o002:
+        out_dir.chmod(mode & ~0o022 & 0o7777)
 
 
 def store_profiles(root: Path, tasks: list[ValidationTask], out_dir: Path) -> list[dict[str, Any]]:

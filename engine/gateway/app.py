@@ -7,8 +7,13 @@ version (sticky by ``X-Govops-Key``) → call it; on a connection error, timeout
 or "not loaded" the champion (for a challenger) and then the failover answer → the
 caller's bytes back with ``X-Govops-Version``, ``X-Govops-Route``,
 ``X-Govops-Request-Id``. Only after the response is sent are the shadows queued and the
-exchange queued for the prediction log. This module never blocks the event loop on
-disk or network (both happen in background tasks/threads) and never logs a key.
+exchange queued for the prediction log. Before any of that, :class:`~engine.gateway.guard.PathGuard`
+refuses dot segments, encoded dots and control characters (400), and the connection
+protocol (:mod:`engine.gateway.protocol`) has already bounded the request head's size and
+read time; the body is read within ``body_timeout_s`` (408). ``/metrics`` needs a valid
+key, except on the loopback-only metrics listener. This module never blocks the event loop
+on disk or network (both happen in background tasks/threads) and never logs a key: the
+prediction log records the routing key's :func:`~engine.gateway.auth.key_id`.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.gateway.auth import KeyStore, presented_key
+from engine.gateway.auth import MAX_KEY_BYTES, KeyStore, key_id, presented_key
+from engine.gateway.guard import PathGuard, Scope
 from engine.gateway.metrics import GatewayMetrics
 from engine.gateway.routing import ModelRoute, RouteTable, TableError, VersionRoute
 from engine.gateway.shadow import ShadowJob, ShadowSender
@@ -49,6 +55,8 @@ REQUEST_ID_HEADER = "x-govops-request-id"
 RELOAD_TOKEN_HEADER = "x-govops-reload-token"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPES = ("application/json", "")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")  # engine.spec.VERSION_PATTERN
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,253}$")  # tenant--name (DNS labels), with some slack
 MAX_FEEDBACK_ITEMS = 10_000
 
 
@@ -68,6 +76,11 @@ class GatewayConfig:
     watch_s: float = 1.0
     reload_token: str = field(default_factory=lambda: uuid.uuid4().hex)
     log: PredictionLog | None = None
+    body_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
+    keepalive_s: int = 5
+    max_header_bytes: int = 64 * 1024
+    max_header_field_bytes: int = 16 * 1024
 
 
 def _json(status: int, doc: Any, headers: dict[str, str] | None = None,
@@ -101,7 +114,18 @@ class Gateway:
         self._reload_lock = asyncio.Lock()
         self._watch_task: asyncio.Task[None] | None = None
         self.on_stop: list[Callable[[], object]] = []  # run at the end of shutdown (e.g. remove gateway.json)
-        self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
+        self.metrics_listener: tuple[str, int] | None = None  # (host, port) serving /metrics without a key
+        self.app = PathGuard(Starlette(routes=self._routes(), lifespan=self._lifespan),
+                             metrics_only=self._on_metrics_listener, on_refusal=self.count_refusal)
+
+    def count_refusal(self, reason: str) -> None:
+        """Count a request refused below the routes (bad path, header too large, timeouts)."""
+        self.metrics.rejected.labels(reason).inc()
+
+    def _on_metrics_listener(self, scope: Scope) -> bool:
+        server = scope.get("server")
+        return (self.metrics_listener is not None and server is not None
+                and (server[0], server[1]) == self.metrics_listener)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -179,6 +203,13 @@ class Gateway:
     # -- checks shared by model endpoints -------------------------------------------------------------
     def _authorise(self, request: Request, name: str) -> tuple[ModelRoute | None, Response | None]:
         tenant_of_model = name.split("--", 1)[0] if "--" in name else None
+        routing_key = request.headers.get(KEY_HEADER)
+        if routing_key is not None and len(routing_key.encode()) > MAX_KEY_BYTES:
+            self.metrics.rejected.labels("bad_request").inc()
+            return None, _error(400, f"X-Govops-Key is longer than {MAX_KEY_BYTES} bytes")
+        if not _MODEL_NAME.match(name):
+            self.metrics.rejected.labels("bad_request").inc()
+            return None, _error(400, "the model name in the path is not a model name (tenant--name)")
         if self.config.keys is not None:
             tenant = self.config.keys.tenant_of(presented_key(request.headers))
             if tenant is None:
@@ -215,14 +246,31 @@ class Gateway:
                                          "(GOVOPS_GATEWAY_MAX_BODY)", {"Connection": "close"})
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                self.metrics.rejected.labels("too_large").inc()
-                return None, _error(413, f"body is over the limit of {limit} bytes (GOVOPS_GATEWAY_MAX_BODY)",
-                                    {"Connection": "close"})
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.config.body_timeout_s):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        self.metrics.rejected.labels("too_large").inc()
+                        return None, _error(413, f"body is over the limit of {limit} bytes (GOVOPS_GATEWAY_MAX_BODY)",
+                                            {"Connection": "close"})
+                    chunks.append(chunk)
+        except TimeoutError:
+            self.metrics.rejected.labels("body_timeout").inc()
+            return None, _error(408, f"request body not received within {self.config.body_timeout_s:g} s "
+                                     "(GOVOPS_GATEWAY_BODY_TIMEOUT_S)", {"Connection": "close"})
+        except ClientDisconnect:
+            self.metrics.rejected.labels("disconnected").inc()
+            return None, _error(400, "the client closed the connection before the body ended", {"Connection": "close"})
         return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), None
+
+    def _version_of(self, request: Request) -> tuple[str | None, Response | None]:
+        version = request.path_params["version"]
+        if not _VERSION.match(version):
+            self.metrics.rejected.labels("bad_request").inc()
+            return None, _error(400, "the version in the path is not a version id (letters, digits, '.', '_', "
+                                     "'+', '-'; starting with a letter or digit)")
+        return version, None
 
     def _request_id(self, request: Request) -> str:
         given = request.headers.get(REQUEST_ID_HEADER)
@@ -263,6 +311,7 @@ class Gateway:
             return admitted
         route, body, doc = admitted
         key = request.headers.get(KEY_HEADER) or None
+        logged_key = key_id(key) if key is not None else None
         rid = self._request_id(request)
         ts = time.time_ns()
         primary = route.pick(key, random.random())
@@ -281,7 +330,7 @@ class Gateway:
         tasks: list[Callable[[], object]] = []
         if log:
             for target, failed in tried:
-                tasks.append(self._log_task(route, target, target.role, rid, ts, elapsed, key, doc, None,
+                tasks.append(self._log_task(route, target, target.role, rid, ts, elapsed, logged_key, doc, None,
                                             failed.reason))
         if answered is None or answer is None:
             self.metrics.unavailable.labels(route.model).inc()
@@ -300,10 +349,10 @@ class Gateway:
         self.metrics.latency.labels(route.model, answered.version, route_name).observe(elapsed)
         if log:
             detail = None if ok else f"HTTP {answer.status}: {answer.body[:300].decode(errors='replace')}"
-            tasks.append(self._log_task(route, answered, route_name, rid, ts, elapsed, key, doc,
+            tasks.append(self._log_task(route, answered, route_name, rid, ts, elapsed, logged_key, doc,
                                         answer.body if ok else None, detail))
         for shadow in route.shadows:
-            job = ShadowJob(shadow, body, doc, rid, key, log, route.inputs)
+            job = ShadowJob(shadow, body, doc, rid, logged_key, log, route.inputs)
             tasks.append(functools.partial(self.shadows.submit, job))
         headers = {"X-Govops-Version": answered.version, "X-Govops-Route": route_name, "X-Govops-Request-Id": rid}
         return Response(answer.body, status_code=answer.status, media_type="application/json", headers=headers,
@@ -322,7 +371,11 @@ class Gateway:
     async def infer_version(self, request: Request) -> Response:
         """Explicit version: straight through to that version, no failover, no shadow."""
         t0 = time.perf_counter()
-        name, version = request.path_params["name"], request.path_params["version"]
+        name = request.path_params["name"]
+        version, refusal = self._version_of(request)
+        if refusal is not None:
+            return refusal
+        assert version is not None
         admitted = await self._admit(request, name)
         if isinstance(admitted, Response):
             return admitted
@@ -330,7 +383,8 @@ class Gateway:
         target = route.version(version) or VersionRoute(route.model, route.name, version, "explicit", None,
                                                          route.champion.url)
         rid = self._request_id(request)
-        key = request.headers.get(KEY_HEADER) or None
+        raw_key = request.headers.get(KEY_HEADER)
+        key = key_id(raw_key) if raw_key else None
         ts = time.time_ns()
         answer = await self.upstream.call("POST", target.infer_url, body, routed=False)
         elapsed = time.perf_counter() - t0
@@ -447,11 +501,14 @@ class Gateway:
         return await self._version_get(request, "/ready")
 
     async def _version_get(self, request: Request, suffix: str) -> Response:
+        version, refusal = self._version_of(request)
+        if refusal is not None:
+            return refusal
+        assert version is not None
         route, refusal = self._authorise(request, request.path_params["name"])
         if refusal is not None:
             return refusal
         assert route is not None
-        version = request.path_params["version"]
         target = route.version(version) or VersionRoute(route.model, route.name, version, "explicit", None,
                                                          route.champion.url)
         answer = await self.upstream.call("GET", target.path_url(suffix), routed=False)
@@ -461,8 +518,14 @@ class Gateway:
                         media_type="application/json" if answer.body else None)
 
     # -- operations ------------------------------------------------------------------------------------------
-    async def prometheus(self, _request: Request) -> Response:
-        """Prometheus text exposition."""
+    async def prometheus(self, request: Request) -> Response:
+        """Prometheus text exposition: with a valid key (any tenant), or on the loopback metrics listener."""
+        if self.config.keys is not None and not self._on_metrics_listener(request.scope):
+            if self.config.keys.tenant_of(presented_key(request.headers)) is None:
+                self.metrics.rejected.labels("unauthenticated").inc()
+                return _error(401, "/metrics needs an API key (Authorization: Bearer KEY), or scrape the "
+                                   "loopback metrics port (govops gateway --metrics-port)",
+                              {"WWW-Authenticate": 'Bearer realm="govops"'})
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def reload_endpoint(self, request: Request) -> Response:

@@ -6,11 +6,15 @@ Serving stage. Keys come from the secrets file named by ``govops.yaml``
 ``{"tenant": ["key", ...]}`` or ``tenant=key,tenant=key``), never from a spec. A caller
 sends ``Authorization: Bearer KEY`` or ``X-Api-Key: KEY``; the key is compared with every
 configured key in constant time (no early exit) and maps to one tenant. Keys are never
-logged, printed or put in an error message.
+logged, printed or put in an error message. A presented key longer than ``MAX_KEY_BYTES``
+is refused without being compared, and so is a routing key (``X-Govops-Key``) over the same
+length; where a routing key must be recorded (the prediction log) :func:`key_id` stands in
+for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -24,6 +28,8 @@ from engine.errors import InputError
 ENV_KEYS = "GOVOPS_GATEWAY_KEYS"
 FILE_ENTRY = "gatewayKeys"
 MIN_KEY_LENGTH = 16
+MAX_KEY_BYTES = 256
+KEY_ID_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,21 @@ class KeyStore:
         if not key:
             return None
         presented = key.encode()
+        if len(presented) > MAX_KEY_BYTES:
+            return None  # longer than any configured key: refused without comparing
         found: str | None = None
         for secret, tenant in self.entries:
             if hmac.compare_digest(presented, secret):
                 found = tenant
         return found
+
+
+def key_id(key: str) -> str:
+    """A short stand-in for a key in logs: the first 12 hex digits of its sha256.
+
+    Stable across restarts, so rows of one caller still group together; never the key itself.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()[:KEY_ID_LENGTH]
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -76,6 +92,8 @@ def _pairs(mapping: Any, where: str) -> list[tuple[str, str]]:
         for i, k in enumerate(keys):
             if len(k) < MIN_KEY_LENGTH:
                 raise InputError(f"{where}.{tenant}[{i}]: a key must be at least {MIN_KEY_LENGTH} characters")
+            if len(k.encode()) > MAX_KEY_BYTES:
+                raise InputError(f"{where}.{tenant}[{i}]: a key must be at most {MAX_KEY_BYTES} bytes")
             out.append((tenant, k))
     return out
 

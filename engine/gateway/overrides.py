@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from engine.private_files import write_private
 from engine.spec import ModelSpec
 
 OVERRIDES_FILE = Path(".govops") / "gateway" / "overrides.json"
@@ -38,11 +38,7 @@ def read_overrides(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _write(root: Path, models: dict[str, dict[str, Any]]) -> None:
-    path = overrides_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_private(overrides_path(root), json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
 
 
 def set_override(root: Path, model: str, entry: dict[str, Any]) -> None:

@@ -3,7 +3,9 @@
 Serving stage. :func:`serve` binds the socket first (so ``--port 0`` and a taken port
 are handled before anything starts), writes ``.govops/gateway.json`` (URL, pid and the
 reload token, mode 0600) for ``govops status`` and ``govops rollout``, runs uvicorn on
-the socket, and removes the file when it stops. :func:`notify_reload` is the hook a
+the socket with the gateway's connection protocol (:mod:`engine.gateway.protocol`: capped
+request heads, head and keep-alive timeouts), and removes the file when it stops. With a
+metrics port it also listens on 127.0.0.1 only for keyless ``/metrics`` scrapes. :func:`notify_reload` is the hook a
 rollout calls afterwards: it never raises and does nothing when no gateway runs.
 """
 
@@ -15,11 +17,18 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
 from engine.gateway.app import Gateway
+from engine.gateway.protocol import protocol_class
 from engine.gateway.table import gateway_state_path
+from engine.private_files import write_private
+
+if TYPE_CHECKING:
+    import uvicorn
+
+METRICS_HOST = "127.0.0.1"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -58,12 +67,7 @@ def write_state(root: Path, gateway: Gateway, url: str) -> Path:
         "log_dir": str(gateway.log.log_dir) if gateway.log is not None else None,
         "auth": gateway.config.keys is not None,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_private(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -121,20 +125,43 @@ def notify_reload(root: Path, timeout_s: float = 2.0) -> str:
     return f"gateway at {doc.get('url')} reloaded its routing table ({body.get('models')} models)"
 
 
-def serve(gateway: Gateway, root: Path, host: str, port: int, *, access_log: bool = False) -> None:
+def uvicorn_config(gateway: Gateway, *, access_log: bool = False) -> uvicorn.Config:
+    """The uvicorn settings of this gateway: its limits, its connection protocol, no server banner."""
+    import uvicorn
+
+    cfg = gateway.config
+    http = protocol_class(max_head=cfg.max_header_bytes, max_field=cfg.max_header_field_bytes,
+                          head_timeout_s=cfg.header_timeout_s, on_refusal=gateway.count_refusal)
+    return uvicorn.Config(gateway.app, http=http, log_level="warning", access_log=access_log, lifespan="on",
+                          timeout_keep_alive=cfg.keepalive_s, backlog=2048, server_header=False,
+                          date_header=False)
+
+
+def serve(gateway: Gateway, root: Path, host: str, port: int, *, access_log: bool = False,
+          metrics_port: int | None = None) -> None:
     """Run the gateway until SIGINT/SIGTERM (uvicorn, one process, uvloop when installed)."""
     import uvicorn
 
     sock = bind(host, port)
+    sockets = [sock]
     url = url_of(sock)
-    config = uvicorn.Config(gateway.app, log_level="warning", access_log=access_log, lifespan="on",
-                            timeout_keep_alive=30, backlog=2048, server_header=False, date_header=False)
-    server = uvicorn.Server(config)
+    shown = f"govops gateway listening on {url} (pid {os.getpid()})"
+    if metrics_port is not None:
+        try:
+            msock = bind(METRICS_HOST, metrics_port)
+        except InputError:
+            sock.close()
+            raise
+        sockets.append(msock)
+        gateway.metrics_listener = msock.getsockname()[:2]
+        shown += f"; keyless metrics on {url_of(msock)}/metrics"
+    server = uvicorn.Server(uvicorn_config(gateway, access_log=access_log))
     write_state(root, gateway, url)
     gateway.on_stop.append(lambda: remove_state(root))  # uvicorn re-raises SIGTERM after shutdown
-    print(f"govops gateway listening on {url} (pid {os.getpid()})", flush=True)
+    print(shown, flush=True)
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
     finally:
         remove_state(root)
-        sock.close()
+        for s in sockets:
+            s.close()

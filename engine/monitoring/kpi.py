@@ -7,100 +7,23 @@ columns; nothing is ever passed to ``eval``/``exec``/``compile``. Allowed: colum
 ``out.<output>``), numbers, strings, ``True``/``False``, ``+ - * / %``, unary ``-``/``not``,
 comparisons (``== != < <= > >=``, ``in``/``not in`` a literal list), ``and``/``or``, and the
 aggregates ``mean``, ``sum``, ``count``, ``rate``, ``min``, ``max``, ``quantile(x, q)``. The
-result must be a number: columns must be reduced by an aggregate.
+result must be a number: columns must be reduced by an aggregate. The language itself (what
+parses, and its bounds) lives in :mod:`engine.kpi_syntax`, which ``lint`` uses too.
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import math
-import tokenize
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from engine.kpi_syntax import AGGREGATES, KpiError, _column_name, columns_used, parse
 from engine.monitoring.sketch import category_key, row_keys
 
-PREFIXES = ("in", "out")
-MANGLE = "__col_{}__{}"
-AGGREGATES = ("mean", "sum", "count", "rate", "min", "max", "quantile")
-
-
-class KpiError(ValueError):
-    """An expression that is not in the KPI language, or that cannot be evaluated on this log."""
-
-    def __init__(self, message: str, col: int | None = None) -> None:
-        super().__init__(message)
-        self.col = col
-
-
-def _rewrite(expression: str) -> str:
-    """``in.age`` -> ``__col_in__age`` (``in`` is a Python keyword), via the tokenizer so strings are untouched."""
-    text = " ".join(expression.splitlines()).strip()
-    try:
-        toks = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
-    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-        raise KpiError(f"cannot read the expression: {exc}") from exc
-    spans: list[tuple[int, int, str]] = []
-    for i in range(len(toks) - 2):
-        t, dot, name = toks[i], toks[i + 1], toks[i + 2]
-        if (t.type == tokenize.NAME and t.string in PREFIXES and dot.string == "." and name.type == tokenize.NAME
-                and dot.start == t.end and name.start == dot.end):
-            spans.append((t.start[1], name.end[1], MANGLE.format(t.string, name.string)))
-    for start, end, repl in reversed(spans):
-        text = text[:start] + repl + text[end:]
-    return text
-
-
-def _column_name(ident: str) -> str:
-    for p in PREFIXES:
-        head = MANGLE.format(p, "")
-        if ident.startswith(head):
-            return f"{p}.{ident[len(head):]}"
-    return ident
-
-
-def parse(expression: str) -> ast.Expression:
-    """Parse and check an expression against the whitelist; raises :class:`KpiError`."""
-    try:
-        tree = ast.parse(_rewrite(expression), mode="eval")
-    except SyntaxError as exc:
-        raise KpiError(f"not a valid expression: {exc.msg}", exc.offset) from exc
-    for node in ast.walk(tree):
-        _check_node(node)
-    return tree
-
-
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Name, ast.Constant,
-            ast.Load, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
-            ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Tuple, ast.List)
-
-
-def _check_node(node: ast.AST) -> None:
-    col = getattr(node, "col_offset", None)
-    if not isinstance(node, _ALLOWED):
-        raise KpiError(f"'{type(node).__name__}' is not allowed in a KPI expression", col)
-    if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            raise KpiError(f"only the functions {', '.join(AGGREGATES)} may be called", col)
-        if node.func.id not in AGGREGATES:
-            raise KpiError(f"unknown function '{node.func.id}'; allowed: {', '.join(AGGREGATES)}", col)
-        if node.keywords:
-            raise KpiError("keyword arguments are not allowed", col)
-    if isinstance(node, ast.Constant) and not isinstance(node.value, int | float | str | bool):
-        raise KpiError(f"constant {node.value!r} is not allowed", col)
-    if isinstance(node, ast.Tuple | ast.List) and not all(isinstance(e, ast.Constant) for e in node.elts):
-        raise KpiError("lists may hold constants only", col)
-
-
-def columns_used(expression: str) -> list[str]:
-    """The log columns an expression reads (function names excluded)."""
-    tree = parse(expression)
-    funcs = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return sorted({_column_name(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in funcs})
+__all__ = ["AGGREGATES", "KpiError", "columns_used", "evaluate", "parse"]
 
 
 Value = Any  # float | np.ndarray

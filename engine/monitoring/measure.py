@@ -3,8 +3,13 @@
 Thresholds keep the catalogue's direction convention (``max_*`` is an upper bound,
 ``min_*`` a lower bound); a business KPI may have both. A value inside its bounds scores
 1; outside, the score falls linearly with the relative excess and reaches 0 at twice the
-bound (``max_psi: 0.2`` and a PSI of 0.4 or more score 0). A metric without a value (too
-few rows, no feedback yet) is reported and never judged. This module never reads data.
+bound (``max_psi: 0.2`` and a PSI of 0.4 or more score 0).
+
+Fails closed: a bounded, gated metric without a value fails (``passed`` false, score 0, an
+alert) and its note says why, unless the kind marked it ``not_judged`` with a reason: too
+few rows or no feedback yet for this window, or nothing in the spec for it to apply to
+(no column with declared bounds). Those are reported and never judged. This module never
+reads data.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Measured:
     scope: str = "overall"
     gate: bool = True  # counts for the health score and alerts (per-feature evidence does not)
     note: str | None = None
+    not_judged: str | None = None  # why a missing value is deliberately not judged (too few rows, n/a)
 
     @property
     def key(self) -> str:
@@ -36,13 +42,25 @@ class Measured:
         return base if self.scope == "overall" else f"{base}[{self.scope}]"
 
     @property
+    def bounded(self) -> bool:
+        """At least one bound is declared."""
+        return self.low is not None or self.high is not None
+
+    @property
     def judged(self) -> bool:
         """True when there is a value and at least one bound."""
-        return self.value is not None and (self.low is not None or self.high is not None)
+        return self.value is not None and self.bounded
+
+    @property
+    def unknown(self) -> bool:
+        """Bounded, without a value, and not deliberately left unjudged: it fails closed."""
+        return self.value is None and self.bounded and self.not_judged is None
 
     @property
     def passed(self) -> bool | None:
-        """Inside the bounds (``None`` when not judged)."""
+        """Inside the bounds (``False`` when unknown, ``None`` when not judged)."""
+        if self.unknown:
+            return False
         if not self.judged:
             return None
         assert self.value is not None
@@ -51,7 +69,9 @@ class Measured:
 
     @property
     def score(self) -> float | None:
-        """1 inside the bounds, falling linearly to 0 at a relative excess of 100 %."""
+        """1 inside the bounds, falling linearly to 0 at a relative excess of 100 %; 0 when unknown."""
+        if self.unknown:
+            return 0.0
         if not self.judged:
             return None
         assert self.value is not None
@@ -74,26 +94,38 @@ class Measured:
 
     def describe(self) -> str:
         """``drift.drifted_share = 0.8 (allowed <= 0.3)``."""
+        if self.unknown:
+            return f"{self.key} {self.note or 'could not be computed'} (allowed {self.bound_text()})"
         v = "n/a" if self.value is None else f"{self.value:.4g}"
         return f"{self.key} = {v} (allowed {self.bound_text()})"
 
     def to_data(self) -> dict[str, Any]:
         """JSON form, with the verdict and score."""
         d = asdict(self)
-        d.update(key=self.key, passed=self.passed, score=self.score)
+        d.update(key=self.key, passed=self.passed, score=self.score, unknown=self.unknown)
         if d["value"] is not None and not math.isfinite(d["value"]):
             d["value"] = None
         return d
 
 
 def bounded(kind: str, name: str, value: float | None, thresholds: dict[str, float], *,
-            scope: str = "overall", gate: bool = True, note: str | None = None) -> Measured:
-    """A metric judged against ``min_<name>`` / ``max_<name>`` from ``thresholds`` (either may be absent)."""
+            scope: str = "overall", gate: bool = True, note: str | None = None, why: str | None = None,
+            not_judged: str | None = None) -> Measured:
+    """A metric judged against ``min_<name>`` / ``max_<name>`` from ``thresholds`` (either may be absent).
+
+    Without a value it fails closed with ``why`` in its note, unless ``not_judged`` gives
+    the reason it is deliberately left out (which becomes the note).
+    """
     low = thresholds.get(f"min_{name}")
     high = thresholds.get(f"max_{name}")
     if value is not None and not math.isfinite(value):
-        value, note = None, note or "not a finite number"
-    return Measured(kind, name, value, low, high, scope, gate, note)
+        value, why = None, why or f"not a finite number ({value})"
+    if value is None and not_judged is not None:
+        note = not_judged if note is None else f"{note}; {not_judged}"
+    elif value is None:
+        reason = f"could not be computed: {why or 'no value on this window'}"
+        note = reason if note is None else f"{reason}; {note}"
+    return Measured(kind, name, value, low, high, scope, gate, note, not_judged if value is None else None)
 
 
 def threshold_bounds(threshold: str, limit: float) -> tuple[float | None, float | None]:

@@ -6,13 +6,15 @@ read by the monitoring stage. A profile holds, per declared input, a
 moments, exact median and MAD) or a :class:`~engine.monitoring.sketch.CategoricalSketch`,
 and the same for the version's predictions on the reference (``prediction``, and
 ``proba`` for binary classifiers). Stored as JSON under
-``.govops/profiles/<tenant>--<name>/<version>.json`` and beside validation results.
+``<cache dir>/profiles/<tenant>--<name>/<version>/<digest>.json`` (outside the checkout, keyed
+by the sha256 of the model and reference data it was built from) and beside validation results.
 Monitoring never rereads the training data once a profile exists; this module never
 writes anywhere but those two places.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,9 +28,10 @@ import pandas as pd
 from engine.errors import InputError
 from engine.monitoring.sketch import CategoricalSketch, NumericSketch, numeric_reference
 from engine.spec import Feature, ModelSpec
+from engine.statedir import cache_dir
 
 PROFILE_FORMAT = "govops/profile/v1"
-PROFILE_DIR = Path(".govops") / "profiles"
+PROFILE_KIND = "profiles"
 CATEGORICAL_TYPES = ("category", "string", "boolean")
 MAD_SCALE = 1.4826  # MAD of a normal sample times this is its standard deviation
 
@@ -154,9 +157,66 @@ def build_profile(
     )
 
 
-def profile_path(root: Path, model_id: str, version: str) -> Path:
-    """``.govops/profiles/<tenant>--<name>/<version>.json`` under the repository."""
-    return root / PROFILE_DIR / model_id.replace("/", "--") / f"{version}.json"
+def profile_digest(model_id: str, version: str, task: str, inputs: list[dict[str, str]]) -> str:
+    """sha256 over what a profile is computed from: model version, task, and the sha256 of each input by role."""
+    h = hashlib.sha256(f"{PROFILE_FORMAT}\0{model_id}\0{version}\0{task}".encode())
+    for role, sha in sorted((str(i.get("role")), str(i.get("sha256"))) for i in inputs):
+        h.update(f"\0{role}={sha}".encode())
+    return h.hexdigest()
+
+
+def profile_path(root: Path, model_id: str, version: str, digest: str) -> Path:
+    """``<cache>/profiles/<tenant>--<name>/<version>/<digest>.json``: outside the checkout ``root``."""
+    return cache_dir(PROFILE_KIND, root=root) / model_id.replace("/", "--") / version / f"{digest}.json"
+
+
+def stored_path(root: Path, profile: Profile) -> Path:
+    """Where ``profile`` is kept in the cache (keyed by the digests of the inputs it records)."""
+    return profile_path(root, profile.model, profile.version,
+                        profile_digest(profile.model, profile.version, profile.task, profile.inputs))
+
+
+def expected_digest(root: Path, spec: ModelSpec, version: str) -> str | None:
+    """The digest the profile of ``version`` has: from the spec's pinned sha256, hashing a file only where unpinned.
+
+    None when there is nothing to profile or an unpinned file cannot be read (then the profile is
+    computed, and that reports the problem).
+    """
+    from runners.data import CheckError, read_bytes
+
+    v = spec.version(version)
+    if v is None or spec.spec.validation is None:
+        return None
+    inputs = []
+    for role, ref in (("model", v.artifact), ("reference_data", spec.spec.validation.reference_data)):
+        sha = ref.sha256
+        if sha is None:
+            try:
+                sha = hashlib.sha256(read_bytes(ref.uri, root)).hexdigest()
+            except CheckError:
+                return None
+        inputs.append({"role": role, "sha256": sha})
+    return profile_digest(spec.id, version, spec.spec.task, inputs)
+
+
+def find_profile(root: Path, spec: ModelSpec, version: str) -> Profile | None:
+    """The cached profile of this exact version and data, or None (a missing, damaged or foreign entry is a miss).
+
+    Checked on read: the entry's own model, version and recorded input digests must give the key it
+    was found under.
+    """
+    digest = expected_digest(root, spec, version)
+    if digest is None:
+        return None
+    try:
+        found = load_profile(profile_path(root, spec.id, version, digest))
+    except InputError:
+        return None
+    if found is None or (found.model, found.version) != (spec.id, version):
+        return None
+    if profile_digest(found.model, found.version, found.task, found.inputs) != digest:
+        return None
+    return found
 
 
 def save_profile(profile: Profile, path: Path) -> Path:
@@ -182,8 +242,12 @@ def compute_profile(root: Path, spec: ModelSpec, version: str) -> Profile:
     """Read the version's reference data and model (digests verified), predict, and profile.
 
     The only place monitoring touches reference data: once per version, when no profile exists.
+    The model is never loaded here: it lives in a sandboxed prediction worker
+    (:class:`runners.model_worker.RemoteModel`), which sends back the predictions only, so
+    the process that holds a token (``pr-check``) never runs the artifact's code.
     """
     from runners.data import CheckError, DataLoader, feature_matrix
+    from runners.model_worker import ModelWorkerError
 
     if spec.spec.validation is None:
         raise InputError(f"{spec.id} declares no validation.referenceData: no reference profile can be built")
@@ -206,28 +270,34 @@ def compute_profile(root: Path, spec: ModelSpec, version: str) -> Profile:
                 proba = np.asarray(model.predict_proba(x))[:, pos]
     except CheckError as exc:
         raise InputError(f"cannot build the reference profile of {spec.id} {version}: {exc}") from exc
+    except (ModelWorkerError, AttributeError) as exc:  # what the model raised, as its worker reports it
+        raise InputError(
+            f"cannot build the reference profile of {spec.id} {version}: the model raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        loader.close()
     inputs = [{"role": i.role, "uri": i.uri, "sha256": i.sha256} for i in loader.inputs]
     return build_profile(spec, version, ref, predictions=pred, proba=proba, inputs=inputs)
 
 
 def ensure_profile(root: Path, spec: ModelSpec, version: str) -> Profile:
     """The stored profile of this version, computed and stored first if there is none."""
-    path = profile_path(root, spec.id, version)
-    found = load_profile(path)
+    found = find_profile(root, spec, version)
     if found is not None:
         return found
     profile = compute_profile(root, spec, version)
-    save_profile(profile, path)
+    save_profile(profile, stored_path(root, profile))
     return profile
 
 
 def store_beside_results(root: Path, profile: Profile, out_dir: Path) -> list[Path]:
-    """Store a profile under ``.govops/profiles/`` and as ``<out_dir>/<tenant>/<name>/profile-<version>.json``.
+    """Store a profile in the cache (``stored_path``) and as ``<out_dir>/<tenant>/<name>/profile-<version>.json``.
 
     This is the hook ``govops validate`` calls after a run, once per validated (model, version).
     """
     tenant, name = profile.model.split("/", 1)
     return [
-        save_profile(profile, profile_path(root, profile.model, profile.version)),
+        save_profile(profile, stored_path(root, profile)),
         save_profile(profile, out_dir / tenant / name / f"profile-{profile.version}.json"),
     ]

@@ -7,7 +7,10 @@ score, reconcile alerts (one per model, metric and severity), shut the model dow
 it is critical and auto-shutdown is enabled, and record everything in
 ``.govops/monitoring/state.json``. Failed sends from earlier passes are retried first.
 An invalid spec entry (a KPI expression outside the language) is reported at its
-``file:line:col`` and that model is skipped; other models are still monitored.
+``file:line:col`` and that model is skipped; other models are still monitored. Fails
+closed: a model that cannot be measured (its spec no longer loads, or holds an invalid
+KPI) is an error of the pass and gets a critical ``monitoring.blind`` alert; it never
+silently drops out (see :mod:`engine.monitoring.blind`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from engine.alerts import Alert
 from engine.alerts.manager import AlertManager, parse_duration
 from engine.alerts.outbox import Outbox
 from engine.alerts.secrets import SecretStore
+from engine.diagnostics import Diagnostic
 from engine.errors import GovopsError, InputError
 from engine.gateway.overrides import clear_settled, read_overrides
 from engine.monitoring import kpi
+from engine.monitoring.blind import Blind, channel_data, find_blind, still_firing
 from engine.monitoring.health import Health, health
 from engine.monitoring.kinds import KINDS
 from engine.monitoring.kinds.base import KindContext
@@ -35,7 +40,7 @@ from engine.monitoring.logread import read_feedback, read_predictions
 from engine.monitoring.measure import Measured
 from engine.monitoring.profile import ensure_profile
 from engine.monitoring.shutdown import shutdown
-from engine.monitoring.state import locked, state_dir, update_models
+from engine.monitoring.state import locked, read_state, state_dir, update_models
 from engine.monitoring.window import Window
 from engine.workspace import LoadedSpec, load_workspace
 
@@ -159,12 +164,15 @@ def monitor_once(root: Path, *, window: str | None = None, models: list[str] | N
     until = now_ns if now_ns is not None else time.time_ns()
     logs = log_dir or default_log_dir(root)
     by_id = ws.by_id()
+    previous = read_state(root)["models"]
+    blind = find_blind(ws, root, previous)
     if models:
-        unknown = [m for m in models if m not in by_id]
+        blind = [b for b in blind if b.model in models or b.model == b.file]  # an unknown id may be any model
+        unknown = [m for m in models if m not in by_id and m not in {b.model for b in blind}]
         if unknown:
             raise InputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(by_id)) or 'none'}")
-    selected = [by_id[m] for m in (models or sorted(by_id))
-                if by_id[m].spec.spec.deployment is not None and by_id[m].spec.spec.monitoring is not None]
+    selected = [by_id[m] for m in (models or sorted(by_id)) if m in by_id
+                and by_id[m].spec.spec.deployment is not None and by_id[m].spec.spec.monitoring is not None]
     folder = state_dir(root)
     secrets = SecretStore(root, ws.config.secrets.file)
     run = MonitorRun(_iso_ns(until), [], {})
@@ -192,9 +200,11 @@ def monitor_once(root: Path, *, window: str | None = None, models: list[str] | N
         for loaded, outcome in zip(selected, measured, strict=True):
             mon = loaded.spec.spec.monitoring
             assert mon is not None
-            if isinstance(outcome, GovopsError):
-                run.errors.append(outcome)
-                run.models.append(ModelReport(loaded.id, error=outcome.render()))
+            if isinstance(outcome, GovopsError):  # an invalid KPI: blind, and said so
+                d = Diagnostic(outcome.file or loaded.file, outcome.line or 1, outcome.col or 1, "monitoring/kpi",
+                               outcome.message, model=loaded.id)
+                b = Blind(loaded.id, loaded.file, [d], list(mon.channels))
+                _report_blind(b, outcome, run, manager, entries, previous, act=act, until=until)
                 continue
             report = outcome
             if act:
@@ -212,10 +222,33 @@ def monitor_once(root: Path, *, window: str | None = None, models: list[str] | N
                 "metrics": [m.to_data() for m in report.measured], "details": report.details,
                 "last_alert": prev_alert,
                 "shutdown": report.shutdown or overrides.get(loaded.id),
+                "file": loaded.file, "channels": channel_data(list(mon.channels)), "blind": None,
             }
+        for b in blind:
+            _report_blind(b, b.error(), run, manager, entries, previous, act=act, until=until)
         _keep_last_alert(root, entries)
         update_models(root, entries)
     return run
+
+
+def _report_blind(b: Blind, error: GovopsError, run: MonitorRun, manager: AlertManager,
+                  entries: dict[str, dict[str, Any]], previous: dict[str, Any], *, act: bool, until: int) -> None:
+    """A model this pass could not measure: an error, a critical alert, and a state entry that says so.
+
+    Its other firing alerts stay firing (a blind model is not a recovered one), and its last
+    known health stays in the state file beside ``blind``.
+    """
+    run.errors.append(error)
+    report = ModelReport(b.model, error=error.render(), details={"blind": True, "file": b.file})
+    if act:
+        firing = [b.alert(run.at), *still_firing(manager.active(), b.model, run.at)]
+        report.alerts = manager.reconcile(b.model, firing, b.channels, now=until / 1e9).sent
+    run.models.append(report)
+    old = previous.get(b.model) or {}
+    flags = [f for f in old.get("flags", []) if f != "monitoring.blind"] + ["monitoring.blind"]
+    entries[b.model] = {**old, "updated": run.at, "flags": flags, "file": b.file,
+                        "blind": {"since": (old.get("blind") or {}).get("since", run.at), "error": error.render()},
+                        "last_alert": (report.alerts[-1] if report.alerts else None)}
 
 
 def _keep_last_alert(root: Path, entries: dict[str, dict[str, Any]]) -> None:

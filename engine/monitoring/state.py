@@ -2,7 +2,8 @@
 
 Monitoring stage, output side. ``state.json`` is rewritten atomically after every
 ``govops monitor`` pass (one document, keyed by model id); ``govops status`` and
-dashboards read it through :func:`read_health`. Never holds secrets.
+dashboards read it through :func:`read_health`. Never holds secrets; still, the folder is
+0700 and every file in it 0600 (it also holds the alert outbox and delivery log).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine.private_files import open_private, private_dir, write_private
+
 STATE_DIR = Path(".govops") / "monitoring"
 
 
@@ -24,11 +27,8 @@ def state_dir(root: Path) -> Path:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    """Write JSON atomically (a 0600 temp file then rename)."""
+    write_private(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path: Path, default: Any) -> Any:
@@ -42,9 +42,8 @@ def read_json(path: Path, default: Any) -> Any:
 @contextmanager
 def locked(root: Path) -> Iterator[None]:
     """An exclusive lock on the monitoring state (one monitor pass at a time)."""
-    d = state_dir(root)
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "w") as fh:
+    d = private_dir(state_dir(root))
+    with os.fdopen(open_private(d / ".lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -67,11 +66,12 @@ def update_models(root: Path, models: dict[str, dict[str, Any]]) -> None:
 
 
 def read_health(root: Path) -> dict[str, dict[str, Any]]:
-    """Per model id: ``{"health", "red", "critical", "flags", "last_alert", "updated", "shutdown"}``.
+    """Per model id: ``{"health", "red", "critical", "flags", "last_alert", "updated", "shutdown", "blind"}``.
 
     ``health`` is ``None`` when the last window held nothing to judge; ``flags`` lists the
     failing metric keys (``drift.drifted_share`` …) plus ``health`` when red;
-    ``last_alert`` is ``{"metric", "severity", "at", "status"}`` or ``None``.
+    ``last_alert`` is ``{"metric", "severity", "at", "status"}`` or ``None``; ``blind`` is
+    ``{"since", "error"}`` while the model's spec does not load (health is then the last known).
     """
     out: dict[str, dict[str, Any]] = {}
     for model, entry in read_state(root)["models"].items():
@@ -84,5 +84,6 @@ def read_health(root: Path) -> dict[str, dict[str, Any]]:
             "last_alert": entry.get("last_alert"),
             "updated": entry.get("updated"),
             "shutdown": entry.get("shutdown"),
+            "blind": entry.get("blind"),
         }
     return out

@@ -3,7 +3,9 @@
 Part of the policy stage. A backend compiles (or loads) the library once and then
 evaluates ``data.govops.main`` for one input at a time; ``check_result`` holds every
 backend to the same fail-closed contract: anything but ``{"deny": [...], "warn": [...]}``
-with well-formed items is an error, never an allow. Backends never read Git or specs.
+with well-formed items is an error, never an allow. Every backend reads its engine's
+answer with ``engine.policy.exact.loads_strict`` (duplicate keys refused) and refuses an
+input it cannot hand over exactly (``refuse_inexact``). Backends never read Git or specs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from engine.errors import UsageError
-from engine.policy.errors import PolicyError
+from engine.policy.errors import PolicyError, PolicyInputError
+from engine.policy.exact import inexact_string
 from engine.policy.library import PolicyLibrary
 from engine.settings import Settings
 
@@ -42,6 +45,22 @@ class PolicyBackend(Protocol):
     def close(self) -> None:
         """Release resources (idempotent)."""
         ...
+
+
+def refuse_inexact(model: str, text: str) -> None:
+    """Refuse an input holding a string no engine can be handed exactly (``PolicyInputError``, exit 2).
+
+    A lone surrogate (how Python reads a file name that is not UTF-8) would reach OPA
+    as U+FFFD, so two different names could look the same to a policy; both backends
+    refuse it, so they never decide differently.
+    """
+    where = inexact_string(text)
+    if where is not None:
+        raise PolicyInputError(
+            f"the policy input for {model} holds a string that is not valid Unicode at {where} "
+            "(for example a file name that is not UTF-8); no policy engine can be handed it exactly: "
+            "rename it"
+        )
 
 
 def check_result(result: Any, where: str) -> Decision:

@@ -28,7 +28,8 @@ from engine.policy.backend import Decision, PolicyBackend, get_backend
 from engine.policy.cache import DecisionCache
 from engine.policy.compact import direct_reads
 from engine.policy.inputs import InputBuilder, dumps_without_now, with_now
-from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary, load_library
+from engine.policy.judge import Rules, rules_for_change, rules_of_tree
+from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary
 from engine.policy.prepare import InputPreparer, Prepared, PrepareFailure, RunDocuments, prepare
 from engine.policy.timeutil import parse_now
 from engine.policy.waivers import load_waivers
@@ -47,6 +48,8 @@ class Scope:
     items: list[tuple[LoadedSpec, LoadedSpec | None, dict[str, Any] | None]]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     context: dict[str, Any] | None = None
+    rules: Rules | None = None
+    """The rules that judge these models (the base's for a change; see ``engine.policy.judge``)."""
 
 
 @dataclass
@@ -72,14 +75,19 @@ def select(
     models: list[str] | None = None,
     context: dict[str, Any] | None = None,
     config_path: Path | None = None,
+    rules: Rules | None = None,
+    settings: Settings | None = None,
 ) -> Scope:
-    """The models in scope, with their base/head specs and plan entries."""
+    """The models in scope, with their base/head specs, plan entries and the rules that judge them."""
     if (base is None) != (head is None):
         raise InputError("pass both --base and --head (or neither, with --all or model ids)")
     if base is not None and all_models:
         raise InputError("--all re-checks the working tree; it does not combine with --base/--head")
+    settings = settings or Settings()
     if base is not None and head is not None:
-        return _select_change(root, base, head, models, context, config_path)
+        rules = rules or rules_for_change(root, base, head, settings.policy_dir, config_path, context)
+        return _select_change(root, base, head, models, context, rules)
+    rules = rules or rules_of_tree(root, settings.policy_dir, config_path)
     ws = load_workspace(root, config_path=config_path)
     if ws.config is None:
         raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=ws.config_file)
@@ -93,7 +101,7 @@ def select(
         specs = [known[m] for m in models]
         files = {s.file for s in specs}
         diags = [d for d in diags if d.file in files or d.file == ws.config_file]
-    return Scope(ws.config, "recheck", [(s, s, None) for s in specs], list(diags), context)
+    return Scope(rules.config, "recheck", [(s, s, None) for s in specs], list(diags), context, rules)
 
 
 def _select_change(
@@ -102,17 +110,13 @@ def _select_change(
     head: str,
     models: list[str] | None,
     context: dict[str, Any] | None,
-    config_path: Path | None,
+    rules: Rules,
 ) -> Scope:
-    try:
-        from engine.gitread import plan_between
-    except ImportError:  # pragma: no cover - engine.gitread arrives with the PR stage
-        raise InputError("checking a change needs engine.gitread (not installed); use --all") from None
-    from engine.workspace import load_config
+    from engine.gitread import GATE_PATHS, plan_between
 
-    config, config_file, cfg_diags = load_config(root, config_path)
-    if config is None:
-        raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
+    # both sides are read with the base's govops.yaml: a change cannot redefine the tiers,
+    # tenants or groups it is judged by (its edits to them apply once merged)
+    config = rules.config
     plan = plan_between(root, base, head, config)
     items: list[tuple[LoadedSpec, LoadedSpec | None, dict[str, Any] | None]] = []
     seen: set[str] = set()
@@ -126,7 +130,9 @@ def _select_change(
             continue
         items.append((judged, base_spec, entry))
         seen.add(model)
-    if plan.config_changed or plan.policies_changed:
+    gate_changed = any(f == g or f.startswith(g + "/") for f in plan.changed_files for g in GATE_PATHS)
+    if plan.config_changed or plan.policies_changed or gate_changed:
+        # a change to the rules or to what enforces them is judged on every model (policies/meta.rego)
         for model, head_spec in sorted(plan.head_specs.items()):
             if model not in seen:
                 items.append((head_spec, plan.base_specs.get(model), None))
@@ -134,14 +140,16 @@ def _select_change(
         items = [i for i in items if i[0].id in set(models)]
     ctx = dict(context or {})
     ctx.setdefault("changed_files", list(plan.changed_files))
-    return Scope(config, "change", items, list(cfg_diags) + list(plan.diagnostics), ctx)
+    return Scope(config, "change", items, list(rules.diagnostics) + list(plan.diagnostics), ctx, rules)
 
 
 def build_inputs(
     scope: Scope, settings: Settings, library: PolicyLibrary, root: Path
 ) -> tuple[InputBuilder, list[dict[str, Any]]]:
     """The input documents for every model in scope (exactly what the backends receive)."""
-    builder = _builder(scope.config, settings, library, root, scope.context, scope.mode)
+    waivers = scope.rules.waivers if scope.rules is not None else load_waivers(root / library.directory,
+                                                                                  library.directory)
+    builder = _builder(scope.config, settings, waivers, scope.context, scope.mode)
     docs = []
     for head_spec, base_spec, entry in scope.items:
         if entry is None and base_spec is head_spec:
@@ -152,10 +160,9 @@ def build_inputs(
 
 
 def _builder(
-    config: Governance, settings: Settings, library: PolicyLibrary, root: Path,
+    config: Governance, settings: Settings, waivers: list[dict[str, Any]],
     context: dict[str, Any] | None, mode: str,
 ) -> InputBuilder:
-    waivers = load_waivers(root / library.directory, library.directory)
     return InputBuilder(config, context=context, now_ns=parse_now(settings.now), waivers=waivers, mode=mode)
 
 
@@ -175,23 +182,14 @@ class _Prestart:
     revision: Any = None
 
     @classmethod
-    def start(cls, root: Path, settings: Settings, backend: str | None, config_path: Path | None) -> _Prestart:
-        early = cls()
+    def start(cls, rules: Rules, settings: Settings, backend: str | None) -> _Prestart:
+        early = cls(library=rules.library)
+        early.revision = rules.library.start_revision()
         try:
-            early.library = load_library(root, settings.policy_dir)
-        except GovopsError:
-            return early
-        early.revision = early.library.start_revision()
-        try:
-            from engine.workspace import load_config
-
-            config, _, _ = load_config(root, config_path)
-            if config is None:
-                return early
-            early.run = RunDocuments.of(_builder(config, settings, early.library, root, None, "recheck"))
+            early.run = RunDocuments.of(_builder(rules.config, settings, rules.waivers, None, "recheck"))
             chosen = get_backend(backend, settings)
             if chosen.accepts_compact:
-                chosen.load(early.library, early.run.docs, wait=False)
+                chosen.load(rules.library, early.run.docs, wait=False)
                 early.backend = chosen
         except GovopsError:
             return early
@@ -224,13 +222,25 @@ def run_check(
     backend: str | None = None,
     config_path: Path | None = None,
     settings: Settings | None = None,
+    rules: Rules | None = None,
 ) -> CheckOutcome:
-    """Lint + plan + policy for the models in scope; raises ``PolicyError`` when no decision can be reached."""
+    """Lint + plan + policy for the models in scope; raises ``PolicyError`` when no decision can be reached.
+
+    A change (``base``/``head``) is judged by the base's rules (``engine.policy.judge``);
+    anything else by the working tree's. ``rules`` lets a caller that already read them
+    (``pr-check``) pass them in.
+    """
     settings = settings or Settings()
     root = root.resolve()
-    early = _Prestart.start(root, settings, backend, config_path)
+    if rules is None:
+        if base is not None and head is not None:
+            rules = rules_for_change(root, base, head, settings.policy_dir, config_path, context)
+        else:
+            rules = rules_of_tree(root, settings.policy_dir, config_path)
+    early = _Prestart.start(rules, settings, backend)
     try:
-        return _run_check(root, base, head, all_models, models, context, backend, config_path, settings, early)
+        return _run_check(root, base, head, all_models, models, context, backend, config_path, settings, early,
+                          rules)
     finally:
         early.close()
 
@@ -246,19 +256,24 @@ def _run_check(
     config_path: Path | None,
     settings: Settings,
     early: _Prestart,
+    rules: Rules,
 ) -> CheckOutcome:
-    library = load_library(root, settings.policy_dir)
+    library = rules.library
+    from engine.policy.reference import check_custom_library  # a custom library either engine refuses: file:line
+
+    check_custom_library(library, settings.reference_engine)
     compact_ok = not direct_reads(library.modules)
     fresh = get_backend(backend, settings)
     if base is None and head is None and not models and compact_ok and fresh.accepts_compact:
-        batch = prepare_recheck(root, settings, library, context, config_path)
+        batch = prepare_recheck(root, settings, rules, context, config_path)
     else:
         scope = select(
-            root, base=base, head=head, all_models=all_models, models=models, context=context, config_path=config_path
+            root, base=base, head=head, all_models=all_models, models=models, context=context,
+            config_path=config_path, rules=rules, settings=settings,
         )
         batch = _prepare_scope(scope, settings, library, root)
     builder, run = batch.builder, batch.run
-    cache = DecisionCache(root, library.digest, enabled=settings.policy_cache)
+    cache = DecisionCache(root, library.digest, enabled=settings.policy_cache, settings=settings)
     decisions: list[Decision | None] = [cache.get(p.key) for p in batch.prepared]
     missing = [i for i, hit in enumerate(decisions) if hit is None]
 
@@ -283,6 +298,8 @@ def _run_check(
     stamp = datetime.fromtimestamp(builder.now_ns / 1e9, UTC).isoformat()
     revision = early.revision() if early.revision is not None else library.revision()
     missed = set(missing)
+    judged_by = {"source": "base" if rules.commit else "worktree", "commit": rules.commit,
+                 "policy_revision": revision, "waivers": len(rules.waivers)}
     records = [
         {
             "decision_id": str(uuid.uuid4()),
@@ -293,6 +310,7 @@ def _run_check(
             "timestamp": stamp,
             "revision": revision,
             "policy_digest": library.digest,
+            "judged_by": judged_by,
             "backend": chosen.name,
             "cached": i not in missed,
         }
@@ -343,15 +361,10 @@ def _prepare_scope(scope: Scope, settings: Settings, library: PolicyLibrary, roo
 
 
 def prepare_recheck(
-    root: Path, settings: Settings, library: PolicyLibrary, context: dict[str, Any] | None, config_path: Path | None
+    root: Path, settings: Settings, rules: Rules, context: dict[str, Any] | None, config_path: Path | None
 ) -> _Batch:
     """Inputs for every model, built where each spec is loaded (worker processes for a large repository)."""
-    from engine.workspace import load_config
-
-    config, config_file, _ = load_config(root, config_path)
-    if config is None:
-        raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
-    builder = _builder(config, settings, library, root, context, "recheck")
+    builder = _builder(rules.config, settings, rules.waivers, context, "recheck")
     run = RunDocuments.of(builder)
     preparer = InputPreparer(builder, run, builder.time_bucket())
     ws = load_workspace(root, config_path=config_path, summarise=preparer)

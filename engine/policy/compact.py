@@ -16,10 +16,10 @@ evaluates anything and never changes the published input.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from typing import Any
+
+from engine.policy.exact import rego_json
 
 RUN_KEYS = ("config", "freezes", "waivers")
 """Input fields that every model of one run shares (loaded once as ``data.govops_run``)."""
@@ -71,26 +71,13 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def data_json(value: Any) -> str:
-    """JSON that rego-cpp 1.5.2 accepts as a *base document* (``add_data_json``).
+    """JSON that rego-cpp 1.5.2 accepts as a *base document* (``add_data_json``), strings in their exact form.
 
-    Its data parser rejects an exponent without a fraction (``1e-06``, which Python's
-    ``json`` writes for 0.000001) with "Invalid base document", although input terms
-    accept it; every float is written with a fraction digit (``1.0e-06``), the same value.
-    NaN and infinities are refused, as in the input.
+    ``engine.policy.exact.rego_json``: floats always carry a fraction digit (the data
+    parser refuses ``1e-06``), and every string is in the canonical form the inputs use,
+    so a name in the run data (a waiver's approver) equals the same name in an input.
     """
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{data_json(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(data_json(v) for v in value) + "]"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be written as JSON")
-        text = repr(value)
-        if "e" in text and "." not in text.split("e")[0]:
-            mantissa, exponent = text.split("e")
-            text = f"{mantissa}.0e{exponent}"
-        return text
-    return json.dumps(value)
+    return rego_json(value)
 
 
 _STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`')

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from engine.limits import check_policy_library, policy_file_sizes
 from engine.policy.errors import PolicyError
 
 ENTRYPOINT = "data.govops.main"
@@ -27,6 +28,8 @@ class PolicyLibrary:
     directory: str
     modules: dict[str, str]
     tests: dict[str, str] = field(default_factory=dict)
+    at: str | None = None
+    """The commit the modules were read from (None: the working tree)."""
 
     @cached_property
     def digest(self) -> str:
@@ -51,7 +54,8 @@ class PolicyLibrary:
         """Start ``git log`` now and return a function that waits for the revision (runs beside other work)."""
         try:
             proc = subprocess.Popen(
-                ["git", "-C", str(self.root), "log", "-1", "--format=%H", "--", self.directory],
+                ["git", "-C", str(self.root), "log", "-1", "--format=%H", *([self.at] if self.at else []), "--",
+                 self.directory],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
@@ -72,20 +76,31 @@ class PolicyLibrary:
         return result
 
 
+def library_from_sources(
+    root: Path, directory: str, sources: dict[str, str], *, with_tests: bool = False, at: str | None = None
+) -> PolicyLibrary:
+    """A library from ``name -> source`` (names relative to ``directory``), split into modules and tests."""
+    check_policy_library(directory, {n: len(s) for n, s in sources.items()})
+    modules = {n: s for n, s in sources.items() if not n.endswith("_test.rego")}
+    tests = {n: s for n, s in sources.items() if n.endswith("_test.rego")}
+    if not modules:
+        where = f" at {at[:12]}" if at else ""
+        raise PolicyError(f"no .rego policies in {directory}/{where}", file=directory)
+    return PolicyLibrary(root=root, directory=directory, modules=modules, tests=tests if with_tests else {}, at=at)
+
+
 def load_library(root: Path, directory: str = "policies", *, with_tests: bool = False) -> PolicyLibrary:
     """Read every ``*.rego`` under ``root/directory`` (tests only when asked)."""
     base = (root / directory).resolve()
     if not base.is_dir():
         raise PolicyError(f"no policy directory at {directory}/ (set GOVOPS_POLICY_DIR or create it)", file=directory)
-    modules: dict[str, str] = {}
-    tests: dict[str, str] = {}
-    for path in sorted(base.rglob("*.rego")):
+    sources: dict[str, str] = {}
+    paths = sorted(base.rglob("*.rego"))
+    check_policy_library(directory, policy_file_sizes(base, paths, directory))  # before reading any of them
+    for path in paths:
         name = path.relative_to(base).as_posix()
         try:
-            source = path.read_text(encoding="utf-8")
+            sources[name] = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise PolicyError("policy file is not UTF-8", file=f"{directory}/{name}", line=1, col=1) from None
-        (tests if name.endswith("_test.rego") else modules)[name] = source
-    if not modules:
-        raise PolicyError(f"no .rego policies in {directory}/", file=directory)
-    return PolicyLibrary(root=root, directory=directory, modules=modules, tests=tests if with_tests else {})
+    return library_from_sources(root, directory, sources, with_tests=with_tests)

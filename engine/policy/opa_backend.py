@@ -4,8 +4,10 @@ Part of the policy stage. Selected with ``GOVOPS_OPA_URL``. ``load`` *pushes* th
 library's modules with OPA's Policy API (``PUT /v1/policies/govops/<file>``), so the
 server runs exactly the Rego govops digested; tests (``*_test.rego``) are not pushed.
 Each query goes to ``POST /v1/data/govops/main?strict-builtin-errors=true`` with an
-explicit timeout and retries. Unreachable, slow, 5xx, empty (undefined) or malformed
-answers are errors naming the URL: never an allow.
+explicit timeout and retries; the input is sent as standard JSON, which OPA decodes
+exactly, and the answer is parsed with duplicate keys refused (``engine.policy.exact``).
+Unreachable, slow, 5xx, empty (undefined) or malformed answers are errors naming the
+URL: never an allow.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from engine.policy.backend import Decision, check_result
+from engine.policy.backend import Decision, check_result, refuse_inexact
 from engine.policy.errors import PolicyError
+from engine.policy.exact import MalformedOutput, loads_strict
 from engine.policy.library import PolicyLibrary
 
 
@@ -83,13 +86,15 @@ class OpaBackend:
 
     def _compile_error(self, resp: Any, library: PolicyLibrary, name: str) -> PolicyError:
         try:
-            body = resp.json()
-        except ValueError:
+            body = loads_strict(resp.content)
+        except MalformedOutput:
             return self._fail(f"refused {library.display(name)} (HTTP {resp.status_code})")
-        errors = body.get("errors") or []
-        first = errors[0] if errors else {}
-        loc = first.get("location") or {}
-        message = first.get("message") or body.get("message") or f"HTTP {resp.status_code}"
+        if not isinstance(body, dict):
+            return self._fail(f"refused {library.display(name)} (HTTP {resp.status_code})")
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+        loc: dict[str, Any] = first["location"] if isinstance(first.get("location"), dict) else {}
+        message = str(first.get("message") or body.get("message") or f"HTTP {resp.status_code}")
         return PolicyError(
             f"policy does not compile (OPA at {self.url}): {message}",
             file=library.display(name),
@@ -98,7 +103,9 @@ class OpaBackend:
         )
 
     def evaluate_many(self, inputs: Sequence[tuple[str, str]]) -> list[Decision]:
-        """One Data API query per input."""
+        """One Data API query per input (each refused first if it holds a string OPA would not read exactly)."""
+        for model, text in inputs:
+            refuse_inexact(model, text)
         return [self._evaluate(model, text) for model, text in inputs]
 
     def _evaluate(self, model: str, text: str) -> Decision:
@@ -120,9 +127,9 @@ class OpaBackend:
         if resp.status_code != 200:
             raise self._fail(f"answered HTTP {resp.status_code} for {model}: {resp.text[:300]}")
         try:
-            body = resp.json()
-        except ValueError:
-            raise self._fail(f"answered with non-JSON for {model}") from None
+            body = loads_strict(resp.content)
+        except MalformedOutput as exc:
+            raise self._fail(f"answered with JSON govops cannot read exactly for {model} ({exc})") from None
         if not isinstance(body, dict) or "result" not in body:
             raise self._fail(f"returned no result for {model}: data.govops.main is undefined (policies not loaded?)")
         return check_result(body["result"], f"OPA at {self.url}, {model}")

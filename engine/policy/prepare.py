@@ -3,7 +3,9 @@
 Part of the policy stage (between the input contract and the decision cache). The key
 is taken over the compact form (``engine.policy.compact``) plus a digest of the run-level
 documents, which together stand for the whole input: an eighth of the bytes to write and
-hash, and the same key whichever backend later decides. ``InputPreparer`` does this
+hash, and the same key whichever backend later decides. The key also names the
+hand-over revision (``engine.policy.exact.HANDOVER_REVISION``), so no decision reached
+by an older, inexact hand-over is ever reused. ``InputPreparer`` does this
 where a spec is loaded (``load_workspace(summarise=...)``), so a re-check of thousands
 of specs sends back a few kilobytes per model instead of every parsed spec. Nothing here
 evaluates a policy.
@@ -18,6 +20,7 @@ from typing import Any
 from engine.policy.cache import input_key
 from engine.policy.compact import compact
 from engine.policy.errors import PolicyInputError
+from engine.policy.exact import HANDOVER_REVISION
 from engine.policy.inputs import InputBuilder, dumps_without_now
 from engine.workspace import LoadedSpec
 
@@ -67,10 +70,10 @@ def prepare(doc: dict[str, Any], head: LoadedSpec | None, run: RunDocuments, buc
     small = compact(doc, run.docs)
     if small is not None:
         text = dumps_without_now(small, head)
-        key = input_key(f"compact:{run.digest}:{text}", bucket)
+        key = input_key(f"{HANDOVER_REVISION}:compact:{run.digest}:{text}", bucket)
     else:
         text = dumps_without_now(doc, head)
-        key = input_key(text, bucket)
+        key = input_key(f"{HANDOVER_REVISION}:{text}", bucket)
     return Prepared(doc["model"], doc["file"], key, text, small is not None)
 
 

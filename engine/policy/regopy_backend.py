@@ -5,7 +5,9 @@ query ``data.govops.main``), with the run-level documents (govops.yaml, freezes,
 waivers) added as ``data.govops_run`` so inputs can be sent in the compact form
 (``engine.policy.compact``: taking in the input is most of regopy's cost), and answers
 one ``query_bundle`` per input, with strict builtin errors on; each input is handed
-over as a built value where that keeps it exact (``engine.policy.regopy_input``). The
+over as a built value where that keeps it exact (``engine.policy.regopy_input``), every
+string in the canonical form of ``engine.policy.exact``, and every answer is parsed with
+duplicate keys refused (a string that broke out of its quotes is an error). The
 compiled bundle can be cached on disk (rego-cpp's binary bundle format) keyed by the
 policy digest, the run data and the regopy build; a cached bundle that does not load
 is deleted and rebuilt. Workers are separate processes so a query that runs too long is
@@ -33,13 +35,15 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from engine.policy.backend import Decision, check_result
-from engine.policy.cache import CACHE_DIR
+from engine.policy.backend import Decision, check_result, refuse_inexact
+from engine.policy.cache import CACHE_KIND
 from engine.policy.compact import RUN_DATA_ROOT, data_json
 from engine.policy.errors import PolicyError
+from engine.policy.exact import MalformedOutput, loads_strict
 from engine.policy.library import ENTRYPOINT, PolicyLibrary
 from engine.policy.rego_errors import line_col, parse_errors
 from engine.policy.regopy_input import set_input
+from engine.statedir import cache_dir
 
 MIN_PER_WORKER = 64
 MAX_CHUNK = 100
@@ -85,18 +89,30 @@ def _read_output(impl: Any) -> tuple[bool, str]:
     return True, text
 
 
-def _value(text: str) -> tuple[bool, Any]:
+def _value(text: str) -> tuple[str, Any]:
+    """("ok", value), ("undefined", why) or ("error", why) for one query's output text.
+
+    The text is parsed strictly (``exact.loads_strict``): a duplicate key or anything
+    else that does not read as exactly one result is an error, never a decision.
+    """
     if text.strip() == "undefined":
-        return False, "undefined"
-    doc = json.loads(text)
+        return "undefined", "undefined"
+    try:
+        doc = loads_strict(text)
+    except MalformedOutput as exc:
+        return "error", f"rego-cpp's output cannot be read exactly: {exc}"
     if isinstance(doc, list):
         if len(doc) != 1:
-            return False, f"expected one result, got {len(doc)}"
+            return "error", f"expected one result, got {len(doc)}"
         doc = doc[0]
-    exprs = doc.get("expressions") if isinstance(doc, dict) else None
-    if not exprs:
-        return False, "undefined"
-    return True, exprs[-1]
+    if not isinstance(doc, dict):
+        return "error", f"expected a result object, got {type(doc).__name__}"
+    exprs = doc.get("expressions")
+    if exprs is None or exprs == []:
+        return "undefined", "undefined"
+    if not isinstance(exprs, list) or len(exprs) != 1:
+        return "error", f"expected one expression, got {exprs!r:.200}"
+    return "ok", exprs[0]
 
 
 def _new_interpreter() -> Any:
@@ -186,14 +202,14 @@ def _worker_main(
                     impl = rs.rego_bundle_query(interp._impl, bundle._impl)  # type: ignore[union-attr]
                 else:
                     request = json.loads(payload)
-                    interp.set_input_term(json.dumps(request.get("input") or {}))
+                    set_input(interp, json.dumps(request.get("input") or {}))
                     impl = rs.rego_bundle_query_entrypoint(
                         interp._impl, bundle._impl, request["entrypoint"]  # type: ignore[union-attr]
                     )
                 ok, text = _read_output(impl)
                 if ok:
-                    ok, value = _value(text)
-                    conn.send(("ok", idx, value) if ok else ("undefined", idx, value))
+                    kind, value = _value(text)
+                    conn.send((kind, idx, value))
                 else:
                     conn.send(("error", idx, text))
             except RegoError as exc:
@@ -422,7 +438,7 @@ def bundle_cache_path(library: PolicyLibrary, data: str | None) -> Path:
     h.update((data or "").encode())
     h.update(b"\0")
     h.update(_regopy_build_id().encode())
-    return library.root / CACHE_DIR / f"bundle-{h.hexdigest()[:32]}.rbb"
+    return cache_dir(CACHE_KIND, root=library.root) / f"bundle-{h.hexdigest()[:32]}.rbb"
 
 
 class RegopyBackend:
@@ -457,6 +473,8 @@ class RegopyBackend:
         """One bundle query per input (full or compact), spread over the workers."""
         if self.pool is None:
             raise PolicyError("regopy backend used before load()")
+        for model, text in inputs:
+            refuse_inexact(model, text)
         raw = self.pool.run(inputs)
         return [check_result(r, f"regopy, {model}") for r, (model, _) in zip(raw, inputs, strict=True)]
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.loader import YamlError, load_yaml_file
+from engine.limits import check_waiver_count, max_waiver_bytes
+from engine.loader import YamlDocument, YamlError, load_yaml_file, parse_yaml
 from engine.policy.errors import PolicyError
 from engine.policy.timeutil import to_ns, to_rfc3339
 
@@ -42,15 +43,33 @@ class WaiverFile(BaseModel):
 
 
 def load_waivers(policy_dir: Path, display_dir: str = "policies") -> list[dict[str, Any]]:
-    """The waivers as policy input (``expires_ns`` added), soonest expiry last; [] without a file."""
+    """The waivers of a policy directory on disk as policy input; [] without a file."""
     path = policy_dir / WAIVERS_FILE
     shown = f"{display_dir.rstrip('/')}/{WAIVERS_FILE}"
     if not path.is_file():
         return []
     try:
-        doc = load_yaml_file(path, shown)
+        doc = load_yaml_file(path, shown, max_bytes=max_waiver_bytes(), what="waivers.yaml",
+                             setting="GOVOPS_MAX_WAIVER_BYTES")
     except YamlError as exc:
         raise PolicyError(exc.message, file=shown, line=exc.line, col=exc.col) from None
+    return [w for w, _ in _typed(doc, shown)]
+
+
+def parse_waivers(raw: bytes | None, shown: str) -> list[tuple[dict[str, Any], int]]:
+    """Waivers from file bytes (read from Git), each with its line in the file; [] for no file."""
+    if raw is None:
+        return []
+    try:
+        doc = parse_yaml(raw, shown, max_bytes=max_waiver_bytes(), what="waivers.yaml")
+    except YamlError as exc:
+        raise PolicyError(exc.message, file=shown, line=exc.line, col=exc.col) from None
+    return _typed(doc, shown)
+
+
+def _typed(doc: YamlDocument, shown: str) -> list[tuple[dict[str, Any], int]]:
+    """Validate the document and turn it into policy input (``expires_ns`` added), soonest expiry last."""
+    check_waiver_count(doc.data, shown, doc.position(("waivers",))[0])  # before validating every entry
     try:
         parsed = WaiverFile.model_validate(doc.data if doc.data is not None else {})
     except ValidationError as exc:
@@ -60,14 +79,17 @@ def load_waivers(policy_dir: Path, display_dir: str = "policies") -> list[dict[s
         where = ".".join(str(p) for p in loc)
         raise PolicyError(f"invalid waiver ({where}): {err['msg']}", file=shown, line=line, col=col) from None
     out = [
-        {
-            "rule": w.rule,
-            "model": w.model,
-            "reason": w.reason,
-            "approver": w.approver,
-            "expires": to_rfc3339(w.expires),
-            "expires_ns": to_ns(w.expires),
-        }
-        for w in parsed.waivers
+        (
+            {
+                "rule": w.rule,
+                "model": w.model,
+                "reason": w.reason,
+                "approver": w.approver,
+                "expires": to_rfc3339(w.expires),
+                "expires_ns": to_ns(w.expires),
+            },
+            doc.position(("waivers", i))[0],
+        )
+        for i, w in enumerate(parsed.waivers)
     ]
-    return sorted(out, key=lambda w: (-w["expires_ns"], w["rule"], w["model"]))
+    return sorted(out, key=lambda wl: (-wl[0]["expires_ns"], wl[0]["rule"], wl[0]["model"]))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.diagnostics import Diagnostic, has_errors
 from engine.errors import UsageError
+from runners.result import document_passes as result_passed
 
 if TYPE_CHECKING:
     from engine.config import Governance
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from engine.gitread import Plan
 
 DESCRIPTION_MAX = 140
+
 
 
 @dataclass
@@ -55,7 +57,7 @@ class PrReport:
         """Every task has a result and every result passed (True when validation did not run)."""
         if not self.validation_ran:
             return True
-        return all((self.result_for(t.model, t.check) or {}).get("status") == "pass" for t in self.tasks)
+        return all(result_passed(self.result_for(t.model, t.check)) for t in self.tasks)
 
     @property
     def ok(self) -> bool:

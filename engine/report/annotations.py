@@ -33,7 +33,8 @@ def _metrics_text(result: dict[str, object]) -> str:
     if not isinstance(metrics, list):
         return ""
     failed = [m for m in metrics if isinstance(m, dict) and m.get("passed") is False]
-    parts = [f"{m.get('name')}={m.get('value')} ({m.get('op')} {m.get('threshold')})" for m in failed[:5]]
+    parts = [f"{m.get('name')}={m.get('value')} ({m.get('op')} {m.get('threshold')})"
+             + (f" {m['note']}" if m.get("value") is None and m.get("note") else "") for m in failed[:5]]
     return "; failing: " + ", ".join(parts) if parts else ""
 
 

@@ -22,7 +22,8 @@ def _metric(m: dict[str, Any]) -> str:
     if m.get("threshold") is None:
         return f"{name} {shown}"
     mark = " ❌" if m.get("passed") is False else ""
-    return f"{name} {shown} {m.get('op') or ''} {m.get('threshold')}{mark}"
+    why = f" ({m['note']})" if value is None and m.get("note") else ""  # why a value is unknown or n/a
+    return f"{name} {shown} {m.get('op') or ''} {m.get('threshold')}{mark}{why}"
 
 
 def _metric_order(m: dict[str, Any]) -> int:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from engine.report import PrReport, one_line
+from engine.report import PrReport, one_line, result_passed
 
 POLICY = "govops/policy"
 VALIDATION = "govops/validation"
@@ -58,6 +58,8 @@ def check_statuses(report: PrReport) -> list[dict[str, Any]]:
             out.append(_status("error", context, f"{task.check} produced no result", url))
             continue
         state = STATE.get(str(result.get("status")), "error")
+        if state == "success" and not result_passed(result):  # a "pass" its own metrics contradict
+            state = "failure"
         text = result.get("summary") or f"{task.check}: {result.get('status')}"
         out.append(_status(state, context, f"{task.version}: {text}", url))
     return out
@@ -67,7 +69,7 @@ def validation_status(report: PrReport) -> dict[str, Any]:
     """``govops/validation``: all validators of the change together."""
     if not report.tasks:
         return _status("success", VALIDATION, "no model needs validation in this change", report.run_url)
-    bad = [t for t in report.tasks if (report.result_for(t.model, t.check) or {}).get("status") != "pass"]
+    bad = [t for t in report.tasks if not result_passed(report.result_for(t.model, t.check))]
     if not bad:
         return _status("success", VALIDATION, f"{len(report.tasks)} validator(s) passed", report.run_url)
     names = ", ".join(f"{t.model}/{t.check}" for t in bad[:3])

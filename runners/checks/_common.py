@@ -44,6 +44,26 @@ def subset_metrics(ctx: CheckContext, s: Scored, mask: np.ndarray, model: Any) -
     return model_metrics(ctx.task, model, s.y[mask], s.pred[mask], proba, ctx.validation().positive_class)
 
 
+def why_undefined(metric: str, y: np.ndarray, proba: np.ndarray | None, classes: np.ndarray | None,
+                  positive: Any = None) -> str:
+    """Why ``metric`` has no value on these rows: the sentence a failed-closed threshold reports."""
+    from runners.metrics import positive_index
+
+    labels = np.unique(y) if len(y) else np.array([])
+    if len(y) == 0:
+        return "there are no rows"
+    if metric in ("roc_auc", "log_loss") and proba is None:
+        return "the model gives no probabilities (it has no predict_proba)"
+    if metric == "roc_auc" and len(labels) < 2:
+        return f"the labels hold one class only ({_label(labels[0])})"
+    if metric in ("roc_auc", "log_loss") and classes is not None and len(classes) == 2 and \
+            positive_index(classes, positive) is None:
+        return f"validation.positiveClass {positive!r} is not one of the model's classes"
+    if metric == "r2" and len(y) < 2:
+        return "R^2 needs at least 2 rows"
+    return f"{metric} is undefined on these {len(y)} row(s)"
+
+
 def primary(ctx: CheckContext) -> str:
     """The task's primary metric name."""
     return primary_metric(ctx.task)

@@ -111,17 +111,22 @@ class Bias(Check):
                     f"(groups: {sizes})"
                 )
             f = fairness(judged)
+            one_class = sorted(k for k, g in judged.items() if g["tpr"] is None or g["fpr"] is None)
             ms = [
                 judge("max_demographic_parity_diff", f["demographic_parity_diff"], t.max_demographic_parity_diff,
                       metric="demographic_parity_diff", scope=col),
+                # fails closed: with no positive prediction in any group the ratio is 0/0, not fair
                 judge("min_disparate_impact", f["disparate_impact"], t.min_disparate_impact,
                       metric="disparate_impact", scope=col,
-                      note=None if f["disparate_impact"] is not None else "no group has positive predictions"),
+                      why=f"no group of '{col}' receives a positive prediction ({positive}), so the ratio "
+                      "of positive rates is 0/0"),
                 judge("max_equalized_odds_diff", f["equalized_odds_diff"], t.max_equalized_odds_diff,
-                      metric="equalized_odds_diff", scope=col),
+                      metric="equalized_odds_diff", scope=col,
+                      why=f"fewer than 2 groups of '{col}' have both positive and negative labels "
+                      f"(one class only: {', '.join(one_class) or 'none'})",
+                      note=f"TPR/FPR undefined in {', '.join(one_class)} (one class of labels): left out"
+                      if one_class and f["equalized_odds_diff"] is not None else None),
             ]
-            if f["disparate_impact"] is None:
-                ms[1].gate = False
             metrics.extend(ms)
             worst.extend(describe(m) for m in ms if m.passed is False)
             details[col] = {"groups": table, **f}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from runners.base import Check, CheckContext, Outcome, register
-from runners.checks._common import score
+from runners.checks._common import score, why_undefined
 from runners.metrics import HIGHER_IS_BETTER
 from runners.result import Metric, describe, judge
 from runners.stats import two_sample
@@ -29,10 +29,21 @@ class Champion(Check):
         cand = score(ctx, ctx.candidate(), ev, "evaluation data")
         champ = score(ctx, champ_model, ev, "evaluation data", who="champion")
         metrics: list[Metric] = []
-        table = {}
+        table: dict[str, dict[str, float | None]] = {}
+        pos = ctx.validation().positive_class
         for name, c_value in cand.metrics.items():
             h_value = champ.metrics.get(name)
+            if c_value is None and h_value is not None:
+                # fails closed: a candidate must not dodge a comparison by losing a metric (no predict_proba)
+                why = f"the candidate has no {name} ({why_undefined(name, cand.y, cand.proba, cand.classes, pos)})"
+                metrics.append(judge("max_metric_degradation", None, t.max_metric_degradation,
+                                     metric=f"{name}_degradation", why=why))
+                table[name] = {"candidate": None, "champion": h_value, "degradation": None}
+                continue
             if c_value is None or h_value is None:
+                if c_value is not None:
+                    metrics.append(Metric(f"{name}_degradation", None, scope="overall", gate=False,
+                                          note=f"the champion has no {name}: nothing to compare with"))
                 continue
             if name in BOUNDED:
                 deg = h_value - c_value if HIGHER_IS_BETTER[name] else c_value - h_value
@@ -42,7 +53,8 @@ class Champion(Check):
                 note = "relative to the champion's value"
             table[name] = {"candidate": c_value, "champion": h_value, "degradation": deg}
             metrics.append(judge("max_metric_degradation", float(deg), t.max_metric_degradation,
-                                 metric=f"{name}_degradation", note=note))
+                                 metric=f"{name}_degradation", note=note,
+                                 why=f"the champion's {name} is 0, so a relative degradation is infinite"))
         shift, per_output = _prediction_shift(cand.pred, champ.pred, cand.proba, champ.proba)
         metrics.append(judge("max_prediction_shift", shift, t.max_prediction_shift, metric="prediction_shift",
                              note="KS statistic between candidate and champion predictions"))

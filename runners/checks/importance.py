@@ -1,7 +1,13 @@
-"""``importance``: permutation importance of the candidate vs the champion, normalised to shares."""
+"""``importance``: permutation importance of the candidate vs the champion, normalised to shares.
+
+The models are :class:`runners.model_worker.RemoteModel` proxies (they live in sandboxed
+workers), so the score is a plain callable over ``predict`` (accuracy or R^2, what
+scikit-learn's named scorers compute) rather than a named scorer that inspects the estimator.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,11 +22,24 @@ N_REPEATS = 5
 SEED = 0
 
 
+def scorer(scoring: str) -> Callable[[Any, np.ndarray, np.ndarray], float]:
+    """``scoring`` (``accuracy`` or ``r2``) as ``(model, x, y) -> score`` from the model's predictions."""
+    from sklearn import metrics as skm
+
+    metric = skm.accuracy_score if scoring == "accuracy" else skm.r2_score
+
+    def score(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+        return float(metric(y, model.predict(x)))
+
+    return score
+
+
 def normalised_importance(model: Any, x: np.ndarray, y: np.ndarray, scoring: str) -> tuple[np.ndarray, np.ndarray]:
     """Raw mean permutation importances and their shares (negatives clipped to 0, summing to 1)."""
     from sklearn.inspection import permutation_importance
 
-    res = permutation_importance(model, x, y, scoring=scoring, n_repeats=N_REPEATS, random_state=SEED, n_jobs=1)
+    res = permutation_importance(model, x, y, scoring=scorer(scoring), n_repeats=N_REPEATS, random_state=SEED,
+                                 n_jobs=1)
     raw = np.asarray(res.importances_mean, dtype=float)
     clipped = np.clip(raw, 0, None)
     total = clipped.sum()

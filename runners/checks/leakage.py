@@ -83,6 +83,11 @@ class Leakage(Check):
             best = max(judged, key=lambda k: judged[k])
             metrics.append(judge("max_single_feature_score", judged[best], t.max_single_feature_score,
                                  metric="single_feature_score", scope=best))
+        elif t.max_single_feature_score is not None:  # fails closed: no feature could be scored
+            metrics.append(judge("max_single_feature_score", None, t.max_single_feature_score,
+                                 metric="single_feature_score",
+                                 why="no feature could be scored (the reference labels hold one class, "
+                                 "or no feature has 2 non-missing values)"))
         cols = [*names, ctx.label]
         overlap = row_overlap(ref, ev, cols)
         metrics.append(judge("max_row_overlap", overlap, t.max_row_overlap, metric="row_overlap"))

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from runners.base import Check, CheckContext, Outcome, register
-from runners.checks._common import DEFAULT_MIN_ROWS, groups_of, primary, score, subset_metrics
+from runners.checks._common import (
+    DEFAULT_MIN_ROWS,
+    groups_of,
+    primary,
+    score,
+    subset_metrics,
+    why_undefined,
+)
 from runners.data import CheckError
 from runners.metrics import CLASSIFICATION, REGRESSION
 from runners.result import Metric, describe, judge, not_applicable
@@ -29,6 +36,7 @@ class Performance(Check):
         model = ctx.candidate()
         s = score(ctx, model, ev, "evaluation data")
         own = CLASSIFICATION if ctx.task == "classification" else REGRESSION
+        positive = ctx.validation().positive_class
         metrics: list[Metric] = []
         for thr_name, metric in OVERALL:
             thr = getattr(t, thr_name)
@@ -36,12 +44,15 @@ class Performance(Check):
                 if thr is not None:
                     metrics.append(not_applicable(thr_name, thr, f"{metric} is a {_other(ctx.task)} metric"))
                 continue
-            metrics.append(judge(thr_name, s.metrics.get(metric), thr, metric=metric))
+            value = s.metrics.get(metric)
+            why = None if value is not None else why_undefined(metric, s.y, s.proba, s.classes, positive)
+            metrics.append(judge(thr_name, value, thr, metric=metric, why=why))
         main = primary(ctx)
         overall = s.metrics[main]
         min_rows = int(t.min_slice_rows) if t.min_slice_rows is not None else DEFAULT_MIN_ROWS
         slices: list[dict[str, object]] = []
         worst: tuple[float, str] | None = None
+        unknown: list[Metric] = []  # slices big enough to judge whose gap has no value: they fail closed
         for col in ctx.validation().slice_columns:
             if col not in ev.columns:
                 raise CheckError(f"slice column '{col}' is not in the evaluation data")
@@ -52,13 +63,23 @@ class Performance(Check):
                 judged = n >= min_rows and value is not None and overall is not None
                 gap = (overall - value) if (overall is not None and value is not None) else None
                 scope = f"{col}={label}"
-                note = None if judged else f"{n} row(s) (< {min_rows}) or undefined metric: reported, not judged"
+                note = None if judged else f"{n} row(s) (< {min_rows}): reported, not judged"
+                if n >= min_rows and value is None:
+                    why = f"{main} on {scope}: {why_undefined(main, s.y[mask], None, s.classes)}"
+                    note = f"could not be computed: {why}"
+                    if t.max_slice_gap is not None and overall is not None:
+                        unknown.append(judge("max_slice_gap", None, t.max_slice_gap, metric="slice_gap",
+                                             scope=scope, why=why))
                 metrics.append(Metric(main, value, None, None, None, scope, False, note))
                 slices.append({"column": col, "slice": label, "rows": n, "judged": judged, "gap": gap, **m})
                 if judged and gap is not None and (worst is None or gap > worst[0]):
                     worst = (gap, scope)
+        if overall is None and ctx.validation().slice_columns and t.max_slice_gap is not None:
+            unknown.append(judge("max_slice_gap", None, t.max_slice_gap, metric="slice_gap",
+                                 why=f"{main} overall: {why_undefined(main, s.y, None, s.classes)}"))
+        metrics.extend(unknown)
         if ctx.validation().slice_columns:
-            if worst is None and t.max_slice_gap is not None:
+            if worst is None and not unknown and t.max_slice_gap is not None:
                 raise CheckError(
                     f"no slice of {', '.join(ctx.validation().slice_columns)} has {min_rows} rows or more; "
                     "the worst-slice gap cannot be judged"
@@ -68,7 +89,7 @@ class Performance(Check):
                                      scope=worst[1]))
         bad = [m for m in metrics if m.gate and m.passed is False]
         shown = ", ".join(describe(m) for m in (bad or [m for m in metrics if m.gate and m.value is not None][:3]))
-        verdict = "below threshold" if bad else "meets thresholds"
+        verdict = "fails its thresholds" if bad else "meets thresholds"
         return Outcome(
             metrics,
             f"{ctx.spec.id} {ctx.version} {verdict} on {len(ev)} evaluation rows: {shown}",

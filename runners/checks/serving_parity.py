@@ -4,14 +4,18 @@ Starts a real MLServer (``engine.mlserver.process.MLServerProcess``) on free por
 the *verified* artifact bytes copied into a temporary model repository, sends the
 evaluation rows over the Open Inference Protocol (REST) and compares with the offline
 predictions (``predict``, and ``predict_proba`` for classifiers). The server is always
-stopped; nothing outside the temporary folder is written.
+stopped; nothing outside the temporary folder is written. MLServer loads the artifact itself,
+so it gets the prediction workers' allow-listed environment (``runners.model_worker.worker_env``:
+no tokens, no ``GOVOPS_*`` settings, no cloud credentials) and its own home folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +25,20 @@ from runners.result import Metric, judge
 from runners.thresholds import ServingParityThresholds
 
 MAX_ROWS = 1000
+
+
+def _scrubbed(base: type[Any]) -> type[Any]:
+    """``MLServerProcess`` whose server starts with the prediction workers' environment only."""
+    from runners.model_worker import worker_env
+
+    class Scrubbed(base):
+        def _env(self, work: Path) -> dict[str, str]:
+            full: dict[str, str] = super()._env(work)
+            env = worker_env(os.environ, work)
+            env.update({k: v for k, v in full.items() if k.startswith("MLSERVER_") or k == "PYTHONUNBUFFERED"})
+            return env
+
+    return Scrubbed
 
 
 @register
@@ -41,6 +59,9 @@ class ServingParity(Check):
         version = ctx.spec.version(ctx.version)
         if version is None:
             raise CheckError(f"{ctx.spec.id} has no version '{ctx.version}'")
+        if (version.artifact.format or "") == "skops" or version.artifact.uri.lower().endswith(".skops"):
+            raise CheckError(f"{ctx.spec.id} {ctx.version} is a skops artifact, which MLServer's scikit-learn "
+                             "runtime cannot load (it loads joblib); serving parity cannot be checked")
         model = ctx.candidate()  # verifies the digest and records the input
         ev = ctx.evaluation()
         x = ctx.x(ev, "evaluation data")[:MAX_ROWS]
@@ -58,7 +79,7 @@ class ServingParity(Check):
             settings = model_settings(name, ctx.version, str(folder / "model.joblib"), version.runtime)
             (folder / "model-settings.json").write_text(json.dumps(settings))
             try:
-                with MLServerProcess(Path(tmp)) as server:
+                with _scrubbed(MLServerProcess)(Path(tmp)) as server:
                     for output in offline:
                         served[output] = np.asarray(
                             server.infer(name, ctx.version, x, output=output), dtype=float

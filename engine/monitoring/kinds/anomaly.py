@@ -24,7 +24,8 @@ OUTLIER_Z = 5.0
 
 def _worst(kind: str, rates: dict[str, float], t: dict[str, float]) -> Measured:
     if not rates:
-        return bounded("anomaly", kind, None, t, note="no column to judge")
+        return bounded("anomaly", kind, None, t,
+                       not_judged="no column to judge (no input declares what this rate needs)")
     col = max(rates, key=lambda k: rates[k])
     return bounded("anomaly", kind, rates[col], t, note=f"worst column: {col}")
 

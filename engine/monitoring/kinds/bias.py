@@ -4,6 +4,8 @@ Positive rates come from every served row; TPR/FPR (equalized odds) from the row
 feedback. The group statistics are the validation bias check's
 (``runners.checks.bias.group_rates`` and ``fairness``). Groups with fewer than
 ``MIN_GROUP_ROWS`` rows are reported, not judged; regression models have no bias metrics here.
+With two judged groups, a bounded metric without a value fails closed (disparate impact when no
+group gets a positive prediction; equalized odds when enough feedback holds one class only).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.monitoring.kinds.base import MIN_GROUP_ROWS, KindContext
+from engine.monitoring.kinds.base import MIN_FEEDBACK_ROWS, MIN_GROUP_ROWS, KindContext
 from engine.monitoring.measure import Measured, bounded
 from engine.monitoring.sketch import row_keys
 from runners.checks.bias import fairness, group_rates
@@ -50,9 +52,22 @@ def measure(ctx: KindContext) -> list[Measured]:
         judged = {g: r for g, r in groups.items() if r["rows"] >= MIN_GROUP_ROWS and g != "<missing>"}
         f = fairness(judged) if len(judged) >= 2 else {
             "demographic_parity_diff": None, "disparate_impact": None, "equalized_odds_diff": None}
-        note = None if len(judged) >= 2 else f"fewer than 2 groups with {MIN_GROUP_ROWS}+ rows: not judged"
+        skip = None if len(judged) >= 2 else f"fewer than 2 groups with {MIN_GROUP_ROWS}+ rows: not judged"
+        labelled = sum(_labelled(labels, keys == g) for g in judged) if labels is not None else 0
+        why = {
+            "disparate_impact": f"no group of '{col}' got a positive prediction ({pos}): the ratio is 0/0",
+            "equalized_odds_diff": f"fewer than 2 groups of '{col}' have feedback with both classes",
+        }
         for name in ("demographic_parity_diff", "disparate_impact", "equalized_odds_diff"):
-            out.append(bounded("bias", name, f[name], t, scope=col, note=note))
+            wait = skip
+            if wait is None and name == "equalized_odds_diff" and labelled < MIN_FEEDBACK_ROWS:
+                wait = f"{labelled} row(s) with feedback in the judged groups (< {MIN_FEEDBACK_ROWS}): not judged"
+            out.append(bounded("bias", name, f[name], t, scope=col, why=why.get(name), not_judged=wait))
         details[col] = {"groups": groups, **f}
     ctx.details["bias"] = details
     return out
+
+
+def _labelled(labels: np.ndarray, mask: np.ndarray) -> int:
+    """Rows of the group that have feedback."""
+    return sum(1 for x in labels[mask] if x is not None)

@@ -70,7 +70,11 @@ def measure(ctx: KindContext) -> list[Measured]:
         if not ctx.window.has(col):
             continue
         stats = compare(ref, ctx.window.column(col))
-        ms = [bounded("drift", k, stats.get(k), t, scope=name, gate=gate_each)
+        # no value of the feature in the window: anomaly.missing_rate judges that, drift cannot;
+        # an empty reference is a broken profile and fails closed
+        empty = None if stats["n"] else f"no non-missing value of {name} in this window: not judged"
+        ms = [bounded("drift", k, stats.get(k), t, scope=name, gate=gate_each, not_judged=empty,
+                      why=f"the reference profile holds no value of {name}")
               for k in (("psi", "ks") if stats["kind"] == "numeric" else ("psi", "js"))]
         stats["drifted"] = any(m.passed is False for m in ms)
         if stats["drifted"]:

@@ -21,6 +21,10 @@ def measure(ctx: KindContext) -> list[Measured]:
 
             rows = int(ok.sum()) if ok is not None else ctx.window.rows
             value = kpi.evaluate(k.expression, column, rows)  # type: ignore[arg-type]
-        out.append(Measured("kpi", k.name, value, k.min, k.max,
-                            note=None if value is not None else "no value on this window"))
+        if ctx.window.rows == 0:  # an empty window is not judged; a KPI undefined on served rows fails closed
+            out.append(Measured("kpi", k.name, None, k.min, k.max, note="no served rows in this window",
+                                not_judged="no served rows in this window"))
+        else:
+            out.append(Measured("kpi", k.name, value, k.min, k.max, note=None if value is not None else
+                                f"could not be computed: {k.expression} is undefined on this window"))
     return out

@@ -28,8 +28,8 @@ def measure(ctx: KindContext) -> list[Measured]:
     p50, p99 = (np.percentile(lat, [50, 99]).tolist() if len(lat) else (None, None))
     ctx.details["operational"] = {"requests": requests, "errors": errors, "rows": w.rows}
     return [
-        bounded("operational", "latency_p50_ms", p50, t),
-        bounded("operational", "latency_p99_ms", p99, t),
+        bounded("operational", "latency_p50_ms", p50, t, why="no request in the window logged a latency"),
+        bounded("operational", "latency_p99_ms", p99, t, why="no request in the window logged a latency"),
         bounded("operational", "error_rate", errors / requests, t),
         bounded("operational", "request_rate", requests / w.seconds, t),
     ]

@@ -2,7 +2,9 @@
 
 The metric functions are the validation checks' (``runners.metrics``), so a monitored
 accuracy or RMSE is computed exactly as at validation. Fewer than ``MIN_FEEDBACK_ROWS``
-labelled rows: values are reported as missing, never judged.
+labelled rows: values are reported as missing, never judged. With enough labelled rows, a
+bounded metric that cannot be computed (ROC AUC without logged probabilities, one class of
+labels) fails closed with the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def measure(ctx: KindContext) -> list[Measured]:
     n = int(labelled.sum()) if labelled is not None else 0
     if labels is None or labelled is None or n < MIN_FEEDBACK_ROWS or not ctx.window.has("prediction"):
         note = f"{n} row(s) with feedback (< {MIN_FEEDBACK_ROWS}): not judged"
-        return [bounded("performance", m, None, t, note=note) for m in names if f"min_{m}" in t or f"max_{m}" in t]
+        return [bounded("performance", m, None, t, not_judged=note) for m in names
+                if f"min_{m}" in t or f"max_{m}" in t]
     y = labels[labelled]
     pred = ctx.window.column("prediction")[labelled]
     if ctx.spec.spec.task == "regression":
@@ -42,4 +45,21 @@ def measure(ctx: KindContext) -> list[Measured]:
                 proba2[:, idx], proba2[:, 1 - idx] = p, 1 - p
         values = classification_metrics(yk, pk, proba2, classes, ctx.positive_key())
     ctx.details["performance"] = {"labelled_rows": n, **values}
-    return [bounded("performance", m, values.get(m), t) for m in names]
+    proba = ctx.window.column("proba")[labelled] if ctx.window.has("proba") else None
+    return [bounded("performance", m, values.get(m), t,
+                    why=_why(m, y, proba, ctx) if values.get(m) is None else None) for m in names]
+
+
+def _why(metric: str, y: np.ndarray, proba: np.ndarray | None, ctx: KindContext) -> str:
+    """Why ``metric`` has no value on the labelled rows (only read when it has none)."""
+    classes = set(row_keys(y).tolist()) if ctx.spec.spec.task == "classification" else set()
+    if metric in ("roc_auc", "log_loss"):
+        if not ctx.window.has("proba"):
+            return "the prediction log holds no probabilities (proba column)"
+        if proba is not None and np.isnan(np.asarray(proba, dtype=float)).any():
+            return "the prediction log lacks a probability on some labelled rows (a model without predict_proba)"
+        if len(classes) < 2:
+            return f"the labelled rows hold one class only ({', '.join(map(str, classes))})"
+        return (f"the prediction log keeps one probability per row: {metric} needs a binary model whose positive "
+                f"class is among the labels (labels and predictions hold {len(classes)} class(es))")
+    return f"{metric} is undefined on these {len(y)} labelled row(s)"

@@ -1,0 +1,624 @@
+"""Prediction workers: the only processes that ever load a model artifact.
+
+Validation stage, model side. A joblib/pickle artifact is code: loading it runs whatever its
+author put in ``__reduce__``, and a pull request pins its own artifact. So no govops process
+that holds a token, writes results or posts statuses ever loads one. :class:`RemoteModel`
+starts a *fresh* interpreter (exec'd, not forked: none of the parent's memory) with
+
+- an allow-listed environment: ``PATH``, ``LANG``/``LANGUAGE``/``LC_*``, ``TZ`` and the BLAS/OpenMP
+  thread knobs; ``HOME`` and ``TMPDIR`` are its own empty temporary folder. Nothing else: no
+  ``GITHUB_TOKEN``, no ``GOVOPS_*`` settings, no cloud credentials, no webhook URLs.
+  ``python -I`` ignores ``PYTHON*`` variables; the import path is passed as arguments;
+- that temporary folder as its working directory;
+- when govops runs as root, the uid and gid of an unprivileged user (``nobody``, or
+  ``$GOVOPS_MODEL_WORKER_USER``) with no supplementary groups, so it cannot write the results
+  folder, the caches or the repository, nor read the parent's ``/proc/<pid>/environ``;
+- a parent-death signal (it dies with the process that started it), its own session (the
+  parent kills the whole group when done) and a time limit on every call.
+
+The parent sends the verified artifact bytes once and a feature matrix per call; the worker
+sends back arrays only, as ``.npy`` bytes read with ``allow_pickle=False`` (object labels as
+JSON scalars). Metrics, results and statuses are computed by the parent from those arrays,
+so a worker can lie about predictions but not about anything else.
+
+The worker side (:func:`serve`) runs this file alone, loaded by path: it must import nothing
+but the standard library and numpy at module level (joblib or skops when loading), and the
+parent side must never unpickle anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Variables a worker may inherit, by exact name.
+ALLOWED_ENV = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
+#: ...and by prefix (locale and thread knobs).
+ALLOWED_ENV_PREFIXES = ("LC_", "OPENBLAS_", "OMP_", "MKL_")
+#: Who the worker runs as when govops runs as root (``""`` keeps root: not recommended).
+USER_ENV = "GOVOPS_MODEL_WORKER_USER"
+#: Seconds one load or one call may take (default 300).
+TIMEOUT_ENV = "GOVOPS_MODEL_WORKER_TIMEOUT"
+#: Extra types (comma separated, e.g. ``mypkg.MyTransformer``) a ``skops`` artifact may hold,
+#: beyond skops' default trusted set. An operator setting: read by the parent only.
+SKOPS_TRUSTED_ENV = "GOVOPS_SKOPS_TRUSTED_TYPES"
+#: Artifact formats and what loads them. ``skops`` builds only trusted types (no code runs);
+#: ``joblib``/``pickle`` run arbitrary code and are loaded in the sandboxed worker all the same.
+FORMATS = ("joblib", "pickle", "skops")
+
+#: ``require``: refuse to load an artifact when the worker could neither switch to an
+#: unprivileged user nor apply Landlock (so it could write results); ``best-effort`` (default):
+#: load it anyway, with the environment scrubbed.
+SANDBOX_ENV = "GOVOPS_MODEL_SANDBOX"
+
+DEFAULT_TIMEOUT_S = 300.0
+MAX_HEADER = 1 << 20
+_HEAD = struct.Struct(">IQ")
+_SCALARS = (str, int, float, bool)
+_KINDS = "biufU"
+
+_BOOT = (
+    "import sys,importlib.util as u;"
+    "sys.path[:]=[p for p in sys.argv[3:]];"
+    "s=u.spec_from_file_location('govops_model_worker',sys.argv[1]);"
+    "m=u.module_from_spec(s);sys.modules[s.name]=m;s.loader.exec_module(m);"
+    "m.serve(int(sys.argv[2]))"
+)
+
+
+class ModelWorkerError(Exception):
+    """The worker could not load the model, a call failed, or the worker broke the protocol."""
+
+
+# --- framing (both sides) -------------------------------------------------------------------
+def _frame(header: dict[str, Any], body: bytes = b"") -> bytes:
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return _HEAD.pack(len(head), len(body)) + head + body
+
+
+def encode_array(a: np.ndarray) -> tuple[dict[str, Any], bytes]:
+    """An array as ``.npy`` bytes (no pickles), or object scalars as JSON."""
+    if a.dtype.kind == "O":
+        values = a.tolist()
+        if a.ndim != 1 or not all(v is None or isinstance(v, _SCALARS) for v in values):
+            raise ModelWorkerError("the model returned objects that are not plain labels (str, int, float, bool)")
+        return {"encoding": "json"}, json.dumps(values).encode()
+    if a.dtype.kind not in _KINDS:
+        raise ModelWorkerError(f"the model returned an array of dtype {a.dtype}, which is not numbers or labels")
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return {"encoding": "npy"}, buf.getvalue()
+
+
+def decode_array(meta: dict[str, Any], body: bytes) -> np.ndarray:
+    """Inverse of :func:`encode_array`; never unpickles, refuses anything but numbers and labels."""
+    if meta.get("encoding") == "json":
+        values = json.loads(body)
+        if not isinstance(values, list) or not all(v is None or isinstance(v, _SCALARS) for v in values):
+            raise ModelWorkerError("the worker sent labels that are not a flat list of scalars")
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    if meta.get("encoding") != "npy":
+        raise ModelWorkerError(f"the worker sent an unknown encoding {meta.get('encoding')!r}")
+    try:
+        arr = np.load(io.BytesIO(body), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ModelWorkerError(f"the worker sent an unreadable array: {exc}") from exc
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in _KINDS:
+        raise ModelWorkerError("the worker sent an array that is not numbers or labels")
+    return arr
+
+
+# --- the worker side --------------------------------------------------------------------------
+def _read_all(fh: Any, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = fh.read(left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _parent_death_signal(parent: int) -> None:
+    """Die with the parent (Linux); if it is already gone, stop now."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+_LL_FS_WRITES = (
+    (1, (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11)
+     | (1 << 12)),  # write file, remove dir/file, make char/dir/reg/sock/fifo/block/sym
+    (2, 1 << 13),  # refer (link or rename across folders)
+    (3, 1 << 14),  # truncate
+)
+
+
+def _landlock(home: str) -> int:
+    """Confine this process with Landlock; return the ABI applied (0: not available).
+
+    Forbids writing anywhere but ``home`` (and ``/dev/null``), TCP, and signals or ptrace
+    (``/proc/<pid>/environ`` included) outside this process tree. Unprivileged, irrevocable,
+    inherited by every child.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    abi = int(libc.syscall(444, None, 0, 1))  # landlock_create_ruleset(NULL, 0, VERSION)
+    if abi < 1:
+        return 0
+    fs = 0
+    for since, bits in _LL_FS_WRITES:
+        if abi >= since:
+            fs |= bits
+    net = 0b11 if abi >= 4 else 0  # bind and connect TCP
+    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets, signals
+    fields = [fs] + ([net] if abi >= 4 else []) + ([scoped] if abi >= 6 else [])
+    attr = struct.pack(f"<{len(fields)}Q", *fields)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    ruleset = int(libc.syscall(444, buf, len(attr), 0))
+    if ruleset < 0:
+        return 0
+    try:
+        for path, rights in ((home, fs), (os.devnull, 1 << 1 | (1 << 14 if abi >= 3 else 0))):
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = ctypes.create_string_buffer(struct.pack("<Qi", rights, fd), 12)
+                if libc.syscall(445, ruleset, 1, rule, 0) != 0:  # landlock_add_rule(PATH_BENEATH)
+                    return 0
+            finally:
+                os.close(fd)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return 0
+        if libc.syscall(446, ruleset, 0) != 0:  # landlock_restrict_self
+            return 0
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+def _drop_capabilities() -> bool:
+    """As root: empty the bounding set and every capability set (uid 0 stays, its powers go)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly past the last cap)
+    header = ctypes.create_string_buffer(struct.pack("<Ii", 0x20080522, 0), 8)
+    data = ctypes.create_string_buffer(bytes(24), 24)
+    return int(libc.capset(header, data)) == 0
+
+
+def _confine() -> dict[str, Any]:
+    """Everything the worker does to itself before it reads an artifact; reported to the parent."""
+    out: dict[str, Any] = {"uid": os.getuid() if hasattr(os, "getuid") else None, "landlock": 0,
+                           "capabilities_dropped": False}
+    if not sys.platform.startswith("linux"):
+        return out
+    with contextlib.suppress(OSError, AttributeError):
+        out["landlock"] = _landlock(os.getcwd())
+    if os.getuid() == 0:
+        with contextlib.suppress(OSError, AttributeError):
+            out["capabilities_dropped"] = _drop_capabilities()
+    return out
+
+
+def _load(fmt: str, raw: bytes, trusted: list[str]) -> Any:
+    if fmt == "skops":
+        import skops.io as sio
+
+        unknown = [t for t in sio.get_untrusted_types(data=raw) if t not in trusted]
+        if unknown:
+            raise ModelWorkerError(
+                f"the skops artifact holds types that are not trusted: {', '.join(sorted(unknown)[:10])} "
+                f"(an operator may trust them with {SKOPS_TRUSTED_ENV})"
+            )
+        return sio.loads(raw, trusted=trusted or None)
+    import joblib
+
+    return joblib.load(io.BytesIO(raw))
+
+
+def _describe(model: Any) -> dict[str, Any]:
+    """What the parent's proxy exposes: which methods exist and the fitted attributes checks read."""
+    info: dict[str, Any] = {"predict": callable(getattr(model, "predict", None)),
+                            "predict_proba": callable(getattr(model, "predict_proba", None))}
+    if hasattr(model, "classes_"):
+        meta, body = encode_array(np.asarray(model.classes_))
+        info["classes"] = {**meta, "data": body.decode("latin-1")}
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        info["feature_names_in"] = [str(n) for n in names]
+    n = getattr(model, "n_features_in_", None)
+    if isinstance(n, (int, np.integer)):
+        info["n_features_in"] = int(n)
+    return info
+
+
+def serve(parent: int) -> None:
+    """The worker loop: load once, then answer ``predict``/``predict_proba`` calls until EOF."""
+    _parent_death_signal(parent)
+    inp = os.fdopen(os.dup(0), "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # a model that prints must not corrupt the protocol
+
+    def reply(header: dict[str, Any], body: bytes = b"") -> None:
+        out.write(_frame(header, body))
+        out.flush()
+
+    reply({"hello": True, "sandbox": _confine()})  # before any artifact: a truthful report
+    model: Any = None
+    while True:
+        try:
+            hlen, blen = _HEAD.unpack(_read_all(inp, _HEAD.size))
+            header = json.loads(_read_all(inp, hlen))
+            body = _read_all(inp, blen)
+        except EOFError:
+            return
+        try:
+            if header.get("op") == "load":
+                model = _load(str(header.get("format")), body, list(header.get("trusted") or []))
+                reply({"ok": True, "model": _describe(model)})
+            elif header.get("op") == "call" and model is not None:
+                method = str(header.get("method"))
+                if method not in ("predict", "predict_proba"):
+                    raise ModelWorkerError(f"unknown method {method}")
+                x = np.load(io.BytesIO(body), allow_pickle=False)
+                meta, data = encode_array(np.asarray(getattr(model, method)(x)))
+                reply({"ok": True, **meta}, data)
+            else:
+                raise ModelWorkerError(f"unexpected request {header.get('op')!r}")
+        except BaseException as exc:  # a model may raise anything, SystemExit included
+            with contextlib.suppress(Exception):
+                reply({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+            if isinstance(exc, KeyboardInterrupt):
+                return
+
+
+# --- the parent side ----------------------------------------------------------------------------
+def worker_env(environ: Mapping[str, str], home: Path) -> dict[str, str]:
+    """The worker's whole environment: the allow-list, with ``HOME``/``TMPDIR`` in its own folder."""
+    env = {k: v for k, v in environ.items() if k in ALLOWED_ENV or k.startswith(ALLOWED_ENV_PREFIXES)}
+    env.setdefault("PATH", os.defpath)
+    env.update(HOME=str(home), TMPDIR=str(home))
+    return env
+
+
+def _unprivileged() -> tuple[int, int] | None:
+    """``(uid, gid)`` to run the worker as when govops is root; ``None`` when not root."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    name = os.environ.get(USER_ENV, "nobody")
+    if not name:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ModelWorkerError(
+            f"govops runs as root and model workers must run as an unprivileged user, but there is no user "
+            f"'{name}' ({USER_ENV} names another; an empty value keeps root)"
+        ) from None
+    return entry.pw_uid, entry.pw_gid
+
+
+def _searchable(path: str, uid: int, gid: int) -> bool:
+    """Whether ``uid``/``gid`` can reach ``path`` (every folder above it searchable, itself readable)."""
+    import stat
+
+    p = Path(path)
+    for folder in [*reversed(p.parents)]:
+        try:
+            st = folder.stat()
+        except OSError:
+            return False
+        bit = stat.S_IXUSR if st.st_uid == uid else stat.S_IXGRP if st.st_gid == gid else stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    try:
+        st = p.stat()
+    except OSError:
+        return False
+    bit = stat.S_IRUSR if st.st_uid == uid else stat.S_IRGRP if st.st_gid == gid else stat.S_IROTH
+    return bool(st.st_mode & bit)
+
+
+def _can_run_as(uid: int, gid: int) -> bool:
+    """Whether the unprivileged user can start this interpreter and import numpy and this file."""
+    needed = [sys.executable, os.path.realpath(sys.executable), __file__, os.path.dirname(np.__file__)]
+    return all(_searchable(p, uid, gid) for p in needed)
+
+
+def confined(sandbox: dict[str, Any]) -> bool:
+    """Whether a worker's self-report shows it cannot write what this process can."""
+    uid = sandbox.get("uid")
+    return bool(sandbox.get("landlock")) or (isinstance(uid, int) and hasattr(os, "getuid") and uid != os.getuid())
+
+
+def _timeout() -> float:
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+    return value if value > 0 else DEFAULT_TIMEOUT_S
+
+
+def _import_path() -> list[str]:
+    """The parent's absolute import folders (what the worker needs to import numpy, joblib, sklearn)."""
+    return [p for p in dict.fromkeys(sys.path) if p and os.path.isabs(p) and os.path.isdir(p)]
+
+
+def trusted_skops_types() -> list[str]:
+    """The skops default trusted types plus the operator's extra ones (never from the spec)."""
+    extra = [t.strip() for t in os.environ.get(SKOPS_TRUSTED_ENV, "").split(",") if t.strip()]
+    return extra
+
+
+class _Proc:
+    """One worker process and its temporary folder; closing kills its whole process group."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        ids = _unprivileged()
+        if ids is not None and not _can_run_as(*ids):
+            # e.g. an interpreter under /root (mode 0700): the worker stays uid 0 with every
+            # capability dropped and Landlock confining its writes (see _confine)
+            ids = None
+        self.home = Path(tempfile.mkdtemp(prefix="govops-model-"))
+        kwargs: dict[str, Any] = {}
+        if ids is not None:
+            os.chown(self.home, *ids)
+            kwargs = {"user": ids[0], "group": ids[1], "extra_groups": []}
+        self.stderr = tempfile.TemporaryFile(prefix="govops-model-stderr-")
+        try:
+            self.proc: subprocess.Popen[bytes] = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT, str(Path(__file__).resolve()), str(os.getpid()),
+                 *_import_path()],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                env=worker_env(os.environ, self.home), cwd=self.home, close_fds=True,
+                start_new_session=True, umask=0o077, **kwargs,
+            )
+        except OSError as exc:
+            self.close()
+            raise ModelWorkerError(f"cannot start a model worker: {exc}") from exc
+        self._finalizer = weakref.finalize(self, _Proc._kill, self.proc, self.home, self.stderr)
+        assert self.proc.stdin is not None
+        os.set_blocking(self.proc.stdin.fileno(), False)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes] | None, home: Path, stderr: Any) -> None:
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                if proc.stdin:
+                    proc.stdin.close()
+            with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=5)
+            with contextlib.suppress(OSError):
+                if proc.stdout:
+                    proc.stdout.close()
+        with contextlib.suppress(OSError):
+            stderr.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+    def close(self) -> None:
+        fin = getattr(self, "_finalizer", None)
+        if fin is not None:
+            fin()
+        else:
+            _Proc._kill(getattr(self, "proc", None), self.home, self.stderr)
+
+    def _stderr_tail(self) -> str:
+        with contextlib.suppress(OSError, ValueError):
+            self.stderr.seek(0, os.SEEK_END)
+            size = self.stderr.tell()
+            self.stderr.seek(max(0, size - 800))
+            tail = self.stderr.read().decode("utf-8", "replace").strip()
+            return f"; its last output: {tail[-600:]}" if tail else ""
+        return ""
+
+    def hello(self) -> dict[str, Any]:
+        """The worker's first message: how it confined itself (sent before it reads any artifact)."""
+        reply, _ = self.request(None, b"", 0)
+        sandbox = reply.get("sandbox")
+        return sandbox if reply.get("hello") and isinstance(sandbox, dict) else {}
+
+    def request(self, header: dict[str, Any] | None, body: bytes, max_reply: int) -> tuple[dict[str, Any], bytes]:
+        """Send one request (``None``: just listen) and wait, within the time limit, for the reply."""
+        deadline = time.monotonic() + self.timeout_s
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            if header is not None:
+                self._write(_frame(header, body), deadline)
+            hlen, blen = _HEAD.unpack(self._read(_HEAD.size, deadline))
+            if hlen > MAX_HEADER or blen > max_reply:
+                raise ModelWorkerError(f"the model worker sent an oversized reply ({hlen} + {blen} bytes)")
+            reply = json.loads(self._read(hlen, deadline))
+            data = self._read(blen, deadline)
+        except (BrokenPipeError, EOFError, ConnectionError) as exc:
+            code = self.proc.poll()
+            self.close()
+            how = "" if code is None else (f" (signal {-code})" if code < 0 else f" (exit code {code})")
+            raise ModelWorkerError(f"the model worker died{how}{self._stderr_tail()}") from exc
+        except TimeoutError:
+            self.close()
+            raise ModelWorkerError(f"the model worker did not answer within {self.timeout_s:g} s; it was stopped") \
+                from None
+        except ValueError as exc:
+            self.close()
+            raise ModelWorkerError(f"the model worker broke the protocol: {exc}") from exc
+        if not isinstance(reply, dict):
+            self.close()
+            raise ModelWorkerError("the model worker broke the protocol: its reply is not an object")
+        return reply, data
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        """Write without blocking past the deadline (a worker that stops reading cannot hang us)."""
+        assert self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError
+            _, ready, _ = select.select([], [fd], [], wait)
+            if not ready:
+                raise TimeoutError
+            try:
+                sent = os.write(fd, view[: 1 << 16])
+            except BlockingIOError:
+                continue
+            view = view[sent:]
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        chunks, left = [], n
+        while left:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+
+class RemoteModel:
+    """A model that lives in a sandboxed prediction worker, seen through what the checks use.
+
+    ``predict``, ``predict_proba`` (when the model has it), ``classes_``, ``feature_names_in_``
+    and ``n_features_in_``. Attributes the model lacks raise ``AttributeError``, so ``hasattr`` answers as it would on
+    the real model.
+    """
+
+    def __init__(self, raw: bytes, fmt: str, uri: str = "model", *, timeout_s: float | None = None) -> None:
+        if fmt not in FORMATS:
+            raise ModelWorkerError(f"{uri}: format '{fmt}' cannot be loaded (supported: {', '.join(FORMATS)})")
+        self.uri = uri
+        self.format = fmt
+        self._proc = _Proc(timeout_s or _timeout())
+        self.sandbox = self._proc.hello()
+        if os.environ.get(SANDBOX_ENV, "best-effort") == "require" and not confined(self.sandbox):
+            self._proc.close()
+            raise ModelWorkerError(
+                f"{SANDBOX_ENV}=require, but the prediction worker could not be confined (no unprivileged user "
+                f"to switch to and no Landlock support: {self.sandbox}); refusing to load {uri}"
+            )
+        trusted = trusted_skops_types() if fmt == "skops" else []
+        reply, _ = self._proc.request({"op": "load", "format": fmt, "trusted": trusted}, raw, 0)
+        if not reply.get("ok"):
+            self._proc.close()
+            raise ModelWorkerError(str(reply.get("error") or "unknown error"))
+        info = reply.get("model")
+        if not isinstance(info, dict):
+            self._proc.close()
+            raise ModelWorkerError("the model worker broke the protocol: no model description")
+        self._info = info
+        self._classes: np.ndarray | None = None
+        cls = info.get("classes")
+        if isinstance(cls, dict) and isinstance(cls.get("data"), str):
+            self._classes = decode_array(cls, cls["data"].encode("latin-1"))
+
+    # --- what the checks call --------------------------------------------------------------
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The model's predictions for ``x``, computed in the worker."""
+        if not self._info.get("predict"):
+            raise AttributeError(f"{self.uri} has no predict method")
+        return self._call("predict", x)
+
+    @property
+    def predict_proba(self) -> Any:
+        """The model's class probabilities (an ``AttributeError`` when it has none)."""
+        if not self._info.get("predict_proba"):
+            raise AttributeError(f"{self.uri} has no predict_proba method")
+        return lambda x: self._call("predict_proba", x)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The classifier's labels, as the model holds them."""
+        if self._classes is None:
+            raise AttributeError(f"{self.uri} has no classes_")
+        return self._classes
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """The column names the model was fitted on."""
+        names = self._info.get("feature_names_in")
+        if not isinstance(names, list):
+            raise AttributeError(f"{self.uri} has no feature_names_in_")
+        return np.asarray([str(n) for n in names], dtype=object)
+
+    @property
+    def n_features_in_(self) -> int:
+        """How many inputs the model was fitted on."""
+        n = self._info.get("n_features_in")
+        if not isinstance(n, int):
+            raise AttributeError(f"{self.uri} has no n_features_in_")
+        return n
+
+    def fit(self, *args: Any, **kwargs: Any) -> RemoteModel:
+        """Refuse: validation judges fitted models.
+
+        Present because scikit-learn helpers such as ``permutation_importance`` accept only
+        objects that look like estimators.
+        """
+        raise TypeError(f"{self.uri} is a fitted model in a prediction worker; it cannot be refitted")
+
+    def _call(self, method: str, x: np.ndarray) -> np.ndarray:
+        arr = np.ascontiguousarray(np.asarray(x, dtype=float))
+        _, body = encode_array(arr)
+        limit = 256 * (1 << 20) + 64 * max(arr.nbytes, 1)
+        reply, data = self._proc.request({"op": "call", "method": method}, body, limit)
+        if not reply.get("ok"):
+            raise ModelWorkerError(str(reply.get("error") or "unknown error"))
+        return decode_array(reply, data)
+
+    def close(self) -> None:
+        """Stop the worker and remove its folder."""
+        self._proc.close()
+
+    def __enter__(self) -> RemoteModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteModel({self.uri!r}, format={self.format!r})"
+
+
+__all__ = ["FORMATS", "ModelWorkerError", "RemoteModel", "confined", "decode_array", "encode_array", "worker_env"]

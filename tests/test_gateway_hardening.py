@@ -1,0 +1,354 @@
+"""The gateway as an attacker meets it (issue #15, hole 10): a real ``govops gateway`` process on loopback.
+
+Header size and timeouts are checked with raw sockets and bounded waits (the connection is
+closed, or the answer is a refusal); path segments, key length, the routing key in the
+prediction log and ``/metrics`` over plain HTTP. The gateway's stderr is read at the end:
+no traceback, no key. Every upstream call lands on a recording loopback server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from engine.predlog import read_window
+from tests.gateway_helpers import FEATURES, IRIS, LAB_KEY, PROJECT, v2_body
+from tests.local_http import LoopbackServer
+
+pytestmark = pytest.mark.slow
+LAB = {"Authorization": f"Bearer {LAB_KEY}"}
+WAIT_S = 20.0  # the longest any test waits for the gateway to close a connection (its timeouts are 1 s)
+
+
+@dataclass
+class RecordingUpstream(LoopbackServer):
+    """Answers every V2 call like MLServer would (one INT64 prediction per row) and records the paths."""
+
+    paths: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, doc: Any) -> None:
+                data = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                rec.paths.append(self.path)
+                self._answer({"model_name": IRIS, "outputs": [
+                    {"name": "predict", "shape": [3, 1], "datatype": "INT64", "data": [0, 2, 1]}]})
+
+            def do_GET(self) -> None:  # noqa: N802
+                rec.paths.append(self.path)
+                self._answer({"name": IRIS})
+
+        self._serve(Handler)
+
+
+@dataclass
+class Running:
+    url: str
+    host: str
+    port: int
+    proc: subprocess.Popen[str]
+    stderr_file: Path
+    repo: Path
+    metrics_url: str | None = None
+
+    def stderr(self) -> str:
+        return self.stderr_file.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def gateway(tmp_path: Path, upstream: str, *extra: str) -> Iterator[Running]:
+    """``govops gateway --table … --port 0`` with 1-second timeouts; stopped (SIGTERM) on exit."""
+    repo = tmp_path / "repo"
+    (repo / ".govops").mkdir(parents=True, exist_ok=True)
+    (repo / "govops.yaml").write_text((PROJECT / "govops.yaml").read_text())
+    (repo / ".govops" / "secrets.yaml").write_text(f"gatewayKeys:\n  lab: [{LAB_KEY}]\n")
+    table = {"upstream": upstream, "models": {"lab/iris-species": {"inputs": FEATURES, "versions": {
+        "1.0.0": {"role": "champion"}, "1.1.0": {"role": "canary", "weight": 50}}}}}
+    (repo / "table.json").write_text(json.dumps(table))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVOPS_")}
+    env.update(GOVOPS_LOG_DIR=str(tmp_path / "logs"), GOVOPS_GATEWAY_HEADER_TIMEOUT_S="1",
+               GOVOPS_GATEWAY_BODY_TIMEOUT_S="1", GOVOPS_GATEWAY_KEEPALIVE_S="1")
+    err = tmp_path / "gateway.stderr"
+    with open(err, "w") as err_fh:
+        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "-C", str(repo), "gateway", "--port", "0",
+                                 "--table", str(repo / "table.json"), *extra],
+                                cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=err_fh, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        m = re.search(r"listening on (http://([\d.]+):(\d+))", line)
+        assert m, line + err.read_text()
+        metrics = re.search(r"metrics on (http://[\d.:]+)/metrics", line)
+        running = Running(m.group(1), m.group(2), int(m.group(3)), proc, err, repo,
+                          metrics.group(1) if metrics else None)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{running.url}/v2/health/live", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield running
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture()
+def upstream() -> Iterator[RecordingUpstream]:
+    with RecordingUpstream() as up:
+        yield up
+
+
+def connect(gw: Running) -> socket.socket:
+    sock = socket.create_connection((gw.host, gw.port), timeout=WAIT_S)
+    return sock
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the gateway sends until it closes the connection; fails after ``WAIT_S`` of silence."""
+    data = b""
+    sock.settimeout(WAIT_S)
+    for _ in range(10_000):  # bounded: each recv returns data, EOF, or times out
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        except TimeoutError:
+            pytest.fail(f"the gateway kept the connection open for {WAIT_S} s; got so far: {data[:200]!r}")
+        if not chunk:
+            return data
+        data += chunk
+    pytest.fail("the gateway kept sending")
+
+
+def head(path: str, headers: dict[str, str] | None = None, *, method: str = "POST") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
+def status_of(answer: bytes) -> int:
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
+    assert m, answer[:200]
+    return int(m.group(1))
+
+
+def json_body(answer: bytes) -> Any:
+    return json.loads(answer.split(b"\r\n\r\n", 1)[1])
+
+
+# -- timeouts: a client that never finishes is dropped ------------------------------------------------------
+
+
+def test_slow_loris_idle_and_slow_body_connections_are_closed(tmp_path, upstream):
+    with gateway(tmp_path, upstream.url) as gw:
+        # a request head that never ends, dribbled a byte at a time (each byte would reset an idle timer)
+        slow = connect(gw)
+        slow.sendall(head(f"/v2/models/{IRIS}/infer", LAB))
+        slow.settimeout(0.3)
+        answer, dribbled, closed = b"", 0, False
+        for _ in range(100):  # bounded: at most 100 bytes, one every 0.3 s
+            try:
+                slow.sendall(b"X")
+                dribbled += 1
+                answer = slow.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            closed = True  # the gateway answered or closed
+            break
+        assert closed, "the gateway took 100 more header bytes over 30 s without closing"
+        answer += read_until_closed(slow)
+        assert answer == b"" or status_of(answer) == 408
+        slow.close()
+
+        # a connection that never sends a byte
+        idle = connect(gw)
+        answer = read_until_closed(idle)
+        assert answer == b"" or status_of(answer) == 408
+        idle.close()
+
+        # a keep-alive connection left idle after one answer
+        kept = connect(gw)
+        kept.sendall(head("/v2/health/live", method="GET") + b"\r\n")
+        answer = read_until_closed(kept)
+        assert status_of(answer) == 200
+        kept.close()
+
+        # a client that hangs up in the middle of its body
+        gone = connect(gw)
+        gone.sendall(head(f"/v2/models/{IRIS}/infer", {**LAB, "Content-Type": "application/json",
+                                                       "Content-Length": "1000"}) + b"\r\n" + b'{"inputs": [')
+        gone.close()
+
+        # a body that never arrives in full
+        body = connect(gw)
+        body.sendall(head(f"/v2/models/{IRIS}/infer", {**LAB, "Content-Type": "application/json",
+                                                       "Content-Length": "1000"}) + b"\r\n" + b'{"inputs": [')
+        answer = read_until_closed(body)
+        assert status_of(answer) == 408 and "body" in json_body(answer)["error"]
+        body.close()
+    assert "Traceback" not in gw.stderr()
+    assert upstream.paths == []
+
+
+# -- header size ------------------------------------------------------------------------------------------
+
+
+def test_oversized_headers_are_refused_before_they_end(tmp_path, upstream):
+    with gateway(tmp_path, upstream.url) as gw:
+        # 128 KiB of headers and no end: refused at the total limit, without waiting for the rest
+        big = connect(gw)
+        big.sendall(head(f"/v2/models/{IRIS}/infer", LAB))
+        with contextlib.suppress(OSError):
+            for i in range(128):
+                big.sendall(f"X-Filler-{i}: {'a' * 1000}\r\n".encode())
+        answer = read_until_closed(big)
+        assert status_of(answer) == 431
+        assert "header" in json_body(answer)["error"]
+        big.close()
+
+        # one header over the per-header limit in an otherwise small request
+        r = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), timeout=WAIT_S,
+                          headers={**LAB, "X-Big": "b" * 20_000})
+        assert r.status_code == 431 and "header" in r.json()["error"]
+
+        # an 8 MB routing key: refused at the header limit; the rest is never read
+        huge = connect(gw)
+        huge.sendall(head(f"/v2/models/{IRIS}/infer", LAB) + b"X-Govops-Key: ")
+        sent = 0
+        with contextlib.suppress(OSError):
+            for _ in range(128):
+                huge.sendall(b"k" * 65536)
+                sent += 65536
+        answer = read_until_closed(huge)
+        assert status_of(answer) == 431
+        huge.close()
+
+        ok = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), headers=LAB, timeout=WAIT_S)
+        assert ok.status_code == 200  # the gateway still serves
+    assert "Traceback" not in gw.stderr()
+    assert len(upstream.paths) == 1
+
+
+# -- keys: capped, and logged as an id, never as the value -------------------------------------------------
+
+
+def test_routing_key_is_capped_and_logged_as_an_id(tmp_path, upstream):
+    secret_key = "user-7f3a9c-private-routing-key"
+    with gateway(tmp_path, upstream.url) as gw:
+        long = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), timeout=WAIT_S,
+                             headers={**LAB, "X-Govops-Key": "k" * 300})
+        assert long.status_code == 400 and "X-Govops-Key" in long.json()["error"]
+        long_auth = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), timeout=WAIT_S,
+                                  headers={"Authorization": "Bearer " + "a" * 300})
+        assert long_auth.status_code == 401
+        versions = set()
+        for _ in range(3):
+            r = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), timeout=WAIT_S,
+                              headers={**LAB, "X-Govops-Key": secret_key})
+            assert r.status_code == 200
+            versions.add(r.headers["X-Govops-Version"])
+        assert len(versions) == 1  # still sticky by the key
+    assert len(upstream.paths) == 3
+    rows = read_window(tmp_path / "logs", "lab/iris-species", 0, 2**62).to_pylist()
+    assert len(rows) == 9
+    key_id = hashlib.sha256(secret_key.encode()).hexdigest()[:12]
+    assert {r["request_key"] for r in rows} == {key_id}
+    logged = b"".join(p.read_bytes() for p in (tmp_path / "logs").rglob("*") if p.is_file())
+    assert secret_key.encode() not in logged
+    assert secret_key not in gw.stderr() and LAB_KEY not in gw.stderr()
+    assert "chmod 600" in gw.stderr()  # the secrets file was written 0644: the gateway says so
+
+
+# -- path segments ----------------------------------------------------------------------------------------
+
+BAD_SEGMENTS = [
+    "%2e%2e", "%2E%2E", ".%2e", "%2e", "..", ".", "%252e%252e", "%25252e", "%2f..%2f", "a%5c..",
+    "%0d%0aX-Injected:%20yes", "%0a", "a%00b", "a%7fb", "a%09b", "a%1fb",
+]
+
+
+@pytest.mark.parametrize("where", ["version", "name"])
+def test_dot_and_control_segments_are_refused(tmp_path, upstream, where):
+    with gateway(tmp_path, upstream.url) as gw:
+        for seg in BAD_SEGMENTS:
+            path = (f"/v2/models/{IRIS}/versions/{seg}/infer" if where == "version"
+                    else f"/v2/models/{seg}/versions/1.0.0/infer")
+            conn = http.client.HTTPConnection(gw.host, gw.port, timeout=WAIT_S)  # sends the path as written
+            try:
+                conn.request("POST", path, body=json.dumps(v2_body()),
+                             headers={**LAB, "Content-Type": "application/json"})
+                resp = conn.getresponse()
+                body = resp.read()
+            finally:
+                conn.close()
+            assert resp.status == 400, (seg, resp.status, body[:200])
+            assert resp.getheader("Content-Type") == "application/json", seg
+            assert "path" in json.loads(body)["error"], seg
+            assert resp.getheader("X-Injected") is None
+        for seg in ("%2e%2e", "%0d%0a"):  # the metadata and readiness routes too
+            r = requests.get(f"{gw.url}/v2/models/{IRIS}/versions/{seg}/ready", headers=LAB, timeout=WAIT_S)
+            assert r.status_code == 400, seg
+        ok = requests.post(f"{gw.url}/v2/models/{IRIS}/versions/1.1.0/infer", json=v2_body(), headers=LAB,
+                           timeout=WAIT_S)
+        assert ok.status_code == 200 and ok.headers["X-Govops-Version"] == "1.1.0"
+    assert upstream.paths == [f"/v2/models/{IRIS}/versions/1.1.0/infer"]  # nothing else reached MLServer
+    err = gw.stderr()
+    assert "Traceback" not in err and "Exception" not in err, err[-2000:]
+
+
+# -- /metrics ---------------------------------------------------------------------------------------------
+
+
+def test_metrics_need_a_key_or_the_loopback_metrics_port(tmp_path, upstream):
+    with gateway(tmp_path, upstream.url, "--metrics-port", "0") as gw:
+        assert requests.get(f"{gw.url}/metrics", timeout=WAIT_S).status_code == 401
+        bad = requests.get(f"{gw.url}/metrics", headers={"Authorization": "Bearer not-a-key-0123456789"},
+                           timeout=WAIT_S)
+        assert bad.status_code == 401
+        keyed = requests.get(f"{gw.url}/metrics", headers=LAB, timeout=WAIT_S)
+        assert keyed.status_code == 200 and "govops_gateway_rejected_total" in keyed.text
+        assert LAB_KEY not in keyed.text
+        assert gw.metrics_url is not None and gw.metrics_url.startswith("http://127.0.0.1:")
+        scraped = requests.get(f"{gw.metrics_url}/metrics", timeout=WAIT_S)
+        assert scraped.status_code == 200 and "govops_gateway_rejected_total" in scraped.text
+        # the metrics port serves nothing else
+        other = requests.post(f"{gw.metrics_url}/v2/models/{IRIS}/infer", json=v2_body(), timeout=WAIT_S)
+        assert other.status_code == 404
+    assert upstream.paths == []
+
