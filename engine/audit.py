@@ -179,7 +179,8 @@ def _event_base(commit: LogCommit, kind: str) -> dict[str, Any]:
     }
 
 
-def _rollout_event(entry_commit: str, record: dict[str, Any], model: str) -> dict[str, Any]:
+def _rollout_event(entry_commit: str, record: dict[str, Any], model: str,
+                   unverified: str | None = None) -> dict[str, Any]:
     validation = ev.validation_for(record, model)
     decisions = ev.decisions_for(record, model)
     kind = "shutdown" if ev.is_shutdown(record) else ("rollout" if ev.is_rollout(record) else ev.kind_of(record))
@@ -198,6 +199,10 @@ def _rollout_event(entry_commit: str, record: dict[str, Any], model: str) -> dic
         "policy_decisions": [ev.decision_summary(d) for d in decisions],
         "approvals": ev.approvals_in(record),
         "note_commit": entry_commit,
+        "links": ev.links_of(record),
+        "evidence_missing": record.get("evidence_missing"),
+        "verified": unverified is None,
+        "unverified": unverified,
     }
 
 
@@ -251,7 +256,9 @@ def audit_model(root: Path, model: str, *, ref: str | None = None) -> Timeline:
             note_names = grep.result()
             blobs = cat_blobs(repo, _spec_blobs(commits) + note_names)
             noted = parse_note_blobs(note_names, blobs)
-            timeline = _build(view, model, commits, blobs, noted)
+            from engine.chain import integrity_marks
+
+            timeline = _build(view, model, commits, blobs, noted, integrity_marks(repo, view.config))
             timeline.files = sorted({view.local(ch.path) for c in commits for ch in c.changes}
                                     | {view.local(ch.old_path) for c in commits for ch in c.changes if ch.old_path})
             timeline.config = view.config
@@ -261,8 +268,12 @@ def audit_model(root: Path, model: str, *, ref: str | None = None) -> Timeline:
 
 
 def _build(
-    view: View, model: str, commits: list[LogCommit], blobs: dict[str, bytes | None], noted: list[LedgerEntry]
+    view: View, model: str, commits: list[LogCommit], blobs: dict[str, bytes | None], noted: list[LedgerEntry],
+    marks: dict[str, str] | None = None,
 ) -> Timeline:
+    from engine.chain import mark_for
+
+    marks = marks or {}
     loaded: dict[tuple[str, str], LoadedSpec | None] = {}
 
     def spec_of(blob: str | None, path: str | None) -> LoadedSpec | None:
@@ -349,11 +360,13 @@ def _build(
                     if record else [],
                 },
                 "missing_evidence": ev.missing_evidence(record, model, required) if head is not None else [],
+                "links": ev.links_of(record),
+                "unverified": mark_for(marks, str(record.get("commit") or ""), record) if record else None,
             }
         )
         timeline.events.append(event)
     for sha, rec in rollouts:
-        timeline.events.append(_rollout_event(sha, rec, model))
+        timeline.events.append(_rollout_event(sha, rec, model, mark_for(marks, sha, rec)))
     timeline.events.sort(key=lambda e: (when(e.get("date")) or _MIN))
     return timeline
 

@@ -44,6 +44,21 @@ def _evidence(event: dict[str, Any]) -> str:
     return f"{policy}; {checks}"
 
 
+def _trail(event: dict[str, Any]) -> str:
+    """``PR #12; reviewers: a, b; CI run: URL; Argo: URL`` from the evidence, or ``""``."""
+    links = event.get("links") or {}
+    bits = []
+    if links.get("pr"):
+        bits.append(f"PR #{links['pr']}" + (f" (head {str(links['pr_head'])[:12]})" if links.get("pr_head") else ""))
+    if links.get("reviewers"):
+        bits.append("reviewers: " + ", ".join(links["reviewers"]))
+    if links.get("ci_run"):
+        bits.append(f"CI run: {links['ci_run']}")
+    if links.get("argo"):
+        bits.append("Argo: " + ", ".join(links["argo"]))
+    return "; ".join(bits)
+
+
 def _who(event: dict[str, Any]) -> str:
     author = str(event.get("author") or "?")
     return author.split(" <", 1)[0]
@@ -58,7 +73,11 @@ def render_text(timeline: Timeline) -> str:
         head = f"{str(e.get('date') or '?')[:19]}  {e['kind']:<9} {e['commit'][:12]} {pr:<6} {_who(e)}"
         if e.get("outcome"):
             head += f"  {e['outcome']} ({e.get('target') or '?'})"
+        if e.get("unverified"):
+            head += "  UNVERIFIED"
         out.append(head.rstrip() + "\n")
+        if e.get("unverified"):
+            out.append(f"    UNVERIFIED: {e['unverified']}\n")
         what = _what(e)
         if what:
             out.append(f"    {what}\n")
@@ -66,6 +85,12 @@ def render_text(timeline: Timeline) -> str:
             approvers = ", ".join(e.get("approvers") or []) or "none recorded"
             out.append(f"    approved by: {approvers}\n")
         out.append(f"    evidence: {_evidence(e)}\n")
+        trail = _trail(e)
+        if trail:
+            out.append(f"    {trail}\n")
+        if isinstance(e.get("evidence_missing"), dict):
+            w = e["evidence_missing"]
+            out.append(f"    rolled out without PR evidence: {w.get('flag')} by {w.get('allowed_by')}\n")
         for missing in e.get("missing_evidence") or []:
             out.append(f"    missing evidence: {missing}\n")
     for w in timeline.warnings:
@@ -82,8 +107,8 @@ def render_markdown(timeline: Timeline) -> str:
     out = [f"## Audit trail of `{timeline.model}`\n\n",
            f"On `{timeline.ref}` at `{timeline.commit[:12]}`; spec file(s): "
            f"{', '.join(f'`{f}`' for f in timeline.files) or '-'}.\n\n",
-           "| Date | Kind | Commit | PR | Author | Approved by | What | Evidence | Missing evidence |\n",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"]
+           "| Date | Kind | Commit | PR | Author | Approved by | What | Evidence | Missing evidence | Trail |\n",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"]
     for e in timeline.events:
         approvers = ", ".join(e.get("approvers") or []) if "plan" in e else ""
         out.append(
@@ -93,6 +118,7 @@ def render_markdown(timeline: Timeline) -> str:
                     f"#{e['pr']}" if e.get("pr") else "", _who(e), approvers,
                     _what(e) + (f" — {e['outcome']}" if e.get("outcome") else ""), _evidence(e),
                     "; ".join(e.get("missing_evidence") or []),
+                    ("UNVERIFIED: " + str(e["unverified"]) + "; " if e.get("unverified") else "") + _trail(e),
                 )
             ) + " |\n"
         )

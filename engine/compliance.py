@@ -58,6 +58,9 @@ def build_report(
         log_args = [f"--since={to_utc_text(since)}"] if since else []
         commits = read_log(repo, view.sha, view.spec_pathspecs(), extra=log_args)
         notes = all_notes(repo)
+        from engine.chain import integrity_marks
+
+        marks = integrity_marks(repo, view.config)
     plan = plan_between(root, view.sha, view.sha)
     specs = [plan.head_specs[k] for k in plan.head_specs]
     specs = [s for s in specs if tenant is None or s.spec.metadata.tenant == tenant]
@@ -120,6 +123,7 @@ def build_report(
             "validation": len(results), "failed_checks": sum(1 for v in results if v.get("status") != "pass"),
             "rollout": rec.get("outcome") if rec else None,
             "evidence_missing": rec is None or not (decisions or results),
+            **_trail_of(rec, marks),
         }
         changes.append(change)
         if c.reverts or c.by_bot or c.is_shutdown:
@@ -222,4 +226,15 @@ def build_report(
             "incidents": len(incidents),
             "models_lacking_evidence": len(lacking),
         },
+    }
+
+
+def _trail_of(rec: dict[str, Any] | None, marks: dict[str, str]) -> dict[str, Any]:
+    """Reviewers, CI run and Argo links of a change's rollout record, and whether that record verified."""
+    from engine.chain import mark_for
+
+    links = ev.links_of(rec)
+    return {
+        "reviewers": links["reviewers"], "ci_run": links["ci_run"], "argo": links["argo"],
+        "unverified": mark_for(marks, str(rec.get("commit") or ""), rec) if rec else None,
     }

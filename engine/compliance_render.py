@@ -65,11 +65,14 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
          [[m["id"], m["tier"], m["owners"], m["champion"], m["versions"], m["file"]]
           for m in doc["inventory"]["models"]], "no models"),
         ("Changes in the period", ["Date", "Commit", "PR", "Author", "Models", "Approved by", "Policy decisions",
-                                   "Checks", "Rollout", "Evidence"],
+                                   "Checks", "Rollout", "Evidence", "CI run / Argo", "Integrity"],
          [[c["date"][:19], c["commit"][:12], f"#{c['pr']}" if c["pr"] else "", c["author"], c["models"],
            c["approvers"] or "none recorded", f"{c['policy_decisions']} ({c['denied']} denied)",
            f"{c['validation']} ({c['failed_checks']} failed)", c["rollout"],
-           "missing" if c["evidence_missing"] else "recorded"] for c in doc["changes"]], "no changes in the period"),
+           "missing" if c["evidence_missing"] else "recorded",
+           [u for u in [c.get("ci_run"), *(c.get("argo") or [])] if u] or "-",
+           f"UNVERIFIED: {c['unverified']}" if c.get("unverified") else "verified"]
+          for c in doc["changes"]], "no changes in the period"),
         ("Policy exceptions (waivers)", ["Rule", "Model", "Reason", "Approver", "Expires", "Status"],
          [[w["rule"], w["model"], w["reason"], w["approver"], w["expires"], w["status"]]
           for w in doc["policy_exceptions"]], "no waivers"),

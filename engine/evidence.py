@@ -173,3 +173,23 @@ def models_in(record: dict[str, Any]) -> set[str]:
             if isinstance(c, dict) and isinstance(c.get("model"), str):
                 out.add(c["model"])
     return out
+
+
+def links_of(record: dict[str, Any] | None) -> dict[str, Any]:
+    """PR number, reviewers, CI run and Argo workflow links recorded with a record's evidence."""
+    def obj(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    body = obj(record.get("evidence")) if record else {}
+    links, context, source = obj(body.get("links")), obj(body.get("context")), obj(body.get("source"))
+    reviewers = context.get("reviewers")
+    if not isinstance(reviewers, list):
+        approvals = approvals_in(record) if record else None
+        reviewers = [a.get("approver") for a in approvals or [] if isinstance(a, dict)]
+    return {
+        "pr": body.get("pr") or context.get("pr_number"),
+        "reviewers": [str(r) for r in reviewers if r],
+        "ci_run": links.get("ci_run"),
+        "argo": [str(u) for u in links.get("argo") or [] if u],
+        "pr_head": source.get("head"),
+    }

@@ -1,10 +1,14 @@
 """Evidence in Git: one JSON record per rollout, as a git note on the rolled-out commit.
 
 Audit stage. Records go to ``refs/notes/govops`` with ``git notes append`` (one compact
-JSON document per line), so earlier records are never rewritten; ``push_notes`` sends
-the notes ref to a remote, merging concurrent appends with git's ``cat_sort_uniq``
-strategy. Reading tolerates notes that are not valid JSON: they are reported, never
-crashed on. Nothing here changes a branch, the index or the working tree.
+JSON document per line), so earlier records are never rewritten. Each record is chained
+(``seq``, ``prev``: the digest of the record before it in the same notes ref) and each
+notes commit is made again with ``git commit-tree`` so that it announces its record
+(``Govops-Record`` trailer) and is signed by the CI identity when ``user.signingkey`` is
+set. ``push_notes`` sends a notes ref to a remote; when another job pushed first it
+appends this job's records again on top of the remote chain. Reading tolerates notes
+that are not valid JSON: they are reported, never crashed on. Nothing here changes a
+branch, the index or the working tree.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from engine.gitread import open_repo
 
 NOTES_REF = "govops"
 FULL_NOTES_REF = f"refs/notes/{NOTES_REF}"
+EVIDENCE_REF = "govops-evidence"
+FULL_EVIDENCE_REF = f"refs/notes/{EVIDENCE_REF}"
 _RESULT_KEYS = ("check", "model", "version", "status", "summary", "metrics", "inputs")
 
 
@@ -126,27 +132,134 @@ def build_record(
     }
 
 
-def append_record(root: Path, commit: str, record: dict[str, Any]) -> None:
-    """Append ``record`` (one JSON line) to the govops note of ``commit``; never rewrites a note."""
+def canonical(record: dict[str, Any]) -> str:
+    """The one JSON line a record is stored as (sorted keys, no spaces): what its digest is taken over."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def line_digest(line: str) -> str:
+    """``sha256:<hex>`` of one stored note line (the record as written, byte for byte)."""
+    return "sha256:" + hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def full_ref(ref: str) -> str:
+    """``govops`` -> ``refs/notes/govops``."""
+    return ref if ref.startswith("refs/") else f"refs/notes/{ref}"
+
+
+def chain_head(repo: Any, ref: str = NOTES_REF) -> tuple[int, str | None]:
+    """``(seq, digest)`` of the newest chained record in the notes ref (``(0, None)`` for an empty ledger).
+
+    Read from the notes themselves (one ``notes list`` and one ``cat-file --batch``), never
+    from a commit message, so a forged message cannot move the chain.
+    """
+    from engine.gitread import cat_blobs, run_git
+
+    status, out, _ = run_git(repo, "notes", "--ref", ref, "list", check=False)
+    if status != 0:
+        return 0, None
+    pairs = [line.split() for line in out.decode().splitlines() if line.strip()]
+    blobs = cat_blobs(repo, [p[0] for p in pairs])
+    best: tuple[int, str | None] = (0, None)
+    for blob in blobs.values():
+        for line in (blob or b"").decode("utf-8", "replace").splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            seq = data.get("seq") if isinstance(data, dict) else None
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq > best[0]:
+                best = (seq, line_digest(line))
+    return best
+
+
+def _signing_key(repo: Any) -> str | None:
+    from engine.gitread import run_git
+
+    status, out, _ = run_git(repo, "config", "--get", "user.signingkey", check=False)
+    return out.decode().strip() or None if status == 0 else None
+
+
+def append_record(
+    root: Path, commit: str, record: dict[str, Any], *, ref: str = NOTES_REF, allowed_signers: list[str] | None = None
+) -> dict[str, Any]:
+    """Append ``record`` to the note of ``commit`` in ``refs/notes/<ref>``, chained and (if configured) signed.
+
+    The record gets ``seq`` (its place in this notes ref) and ``prev`` (the digest of the
+    record before it), so removing or editing any record breaks the chain. ``git notes
+    append`` builds the notes tree (git's own fan-out), then the notes commit is made
+    again with ``git commit-tree`` carrying ``Govops-Record``/``Govops-Commit`` trailers,
+    signed (``-S``) when ``user.signingkey`` is set (for SSH keys: ``gpg.format ssh``).
+    Earlier records are never rewritten. With ``allowed_signers`` (govops.yaml's
+    ``ledger.allowedSigners``) the current tip must carry a good signature first: the CI
+    identity never signs on top of a ledger someone else wrote. Returns the record as stored.
+    """
     import git
 
-    line = json.dumps(record, sort_keys=True, separators=(",", ":"))
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        fh.write(line + "\n")
-        tmp = fh.name
-    try:
-        with open_repo(root) as repo:
-            repo.git.notes("--ref", NOTES_REF, "append", "-F", tmp, commit)
-    except git.GitCommandError as exc:
-        raise LedgerError(f"could not append the ledger note to {commit[:12]}: {exc.stderr.strip()}") from exc
-    finally:
-        os.unlink(tmp)
+    from engine.gitread import run_git
+
+    with open_repo(root) as repo:
+        seq, prev = chain_head(repo, ref)
+        stored = {**record, "seq": seq + 1, "prev": prev, "ledger": full_ref(ref)}
+        line = canonical(stored)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            tmp = fh.name
+        target = full_ref(ref)
+        try:
+            status, old, _ = run_git(repo, "rev-parse", "--verify", "--quiet", target, check=False)
+            parent = old.decode().strip() if status == 0 else None
+            if parent and allowed_signers:
+                _require_signed_tip(repo, target, parent, allowed_signers)
+            repo.git.notes("--ref", ref, "append", "-F", tmp, commit)
+            tree = run_git(repo, "rev-parse", f"{target}^{{tree}}")[1].decode().strip()
+            message = (f"govops ledger: {stored.get('kind', 'record')} on {commit[:12]}\n\n"
+                       f"Govops-Commit: {commit}\nGovops-Record: {line_digest(line)}\nGovops-Seq: {seq + 1}\n")
+            args = ["commit-tree", *(["-S"] if _signing_key(repo) else []), tree,
+                    *(["-p", parent] if parent else []), "-F", "-"]
+            _, made, _ = run_git(repo, *args, stdin=message.encode())
+            new = made.decode().strip()
+            run_git(repo, "update-ref", "-m", "govops ledger append", target, new)
+        except git.GitCommandError as exc:
+            raise LedgerError(f"could not append the ledger note to {commit[:12]}: {exc.stderr.strip()}") from exc
+        finally:
+            os.unlink(tmp)
+    return stored
 
 
-def push_notes(root: Path, remote: str | None = None) -> str:
-    """Push ``refs/notes/govops`` to ``remote`` (default: origin, else the only remote); a message."""
+def _require_signed_tip(repo: Any, target: str, tip: str, allowed: list[str]) -> None:
+    from engine.chain import SIGNATURE_TEXT, allowed_signers_file, notes_commits
+
+    with allowed_signers_file(allowed) as signers:
+        [tip_commit] = notes_commits(repo, tip, signers, every=False)
+    if tip_commit.signature != "G":
+        text = SIGNATURE_TEXT.get(tip_commit.signature, f"has signature status {tip_commit.signature!r}")
+        raise LedgerError(f"refusing to append to {target}: its tip {tip[:12]} {text}; the ledger was changed by "
+                          "someone other than the CI identity (run `govops verify`)")
+
+
+def push_notes(
+    root: Path,
+    remote: str | None = None,
+    *,
+    ref: str = NOTES_REF,
+    pending: list[tuple[str, dict[str, Any]]] | None = None,
+    attempts: int = 5,
+    allowed_signers: list[str] | None = None,
+) -> str:
+    """Push ``refs/notes/<ref>`` to ``remote`` (default: origin, else the only remote); a message.
+
+    When the push is rejected (another job appended meanwhile), the remote ledger is
+    fetched and this job's ``pending`` records (``(commit, record)`` as passed to
+    :func:`append_record`) are appended again on top of it, so the chain stays one line;
+    without ``pending``, git's ``cat_sort_uniq`` merge keeps every line (the chain then
+    forks, which ``govops verify`` reports).
+    """
     import git
 
+    target = full_ref(ref)
     with open_repo(root) as repo:
         names = [r.name for r in repo.remotes]
         if not names:
@@ -154,18 +267,29 @@ def push_notes(root: Path, remote: str | None = None) -> str:
         name = remote or ("origin" if "origin" in names else names[0])
         if name not in names:
             raise InputError(f"no remote named '{name}' (remotes: {', '.join(names)})")
-        spec = f"{FULL_NOTES_REF}:{FULL_NOTES_REF}"
-        try:
-            repo.git.push(name, spec)
-        except git.GitCommandError:
-            # someone else appended meanwhile: merge their notes (keeping every line), then push again
+        spec = f"{target}:{target}"
+        last: git.GitCommandError | None = None
+        for _ in range(max(1, attempts)):
             try:
-                repo.git.fetch(name, f"+{FULL_NOTES_REF}:refs/notes/govops-remote")
-                repo.git.notes("--ref", NOTES_REF, "merge", "-s", "cat_sort_uniq", "refs/notes/govops-remote")
                 repo.git.push(name, spec)
+                return f"pushed {target} to {name}"
             except git.GitCommandError as exc:
-                raise LedgerError(f"could not push {FULL_NOTES_REF} to {name}: {exc.stderr.strip()}") from exc
-        return f"pushed {FULL_NOTES_REF} to {name}"
+                last = exc
+            try:
+                if pending:
+                    repo.git.fetch(name, f"+{target}:{target}")
+                else:
+                    repo.git.fetch(name, f"+{target}:{target}-remote")
+                    repo.git.notes("--ref", ref, "merge", "-s", "cat_sort_uniq", f"{target}-remote")
+            except git.GitCommandError as exc:
+                raise LedgerError(f"could not push {target} to {name}: {exc.stderr.strip()}") from exc
+            if pending:
+                for commit, record in pending:
+                    append_record(root, commit, {k: v for k, v in record.items()
+                                                 if k not in ("seq", "prev", "ledger")}, ref=ref,
+                                  allowed_signers=allowed_signers)
+        detail = last.stderr.strip() if last is not None else ""
+        raise LedgerError(f"could not push {target} to {name} after {attempts} attempt(s): {detail}")
 
 
 def parse_note(commit: str, text: str) -> LedgerEntry:
@@ -186,7 +310,7 @@ def parse_note(commit: str, text: str) -> LedgerEntry:
     return entry
 
 
-def read_ledger(root: Path, ref: str | None = None) -> list[LedgerEntry]:
+def read_ledger(root: Path, ref: str | None = None, *, notes_ref: str = NOTES_REF) -> list[LedgerEntry]:
     """The ledger entries of ``ref``'s commit, or of every noted commit (one ``notes list`` call)."""
     import git
 
@@ -195,7 +319,7 @@ def read_ledger(root: Path, ref: str | None = None) -> list[LedgerEntry]:
     commit = resolve_commit(root, ref) if ref else None
     with open_repo(root) as repo:
         try:
-            listing = repo.git.notes("--ref", NOTES_REF, "list", *([commit] if commit else []))
+            listing = repo.git.notes("--ref", notes_ref, "list", *([commit] if commit else []))
         except git.GitCommandError:
             return []  # no notes ref yet, or no note on this commit
         entries = []

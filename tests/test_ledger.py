@@ -9,7 +9,12 @@ from _rollout_repo import commit, git, make_repo
 
 from engine.cli import main
 from engine.errors import InputError
-from engine.ledger import append_record, push_notes, read_evidence, read_ledger
+from engine.ledger import append_record, canonical, line_digest, push_notes, read_evidence, read_ledger
+
+
+def _plain(record: dict) -> dict:
+    """A record without the chain fields the ledger adds."""
+    return {k: v for k, v in record.items() if k not in ("seq", "prev", "ledger")}
 
 
 @pytest.fixture
@@ -26,10 +31,12 @@ def test_records_are_appended_never_rewritten(repo):
     assert note_after.startswith(note_before.rstrip("\n"))
     [entry] = read_ledger(repo, "HEAD")
     assert [r["n"] for r in entry.records] == [1, 2] and entry.invalid == []
+    assert [r["seq"] for r in entry.records] == [1, 2] and entry.records[0]["prev"] is None
+    assert entry.records[1]["prev"] == line_digest(canonical(entry.records[0]))
     other = commit(repo, "next")
     append_record(repo, other, {"outcome": "succeeded", "n": 3})
     assert {e.commit: len(e.records) for e in read_ledger(repo)} == {sha: 2, other: 1}
-    assert read_ledger(repo, "HEAD")[0].records == [{"outcome": "succeeded", "n": 3}]
+    assert [_plain(r) for r in read_ledger(repo, "HEAD")[0].records] == [{"outcome": "succeeded", "n": 3}]
 
 
 def test_notes_that_are_not_json_are_reported_not_crashed_on(repo, capsys):
@@ -37,7 +44,7 @@ def test_notes_that_are_not_json_are_reported_not_crashed_on(repo, capsys):
     git(repo, "notes", "--ref", "govops", "add", "-m", "written by hand, not JSON", sha)
     append_record(repo, sha, {"outcome": "succeeded"})
     [entry] = read_ledger(repo, sha)
-    assert entry.records == [{"outcome": "succeeded"}]
+    assert [_plain(r) for r in entry.records] == [{"outcome": "succeeded"}]
     assert entry.invalid[0]["line"] == 1 and "not valid JSON" in entry.invalid[0]["error"]
     assert main(["-C", str(repo), "ledger", "show", "HEAD"]) == 0
     captured = capsys.readouterr()
@@ -96,3 +103,30 @@ def test_read_evidence_understands_the_pr_check_report(tmp_path):
     ev = read_evidence(tmp_path)
     assert ev["policy_decisions"] == [{"decision_id": "d-1", "path": "govops/main"}]
     assert ev["context"] == context
+
+
+def test_a_rejected_push_appends_again_on_top_of_the_remote_chain(repo, tmp_path):
+    """Two jobs append to the same notes ref at once: the later one re-chains its record, never forks."""
+    from engine.chain import check_chain, read_ref
+    from engine.gitread import open_repo
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    first = append_record(repo, sha, {"by": "first"}, ref="govops-evidence")
+    push_notes(repo, ref="govops-evidence", pending=[(sha, first)])
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    git(other, "fetch", "-q", "origin", "refs/notes/govops-evidence:refs/notes/govops-evidence")
+    second = append_record(other, sha, {"by": "second"}, ref="govops-evidence")
+    push_notes(other, ref="govops-evidence", pending=[(sha, second)])
+    third = append_record(repo, sha, {"by": "third"}, ref="govops-evidence")  # seq 2 locally: stale
+    assert third["seq"] == 2
+    pushed = push_notes(repo, ref="govops-evidence", pending=[(sha, third)])
+    assert pushed == "pushed refs/notes/govops-evidence to origin"
+    records = read_ledger(repo, sha, notes_ref="govops-evidence")[0].records
+    assert [(r["by"], r["seq"]) for r in records] == [("first", 1), ("second", 2), ("third", 3)]
+    with open_repo(repo) as r:
+        assert check_chain(read_ref(r, "govops-evidence"), required=True) == []

@@ -14,9 +14,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_OK, UsageError
+from engine.errors import EXIT_GOVERNANCE, EXIT_OK, GovernanceFailure, UsageError
 
 NAME = "rollout"
 HELP = "roll the specs at a Git ref out to MLServer (local) or Kubernetes manifests, health-gated"
@@ -42,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evidence", type=Path, metavar="DIR",
                         help="the PR check's output directory: its validation results and policy decisions "
                         "are recorded in the ledger")
+    parser.add_argument("--allow-missing-evidence", action="store_true",
+                        help="roll out even when no PR evidence note is found for the merged change "
+                        "(the choice is recorded in the ledger)")
     parser.add_argument("--push", action="store_true", help="push refs/notes/govops to the remote afterwards")
     parser.add_argument("--remote", help="remote to push the notes to (default: origin)")
     parser.add_argument("--port", type=int, help="local: HTTP port if MLServer has to be started (default: free)")
@@ -51,7 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute, print and apply the rollout."""
-    from engine.ledger import append_record, build_record, push_notes, read_evidence
+    from engine.ledger import append_record, build_record, push_notes
     from engine.rollout.desired import load_desired
     from engine.rollout.targets import RolloutResult, get
 
@@ -60,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--out and --apply are for --target kubernetes")
     if args.target == "kubernetes" and not (args.out or args.apply):
         raise UsageError("--target kubernetes needs --out DIR (write manifests) or --apply (kubectl)")
-    evidence = read_evidence(args.evidence.resolve()) if args.evidence else None
     desired = load_desired(root, args.ref)
+    evidence, waiver = _evidence_for(args, root, desired.commit)
     options = {
         "http_port": args.port,
         "out": args.out.resolve() if args.out else None,
@@ -84,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
             result = target.apply(desired, live, changes)
     ledger: dict[str, object] = {}
     recorded = result.outcome in ("succeeded", "failed") and bool(result.changes)
+    if (not recorded and result.outcome == "in-sync" and desired.commit and not args.dry_run
+            and _publishes(args, root) and not _has_rollout_record(root, desired.commit)):
+        recorded = True  # a spec change that moved nothing is still a rollout of that commit: the trail has it
     if recorded and not args.no_ledger and desired.commit:
         record = build_record(
             target=target.name if not renders else f"kubernetes/{args.flavor}",
@@ -94,10 +101,17 @@ def run(args: argparse.Namespace) -> int:
             result=result.to_data(),
             evidence=evidence,
         )
-        append_record(root, desired.commit, record)
-        ledger = {"notes_ref": "refs/notes/govops", "commit": desired.commit}
+        if waiver is not None:
+            record["evidence_missing"] = waiver
+        record["covers"] = covered_commits(root, desired.commit)
+        from engine.pr_evidence import spec_trees
+
+        record["specs_tree"] = spec_trees(root, desired.commit)
+        allowed = _allowed_signers(args, root)
+        stored = append_record(root, desired.commit, record, allowed_signers=allowed)
+        ledger = {"notes_ref": "refs/notes/govops", "commit": desired.commit, "seq": stored.get("seq")}
         if args.push:
-            ledger["push"] = push_notes(root, args.remote)
+            ledger["push"] = push_notes(root, args.remote, pending=[(desired.commit, record)], allowed_signers=allowed)
     elif recorded and not desired.commit and not args.no_ledger:
         ledger = {"skipped": "WORKTREE has no commit to attach the record to"}
     if args.format == "json":
@@ -116,3 +130,71 @@ def run(args: argparse.Namespace) -> int:
             print(f"recorded in refs/notes/govops on {desired.commit[:12] if desired.commit else ''}"
                   + (f"; {ledger['push']}" if ledger.get("push") else ""))
     return EXIT_OK
+
+
+def _allowed_signers(args: argparse.Namespace, root: Path) -> list[str] | None:
+    from engine.workspace import load_config
+
+    config, _, _ = load_config(root, Path(args.config).resolve() if args.config else None)
+    return list(config.ledger.allowed_signers) if config is not None and config.ledger is not None else None
+
+
+def _publishes(args: argparse.Namespace, root: Path) -> bool:
+    """Whether this rollout publishes an auditable trail: ``--push`` (CI) or a ``ledger:`` in govops.yaml."""
+    if args.push:
+        return True
+    from engine.workspace import load_config
+
+    config, _, _ = load_config(root, Path(args.config).resolve() if args.config else None)
+    return bool(config is not None and config.ledger is not None and config.ledger.require_evidence)
+
+
+def _evidence_for(args: argparse.Namespace, root: Path,
+                  commit: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(evidence, waiver)``: the PR evidence of the merged change, or why the rollout may go on without it.
+
+    ``--evidence DIR`` reads a PR check's output directory (a local run). Otherwise the
+    evidence note of the change's PR head is looked up through the merge. A published
+    rollout (``--push``, or ``ledger:`` in govops.yaml) of a spec change without evidence
+    fails (exit 1) unless ``--allow-missing-evidence``, which is recorded as the waiver.
+    """
+    import os
+
+    from engine.ledger import read_evidence
+    from engine.pr_evidence import find_evidence, spec_change
+
+    if args.evidence:
+        return read_evidence(args.evidence.resolve()), None
+    if commit is None or args.dry_run:
+        return None, None
+    found = find_evidence(root, commit)
+    if found is not None:
+        if found.record.get("ok") is False:
+            print(f"warning: the PR check of {found.head[:12]} did not pass; rolling out what main says",
+                  file=sys.stderr)
+        return found.for_rollout(), None
+    if not spec_change(root, commit):
+        return None, None
+    why = (f"no PR evidence note (refs/notes/govops-evidence) matches the spec files {commit[:12]} changed: "
+           "the PR check did not record it, or the merged specs are not the ones it judged")
+    if args.allow_missing_evidence:
+        print(f"warning: {why}; rolling out anyway (--allow-missing-evidence, recorded)", file=sys.stderr)
+        actor = os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown"
+        return None, {"allowed_by": actor, "flag": "--allow-missing-evidence", "reason": why}
+    if _publishes(args, root):
+        raise GovernanceFailure(f"{why}; pass --allow-missing-evidence to roll out without it (recorded)")
+    return None, None
+
+
+def _has_rollout_record(root: Path, commit: str) -> bool:
+    from engine.evidence import is_rollout
+    from engine.ledger import read_ledger
+
+    return any(is_rollout(r) for e in read_ledger(root, commit) for r in e.records)
+
+
+def covered_commits(root: Path, commit: str) -> list[str]:
+    """First-parent commits since the last recorded rollout that changed specs: what this rollout ships."""
+    from engine.pr_evidence import spec_changes_since
+
+    return spec_changes_since(root, commit)

@@ -2,15 +2,20 @@
 
 It serves the model repository that ``govops rollout`` materialises, on free local
 ports unless ``--port`` is given; a port already in use is refused (exit 2). The server
-keeps running after this command returns; ``govops stop`` stops it.
+keeps running after this command returns; ``govops stop`` stops it. Before starting,
+every served artifact is re-hashed against the desired state of the last rollout (the
+specs at the commit ``state.json`` names): a file whose bytes differ is refused (exit 1),
+named, and nothing starts.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_OK
+from engine.errors import EXIT_OK, GovernanceFailure
 
 NAME = "serve"
 HELP = "start the local MLServer that serves what govops rolled out"
@@ -29,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     """Start (or find) the server and print where it listens."""
     from engine.rollout.serving import ServingPaths, start_server
 
-    paths = ServingPaths.for_repo(repo_root(args))
+    root = repo_root(args)
+    paths = ServingPaths.for_repo(root)
+    refuse_tampered(root, paths)
     info, started = start_server(
         paths, http_port=args.port, grpc_port=args.grpc_port, metrics_port=args.metrics_port, timeout_s=args.timeout
     )
@@ -39,3 +46,24 @@ def run(args: argparse.Namespace) -> int:
         note = f" (not on --port {args.port})" if args.port and args.port != info.http_port else ""
         print(f"MLServer already running at {info.url} (pid {info.pid}){note}")
     return EXIT_OK
+
+
+def refuse_tampered(root: Path, paths: Any) -> None:
+    """Raise ``GovernanceFailure`` (exit 1) naming every served file that is not what the ledger says."""
+    from engine.errors import GovopsError
+    from engine.rollout.desired import load_desired
+    from engine.rollout.serving import read_json, rehash_served
+
+    state = read_json(paths.state)
+    commit = state.get("commit") if isinstance(state, dict) else None
+    desired = None
+    if isinstance(commit, str) and commit:
+        try:
+            desired = load_desired(root, commit)
+        except GovopsError:
+            desired = None  # the commit is gone: hold each file to its own govops.json
+    bad = rehash_served(paths, desired)
+    if bad:
+        raise GovernanceFailure("refusing to serve: the served bytes are not the rolled-out ones:\n  "
+                                + "\n  ".join(m.message() for m in bad)
+                                + "\nrun `govops rollout` to restore them from the verified artifacts")

@@ -16,7 +16,7 @@ from engine.commands._common import add_format, repo_root
 from engine.errors import EXIT_GOVERNANCE, EXIT_OK
 
 NAME = "verify"
-HELP = "verify the audit trail: notes on main, desired-state digests, validated artifacts, signatures"
+HELP = "verify the audit trail: signed hash-chained notes, records for every change, digests, served bytes"
 ORDER = 82
 
 
@@ -24,6 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``govops verify``."""
     parser.add_argument("--ref", metavar="REF", default=None, help="the branch to verify (default: main, else HEAD)")
     parser.add_argument("--strict", action="store_true", help="missing evidence is an error, not a warning")
+    parser.add_argument("--deep", action="store_true",
+                        help="rebuild the desired state of every rolled-out commit and compare the validated "
+                        "artifacts (slow); by default records that name their spec trees are compared by tree id")
+    parser.add_argument("--all-signatures", action="store_true",
+                        help="check the signature of every ledger notes commit, not only each notes ref's tip")
     add_format(parser, ["text", "json"])
 
 
@@ -31,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the problems; exit 1 when the trail does not hold."""
     from engine.verify import render_text, verify
 
-    report = verify(repo_root(args), ref=args.ref, strict=args.strict)
+    report = verify(repo_root(args), ref=args.ref, strict=args.strict, every_signature=args.all_signatures,
+                    deep=args.deep)
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_data(), indent=2) + "\n")
     else:

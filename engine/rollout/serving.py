@@ -197,3 +197,62 @@ def stop_server(paths: ServingPaths, timeout_s: float = 10.0) -> ServerInfo | No
     with contextlib.suppress(FileNotFoundError):
         paths.server.unlink()
     return info
+
+
+@dataclass(frozen=True)
+class ServedMismatch:
+    """A served file whose bytes are not what the desired state (or its own ``govops.json``) says."""
+
+    model: str
+    version: str
+    file: Path
+    expected: str | None
+    actual: str | None
+    why: str
+
+    def message(self) -> str:
+        """One line naming the file and both digests."""
+        return (f"{self.file}: {self.model} {self.version} {self.why} (expected sha256 "
+                f"{(self.expected or '-')[:12]}, served {(self.actual or 'missing')[:12]})")
+
+
+def rehash_served(paths: ServingPaths, desired: Any | None = None) -> list[ServedMismatch]:
+    """Re-hash every served artifact; what differs from ``desired`` (a ``DesiredState``) or ``govops.json``.
+
+    The model repository is the live state MLServer loads: a file copied over a served
+    artifact would serve unnoticed, so every reader that trusts the directory (``serve``,
+    ``rollout``, ``verify``) re-hashes it first. Without ``desired`` each version is held to
+    the sha256 its ``govops.json`` recorded; with it, to the sha256 the specs pin.
+    """
+    from engine.rollout.materialise import read_record, sha256_of
+
+    out: list[ServedMismatch] = []
+    repo = paths.repository
+    if not repo.is_dir():
+        return out
+    for folder in sorted(v for n in repo.iterdir() if n.is_dir() for v in n.iterdir() if v.is_dir()):
+        rec = read_record(folder)
+        if rec is None:
+            continue
+        model, version = str(rec.get("model")), str(rec.get("version"))
+        settings = rec.get("settings") if isinstance(rec.get("settings"), dict) else {}
+        params = settings.get("parameters") if isinstance(settings, dict) else None
+        uri = params.get("uri") if isinstance(params, dict) else None
+        expected = rec.get("sha256")
+        why = "does not match the sha256 in its govops.json"
+        if desired is not None:
+            wanted = desired.models[model].version(version) if model in desired.models else None
+            if wanted is not None:
+                expected, why = wanted.sha256, "does not match the sha256 the specs pin"
+                settings_file = folder / "model-settings.json"
+                served_settings = read_json(settings_file)
+                if served_settings is not None and served_settings != wanted.settings:
+                    out.append(ServedMismatch(model, version, settings_file, None, None,
+                                              "has settings that differ from the desired state"))
+        if not isinstance(uri, str) or not uri:
+            continue
+        artifact = folder / uri
+        actual = sha256_of(artifact) if artifact.is_file() else None
+        if actual != expected:
+            out.append(ServedMismatch(model, version, artifact, str(expected) if expected else None, actual, why))
+    return out

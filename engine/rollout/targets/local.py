@@ -52,6 +52,7 @@ from engine.rollout.serving import (
     ServerInfo,
     ServingPaths,
     read_json,
+    rehash_served,
     running_server,
     start_server,
     write_json,
@@ -157,6 +158,13 @@ class LocalTarget:
         roles: dict[str, Any] = state.get("models", {}) if isinstance(state, dict) else {}
         live = LiveState(commit=state.get("commit"), digest=state.get("digest"))
         client = self._client()
+        # re-hash what serves: a file swapped under the repository is not the version govops.json names
+        tampered = {(m.model, m.version): m for m in rehash_served(self.paths, desired)
+                    if m.actual != m.expected and m.expected is not None}
+        for m in tampered.values():
+            msg = f"warning: {m.message()}; it will be replaced"
+            self.notes.append(msg)
+            _say(msg)
         try:
             for folder in self._version_folders():
                 rec = read_record(folder)
@@ -171,7 +179,7 @@ class LocalTarget:
                     role=role.get("role"),
                     weight=role.get("weight"),
                     artifact_uri=rec.get("artifact_uri"),
-                    sha256=rec.get("sha256"),
+                    sha256=tampered[(model, version)].actual if (model, version) in tampered else rec.get("sha256"),
                     runtime=rec.get("runtime"),
                     settings=rec.get("settings") or {},
                     ready=ready,
