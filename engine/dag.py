@@ -88,7 +88,7 @@ VALIDATE_KINDS = frozenset(
     {
         "new_model", "new_version", "artifact_changed", "champion_change", "challenger_change", "traffic_change",
         "tier_change", "threshold_tightened", "threshold_loosened", "check_added", "check_removed",
-        "interface_change",
+        "interface_change", "version_changed", "task_change", "deployment_change", "validation_change",
     }
 )
 

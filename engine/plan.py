@@ -99,6 +99,11 @@ def diff_specs(
         kinds.append("removed_version")
     if entry["changed_artifacts"]:
         kinds.append("artifact_changed")
+    # a released version is compared whole, not by digest alone: pointing it at another
+    # uri, runtime or lineage changes what would serve under an already approved id
+    entry["changed_versions"] = _changed_versions(base, head)
+    if entry["changed_versions"]:
+        kinds.append("version_changed")
 
     old_dep = base.spec.deployment if base else None
     new_dep = head.spec.deployment if head else None
@@ -141,9 +146,41 @@ def diff_specs(
             kinds.append("interface_change")
         if base.metadata != head.metadata:
             kinds.append("metadata_change")
+        if base.spec.task != head.spec.task:
+            kinds.append("task_change")
+        if _deployment_settings(base) != _deployment_settings(head):
+            kinds.append("deployment_change")
+        if _validation_settings(base) != _validation_settings(head):
+            kinds.append("validation_change")
+        if not kinds and base != head:
+            # nothing above names it, but the spec differs: never let an edit read as "unchanged"
+            # (every rule guarded by a change, such as approvals, must see it)
+            kinds.append("spec_change")
     if not kinds:
         entry["change"] = "unchanged"
     return entry
+
+
+def _changed_versions(base: ModelSpec | None, head: ModelSpec | None) -> list[str]:
+    """Version ids on both sides whose entry differs in anything but its description."""
+    if base is None or head is None:
+        return []
+    old = {v.id: v.model_copy(update={"description": ""}) for v in base.spec.versions}
+    return [v.id for v in head.spec.versions if v.id in old and old[v.id] != v.model_copy(update={"description": ""})]
+
+
+def _deployment_settings(spec: ModelSpec) -> Any:
+    """The deployment without the traffic fields other kinds name (replicas, environment, resources, MLServer)."""
+    dep = spec.spec.deployment
+    return None if dep is None else dep.model_copy(update={"champion": "", "challengers": [], "failover": None})
+
+
+def _validation_settings(spec: ModelSpec) -> Any:
+    """The validation section without thresholds (data, label, slices, positive class, which checks are on)."""
+    val = spec.spec.validation
+    if val is None:
+        return None
+    return val.model_copy(update={"checks": {k: c.enabled for k, c in val.checks.items()}})
 
 
 def _threshold_changes(

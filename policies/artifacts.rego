@@ -61,19 +61,14 @@ deny contains v if {
 released_versions := {ver.id: ver | some ver in lib.previous.spec.versions}
 
 immutable_fields := {
-	"artifact.sha256": "artifact sha256",
+	"artifact": "artifact (uri, sha256, format)",
 	"runtime": "runtime",
 	"lineage": "lineage",
 }
 
-released_value(ver, "artifact.sha256") := object.get(ver, ["artifact", "sha256"], null)
-
-released_value(ver, "runtime") := object.get(ver, "runtime", null)
-
-released_value(ver, "lineage") := object.get(ver, "lineage", null)
+released_value(ver, field) := object.get(ver, field, null)
 
 deny contains v if {
-	lib.changed
 	some i, ver in lib.spec.versions
 	old := released_versions[ver.id]
 	some field, label in immutable_fields

@@ -44,7 +44,12 @@ test_art_004_changed_lineage_of_released_version_denied if "GOV-ART-004" in f.de
 
 moved_artifact := json.patch(f.base, [{"op": "replace", "path": "/spec/spec/versions/0/artifact/uri", "value": "s3://bucket/m/1.0.0/model.joblib"}])
 
-test_art_004_moved_artifact_with_same_digest_allowed if not "GOV-ART-004" in f.denied with input as moved_artifact
+# the same digest at another uri is still another artifact to every target that does not re-hash (Kubernetes)
+test_art_004_moved_artifact_with_same_digest_denied if "GOV-ART-004" in f.denied with input as moved_artifact
+
+described := json.patch(f.base, [{"op": "add", "path": "/spec/spec/versions/0/description", "value": "now documented"}])
+
+test_art_004_description_edit_allowed if not "GOV-ART-004" in f.denied with input as described
 
 new_version := json.patch(f.base, [{"op": "add", "path": "/spec/spec/versions/-", "value": f.version("1.2.0")}])
 

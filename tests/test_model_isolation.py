@@ -354,6 +354,10 @@ def _forge(kind: str, results: Path, task: ValidationTask) -> None:
         _write(results, task, doc)
     elif kind == "duplicate keys":
         _write(results, task, json.dumps(_doc(task))[:-1] + ', "status": "pass"}')
+    elif kind == "pass without metrics":
+        doc = _doc(task)
+        doc["metrics"] = []
+        _write(results, task, doc)
     elif kind == "symlink":
         real = _write(results.parent / "elsewhere", task, _doc(task))
         link = results / task.model / f"{task.check}.json"
@@ -368,6 +372,7 @@ def _forge(kind: str, results: Path, task: ValidationTask) -> None:
     ("looser thresholds", "against other thresholds: min_accuracy=0.0 (expected 0.8)"),
     ("pass contradicted", "says pass, but its own gating metrics do not"),
     ("duplicate keys", "is not readable JSON: duplicate key 'status'"),
+    ("pass without metrics", "says pass without one metric judged against a threshold"),
     ("symlink", "is not a regular file"),
     ("missing", "handed over no result"),
 ])

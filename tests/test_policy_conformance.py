@@ -82,8 +82,14 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, set[
     raw: list[tuple[str, dict[str, Any], set[str]]] = [(f"recheck {m}", d, set()) for m, d in sorted(by_model.items())]
     unpinned = json.loads(json.dumps(high))
     del unpinned["spec"]["spec"]["versions"][0]["artifact"]["sha256"]
+    # a re-check of main: the previous spec is the spec itself (else the edit is GOV-ART-004 as well)
+    unpinned["previous"] = json.loads(json.dumps(unpinned["spec"]))
     raw.append(("unpinned artifact", unpinned, {"GOV-ART-001"}))
-    raw.append(("bad runtime", _patched(high, spec__spec__versions__1__runtime="x.Y"), {"GOV-ART-002"}))
+    bad_runtime = _patched(high, spec__spec__versions__1__runtime="x.Y")
+    bad_runtime["previous"] = json.loads(json.dumps(bad_runtime["spec"]))
+    raw.append(("bad runtime", bad_runtime, {"GOV-ART-002"}))
+    raw.append(("released artifact swapped", _patched(high_change, spec__spec__versions__1__artifact__uri="s3://x"),
+                {"GOV-ART-004", "GOV-APP-001", "GOV-APP-002"}))
     raw.append(("latest id", _patched(med, spec__spec__versions__1__id="latest"), {"GOV-ART-003"}))
     loose = _patched(med, checks__performance__min_r2=0.1, previous_checks={})
     raw.append(("loosened threshold, new model", loose, {"GOV-THR-001"}))
