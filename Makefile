@@ -40,6 +40,7 @@ bench: $(STAMP) ## run the benchmarks and print their numbers (for README)
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/monitor.py
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/verify.py
 
 artifacts: $(STAMP) ## rebuild the example models and data and re-pin their digests in specs/
 	$(BIN)/python -m engine.examples build --root .

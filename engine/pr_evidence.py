@@ -83,9 +83,14 @@ def _opa_record(decision: dict[str, Any], input_doc: dict[str, Any] | None, labe
             "policy_digest": decision.get("policy_digest"),
             "input_sha256": hashlib.sha256(text.encode()).hexdigest() if text is not None else None,
         },
-        # govops' own fields, kept beside the OPA shape for the audit timeline
+        # govops' own decision-record fields, kept beside the OPA shape (never dropped: README, "Interfaces")
         "model": decision.get("model"),
         "revision": revision,
+        "input_digest": decision.get("input_digest"),
+        "policy_digest": decision.get("policy_digest"),
+        "judged_by": decision.get("judged_by"),
+        "backend": decision.get("backend"),
+        "cached": decision.get("cached"),
     }
 
 

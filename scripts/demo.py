@@ -172,6 +172,16 @@ def main() -> int:
             git(repo, "commit", "-qam", "clinical: canary 2.0.0 at 10%")
             run(repo, "plan", "--base", "main", "--head", "HEAD")
             run(repo, "check", "--base", "main", "--head", "HEAD", "--author", "dana.ds", expect=1, show=8)
+            print("   Dana cannot talk her way past the gate: she adds a waiver in the name of the risk group "
+                  "and empties the deny rule. A change is judged by main's rules, read from Git, and a waiver "
+                  "counts only once the person it names has really approved.")
+            (repo / "policies/waivers.yaml").write_text(
+                "waivers:\n  - {rule: GOV-APP-002, model: clinical/readmission-triage, reason: urgent,\n"
+                "     approver: rita.risk, expires: '2027-06-01T00:00:00+00:00'}\n")
+            edit(repo / "policies/main.rego", '"deny": [d | some d in raw_deny; not d in waived],', '"deny": [],')
+            git(repo, "commit", "-qam", "policies: waive my own change")
+            run(repo, "check", "--base", "main", "--head", "HEAD", "--author", "dana.ds", expect=1, show=10)
+            git(repo, "reset", "-q", "--hard", "HEAD~1")
             run(repo, "pr-check", "--base", "main", "--head", "HEAD", "--author", "dana.ds",
                 "--approved-by", "fay.lead", "--approved-by", "rita.risk:risk", "--out", str(out / "pr-11"),
                 expect=1, show=20)
@@ -195,6 +205,8 @@ def main() -> int:
             git(repo, "commit", "-qam", "oncology: end the A/B test, keep the logistic champion", who="gus")
             run(repo, "pr-check", "--base", "main", "--head", "HEAD", "--author", "gus.ds",
                 "--approved-by", "hana.lead", "--out", str(out / "pr-12"), show=16)
+            run(repo, "ledger", "record-pr", str(out / "pr-12"), show=2)
+            print("   The evidence is a git note on the PR head (refs/notes/govops-evidence): no CI artifact.")
             git(repo, "checkout", "-q", "main")
             git(repo, "merge", "-q", "--no-ff", "gus/end-ab-test", "-m",
                 "Merge pull request #12 from gus/end-ab-test", who="hana")
@@ -202,9 +214,11 @@ def main() -> int:
             stage(6, "Merge rolls out", "The rollout diffs main against what serves (like kubectl diff), "
                   "unloads the challenger only after the others are healthy, and records the PR check's "
                   "evidence in the ledger. A second run changes nothing.")
-            run(repo, "rollout", "--evidence", str(out / "pr-12"), show=25)
+            run(repo, "rollout", show=25)  # the PR's evidence is found through the merge commit
             run(repo, "rollout", show=6)
             run(repo, "ledger", "show", show=12)
+            print("   Why was it allowed? explain re-evaluates the recorded decision at the recorded policy revision.")
+            run(repo, "explain", "HEAD", "oncology/tumor-malignancy", show=10)
 
             stage(7, "Champion/challenger gateway", "The gateway speaks the Open Inference Protocol in front of "
                   "MLServer: lab/iris-species sends 20% of traffic to its canary, A/B assignment is sticky per "
@@ -249,6 +263,11 @@ def main() -> int:
             run(repo, "audit", "oncology/tumor-malignancy", "--at", time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
                                                                                   time.gmtime()), show=12)
             run(repo, "verify", show=6)
+            note = git(repo, "notes", "--ref", "govops", "show", "HEAD")
+            git(repo, "notes", "--ref", "govops", "remove", "HEAD")
+            print("   Someone deletes the rollout's note to hide it: verify finds the gap in the hash chain.")
+            run(repo, "verify", "--strict", expect=1, show=5)
+            git(repo, "notes", "--ref", "govops", "add", "-f", "-m", note.rstrip("\n"), "HEAD")
             report = Path(tmp) / "compliance-report.html"
             run(repo, "report", "--format", "html", "--out", str(report), show=4)
             print(f"   {report.name}: {report.stat().st_size:,} bytes, self-contained (inline SVG, no CDN)")

@@ -270,9 +270,10 @@ def _proven_marker(library: PolicyLibrary, path: Path | None) -> Path | None:
         return None
     import hashlib
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    from engine.settings import cache_root
+
     key = hashlib.sha256(f"{library.digest}\0{WHEEL_VERSION}\0{path}".encode()).hexdigest()[:32]
-    return cache / "govops" / "reference-proven" / key
+    return cache_root() / "reference-proven" / key
 
 
 def _default_digest() -> str | None:
