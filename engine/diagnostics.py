@@ -6,10 +6,15 @@ Every stage that judges specs (YAML syntax, schema, semantic checks, policies) y
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+
+
+# C0/C1 controls, DEL and the Unicode line/paragraph separators: a rendered diagnostic is exactly one line
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True, order=True)
@@ -26,8 +31,14 @@ class Diagnostic:
     path: str | None = field(default=None, compare=False)
 
     def render(self) -> str:
-        """The ``file:line:col: severity: message [rule]`` form editors and humans read."""
-        return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message} [{self.rule}]"
+        """The ``file:line:col: severity: message [rule]`` form editors and humans read.
+
+        File names and messages carry text from the change (file names, authors, labels):
+        control characters are shown escaped, so none reaches a terminal or a CI log as
+        an escape sequence or a forged extra line.
+        """
+        text = f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message} [{self.rule}]"
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (see README, "Interfaces")."""

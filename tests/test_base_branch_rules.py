@@ -227,3 +227,13 @@ def test_editing_the_ci_workflow_needs_the_risk_group(repo: GitRepo) -> None:
     assert meta and meta[0]["file"] == ".github/workflows/govops-pr.yml"
     assert "['.github/workflows/govops-pr.yml', 'CODEOWNERS']" in meta[0]["message"] or (
         ".github/workflows/govops-pr.yml" in meta[0]["message"] and "CODEOWNERS" in meta[0]["message"])
+
+
+def test_text_output_never_passes_control_characters_from_the_change(repo: GitRepo) -> None:
+    repo.write("specs/clinical/evil\x1b[2Jname.yaml", "apiVersion: govops/v1\nkind: Model\n")
+    repo.commit("a file name that clears the reviewer's terminal")
+    res = subprocess.run([sys.executable, "-m", "engine.cli", "-C", str(repo.path), "check", "--base", "main",
+                          "--head", "HEAD", "--author", "dana.ds"], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "\x1b" not in res.stdout + res.stderr
+    assert "specs/clinical/evil\\x1b[2Jname.yaml:" in res.stdout
