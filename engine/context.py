@@ -7,11 +7,20 @@ with the govops.yaml group each approver belongs to);
 anywhere else from flags (``--author``, ``--approved-by USER[:GROUP]``, ``--label``).
 Flags given explicitly add to or override the payload. A malformed payload is an input
 error (exit 2). This module never decides anything: policies judge the context.
+
+The report workflow runs on ``workflow_run`` (always from the default branch's copy, so a
+PR cannot rewrite the job that holds ``statuses: write``). Its payload has no
+``pull_request``: the PR number and the head SHA the validation run checked come from
+``workflow_run`` (GitHub's own record of that run, never from its artifact) and the rest
+(author, labels, base, current head) from ``GET /repos/{repo}/pulls/{n}``. If the PR's head
+has moved on since that run, nothing is reported (exit 2): the run for the new head will.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,6 +30,8 @@ from engine.errors import InputError
 from engine.limits import DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_EVENT_DEPTH, env_limit, load_json_capped
 
 PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
+WORKFLOW_RUN = "workflow_run"
+_SHA = re.compile(r"[0-9a-f]{40}")
 DECISIVE_REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
 
 
@@ -66,20 +77,29 @@ def group_of(person: str, config: Governance | None) -> str | None:
     return next((g for g, members in config.groups.items() if person in members), None)
 
 
-def _need(obj: Any, path: str, kind: type | tuple[type, ...], file: str) -> Any:
+def _need(obj: Any, path: str, kind: type | tuple[type, ...], file: str | None,
+          what: str = "event payload") -> Any:
     cur = obj
     for part in path.split("."):
         if not isinstance(cur, dict) or part not in cur:
-            raise InputError(f"malformed event payload: missing {path}", file=file)
+            raise InputError(f"malformed {what}: missing {path}", file=file)
         cur = cur[part]
     if not isinstance(cur, kind) or (kind is int and isinstance(cur, bool)):
         want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InputError(f"malformed event payload: {path} must be {want}, got {type(cur).__name__}", file=file)
+        raise InputError(f"malformed {what}: {path} must be {want}, got {type(cur).__name__}", file=file)
     return cur
 
 
-def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
-    """The context from a GitHub Actions event payload (``GITHUB_EVENT_PATH``)."""
+def _label_names(labels: list[Any], where: str, file: str | None, what: str) -> list[str]:
+    names = []
+    for i, label in enumerate(labels):
+        if not isinstance(label, dict) or not isinstance(label.get("name"), str):
+            raise InputError(f"malformed {what}: {where}[{i}].name must be str", file=file)
+        names.append(label["name"])
+    return names
+
+
+def _load_event(path: Path) -> dict[str, Any]:
     shown = str(path)
     # size and nesting bounded before json sees it: a deep payload is exit 2, never a RecursionError
     doc = load_json_capped(
@@ -91,6 +111,24 @@ def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
     )
     if not isinstance(doc, dict):
         raise InputError("malformed event payload: the document must be a JSON object", file=shown)
+    return doc
+
+
+def _repository(doc: dict[str, Any]) -> str | None:
+    repo = doc.get("repository", {}).get("full_name") if isinstance(doc.get("repository"), dict) else None
+    return repo if isinstance(repo, str) else None
+
+
+def from_event_file(path: Path, event_name: str | None = None, *, require_pr: bool = True) -> ChangeContext:
+    """The context from a GitHub Actions event payload (``GITHUB_EVENT_PATH``).
+
+    With ``require_pr=False`` a payload without ``pull_request`` gives an empty context
+    (only the repository): the caller reads the PR from the API by its number.
+    """
+    shown = str(path)
+    doc = _load_event(path)
+    if "pull_request" not in doc and not require_pr:
+        return ChangeContext(repository=_repository(doc), event=event_name)
     if "pull_request" not in doc:
         raise InputError(
             f"the event payload has no pull_request (event {event_name or 'unknown'}); run pr-check on "
@@ -102,12 +140,7 @@ def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
     if not isinstance(number, int) or isinstance(number, bool):
         raise InputError("malformed event payload: number must be int", file=shown)
     labels = _need(doc, "pull_request.labels", list, shown)
-    names = []
-    for i, label in enumerate(labels):
-        if not isinstance(label, dict) or not isinstance(label.get("name"), str):
-            raise InputError(f"malformed event payload: pull_request.labels[{i}].name must be str", file=shown)
-        names.append(label["name"])
-    repo = doc.get("repository", {}).get("full_name") if isinstance(doc.get("repository"), dict) else None
+    names = _label_names(labels, "pull_request.labels", shown, "event payload")
     return ChangeContext(
         author=_need(doc, "pull_request.user.login", str, shown),
         labels=names,
@@ -115,8 +148,45 @@ def from_event_file(path: Path, event_name: str | None = None) -> ChangeContext:
         pr_number=number,
         base_sha=_need(doc, "pull_request.base.sha", str, shown),
         head_sha=_need(doc, "pull_request.head.sha", str, shown),
-        repository=repo if isinstance(repo, str) else None,
+        repository=_repository(doc),
         event=event_name,
+    )
+
+
+def from_workflow_run_file(path: Path) -> ChangeContext:
+    """What a ``workflow_run`` payload says about the run it follows: its head SHA and PR number.
+
+    ``workflow_run.head_sha`` is the commit the validation run checked (the statuses go on
+    it); ``workflow_run.pull_requests[0].number`` the PR (empty for a PR from a fork, which
+    GitHub does not link: then ``--pr-number`` must say which). Nothing else is taken from it.
+    """
+    shown = str(path)
+    doc = _load_event(path)
+    head = _need(doc, "workflow_run.head_sha", str, shown)
+    if not _SHA.fullmatch(head):
+        raise InputError(f"malformed event payload: workflow_run.head_sha is not a commit SHA: {head[:60]!r}",
+                         file=shown)
+    pulls = _need(doc, "workflow_run.pull_requests", list, shown)
+    number = None
+    if pulls:
+        first = pulls[0]
+        number = first.get("number") if isinstance(first, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise InputError("malformed event payload: workflow_run.pull_requests[0].number must be int", file=shown)
+    return ChangeContext(head_sha=head, pr_number=number, repository=_repository(doc), event=WORKFLOW_RUN)
+
+
+def from_pull(pull: dict[str, Any], number: int) -> ChangeContext:
+    """The context from ``GET /repos/{repo}/pulls/{n}`` (author, labels, base, current head)."""
+    what = f"pull request #{number} from the GitHub API"
+    names = _label_names(_need(pull, "labels", list, None, what), "labels", None, what)
+    return ChangeContext(
+        author=_need(pull, "user.login", str, None, what),
+        labels=names,
+        target_branch=_need(pull, "base.ref", str, None, what),
+        pr_number=number,
+        base_sha=_need(pull, "base.sha", str, None, what),
+        head_sha=_need(pull, "head.sha", str, None, what),
     )
 
 
@@ -184,24 +254,37 @@ def build_context(
     pr_number: int | None = None,
     target_branch: str | None = None,
     fetch_reviews: Any = None,
+    fetch_pull: Callable[[str, int], dict[str, Any]] | None = None,
 ) -> ChangeContext:
     """The context from the CI environment, overridden by flags.
 
     ``fetch_reviews(repo, pr_number) -> list[dict]`` (the GitHub client's ``list_reviews``)
     is called on GitHub Actions when no ``--approved-by`` flag is given.
+    ``fetch_pull(repo, pr_number) -> dict`` (the client's ``get_pull``) is called on a
+    ``workflow_run`` event, or when the payload has no ``pull_request`` but ``pr_number``
+    is given: the PR then comes from the API.
     """
     env = dict(os.environ if env is None else env)
     ctx = ChangeContext()
     event_path = env.get("GITHUB_EVENT_PATH")
+    from_api = False
     if env.get("GITHUB_ACTIONS") == "true" and event_path:
-        ctx = from_event_file(Path(event_path), env.get("GITHUB_EVENT_NAME"))
+        event_name = env.get("GITHUB_EVENT_NAME")
+        if event_name == WORKFLOW_RUN:
+            ctx = from_workflow_run_file(Path(event_path))
+            from_api = True
+        else:
+            ctx = from_event_file(Path(event_path), event_name, require_pr=pr_number is None)
+            from_api = ctx.author is None
         ctx.repository = ctx.repository or env.get("GITHUB_REPOSITORY")
+    if pr_number is not None:
+        ctx.pr_number = pr_number
+    if from_api:
+        ctx = _merge_pull(ctx, fetch_pull)
     if author is not None:
         ctx.author = author
     if labels:
         ctx.labels = sorted(set(ctx.labels) | set(labels))
-    if pr_number is not None:
-        ctx.pr_number = pr_number
     if target_branch is not None:
         ctx.target_branch = target_branch
     if approved_by:
@@ -210,3 +293,30 @@ def build_context(
         reviews = fetch_reviews(ctx.repository, ctx.pr_number)
         ctx.approvals, ctx.stale_approvals = approvals_from_reviews(reviews, config, ctx.author, ctx.head_sha)
     return ctx
+
+
+def _merge_pull(ctx: ChangeContext, fetch_pull: Callable[[str, int], dict[str, Any]] | None) -> ChangeContext:
+    """``ctx`` completed from the PR as the API has it; refuses a PR whose head moved on."""
+    event = ctx.event or "unknown"
+    if ctx.pr_number is None:
+        raise InputError(
+            f"the {event} event names no pull request (workflow_run.pull_requests is empty: GitHub does not "
+            "link runs of PRs from forks, nor runs not triggered by a PR); pass --pr-number N"
+        )
+    if not ctx.repository:
+        raise InputError("reading the pull request from the API needs the repository: set GITHUB_REPOSITORY")
+    if fetch_pull is None:
+        raise InputError(
+            f"the {event} event has no pull_request payload: reading pull request #{ctx.pr_number} from the "
+            "GitHub API needs a token (GITHUB_TOKEN)"
+        )
+    api = from_pull(fetch_pull(ctx.repository, ctx.pr_number), ctx.pr_number)
+    validated = ctx.head_sha
+    if validated is not None and api.head_sha != validated:
+        raise InputError(
+            f"pull request #{ctx.pr_number} moved on: its head is now {str(api.head_sha)[:12]}, but the run "
+            f"being reported checked {validated[:12]}; nothing reported for the old head (the run for the new "
+            "head will report)"
+        )
+    api.repository, api.event = ctx.repository, ctx.event
+    return api

@@ -1,4 +1,4 @@
-"""A small GitHub REST client: commit statuses and pull-request reviews (the report stage's transport).
+"""A small GitHub REST client: commit statuses, pull requests and their reviews (the report stage's transport).
 
 The base URL comes from ``GITHUB_API_URL`` (GitHub Enterprise Server works the same),
 the token from ``GITHUB_TOKEN``. Server errors (5xx) and rate limits (403/429 with
@@ -211,6 +211,21 @@ class GitHubClient:
         resp = self.request("POST", f"/repos/{_repo_path(repo)}/statuses/{quote(sha, safe='')}", json=payload)
         data = resp.json() if resp.content else {}
         return data if isinstance(data, dict) else {}
+
+    def get_pull(self, repo: str, pr_number: int) -> dict[str, Any]:
+        """``GET /repos/{owner}/{repo}/pulls/{n}``: the pull request as GitHub holds it now.
+
+        The report workflow (``workflow_run``) has no ``pull_request`` payload: the PR's
+        author, labels, base and current head come from here instead.
+        """
+        resp = self.request("GET", f"/repos/{_repo_path(repo)}/pulls/{int(pr_number)}")
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise GitHubError(f"GitHub API returned a pull request #{int(pr_number)} that is not a JSON object")
+        return data
 
     def list_reviews(self, repo: str, pr_number: int) -> list[dict[str, Any]]:
         """``GET /repos/{owner}/{repo}/pulls/{n}/reviews``, every page, oldest first."""

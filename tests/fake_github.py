@@ -3,7 +3,8 @@
 Tests script answers per (method, path) (status, headers, JSON body), in order; anything
 not scripted gets GitHub's documented success answer (201 + the status for
 ``POST /repos/{o}/{r}/statuses/{sha}``, the review list for ``GET …/pulls/{n}/reviews``,
-paginated with a ``Link`` header like GitHub's).
+paginated with a ``Link`` header like GitHub's, the pull request set in ``pulls`` for
+``GET …/pulls/{n}``, 404 for one not set).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FakeGitHub(LoopbackServer):
         self.requests: list[Recorded] = []
         self.script: dict[tuple[str, str], list[Answer]] = {}
         self.reviews: dict[int, list[dict[str, Any]]] = {}
+        self.pulls: dict[int, dict[str, Any]] = {}
         self.page_size = 100
         self._serve(self._handler())
 
@@ -96,6 +98,8 @@ class FakeGitHub(LoopbackServer):
             if page * per < len(reviews):
                 headers["Link"] = f'<{self.url}{path}?per_page={per}&page={page + 1}>; rel="next"'
             return Answer(200, chunk, headers)
+        if method == "GET" and len(parts) == 5 and parts[3] == "pulls" and int(parts[4]) in self.pulls:
+            return Answer(200, self.pulls[int(parts[4])])
         return Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
 
@@ -103,3 +107,16 @@ def review(login: str, state: str, at: str, rid: int = 0, commit: str | None = "
     """A review as the API lists it; ``commit`` is the PR's head when it was given (``commit_id``)."""
     return {"id": rid, "user": {"login": login, "type": "User"}, "state": state, "submitted_at": at,
             "commit_id": commit, "body": ""}
+
+
+def pull(number: int, *, author: str, base_sha: str, head_sha: str, base_ref: str = "main",
+         labels: tuple[str, ...] = (), repo: str = "acme/models") -> dict[str, Any]:
+    """A pull request as ``GET /repos/{o}/{r}/pulls/{n}`` returns it (the fields govops reads, and a few more)."""
+    return {
+        "url": f"https://api.github.com/repos/{repo}/pulls/{number}", "number": number, "state": "open",
+        "title": "a change", "user": {"login": author, "type": "User"},
+        "labels": [{"id": i, "name": name, "color": "ededed"} for i, name in enumerate(labels)],
+        "base": {"label": "acme:main", "ref": base_ref, "sha": base_sha, "repo": {"full_name": repo}},
+        "head": {"label": "acme:feature", "ref": "feature", "sha": head_sha, "repo": {"full_name": repo}},
+        "draft": False, "merged": False,
+    }

@@ -158,3 +158,110 @@ def test_build_context_off_actions_uses_flags_only(tmp_path: Path, config) -> No
     env = {"GITHUB_EVENT_PATH": str(write(tmp_path, payload()))}  # not on Actions: payload ignored
     ctx = build_context(config=config, env=env, author="kim.ds", labels=["x"], pr_number=3)
     assert (ctx.author, ctx.labels, ctx.pr_number, ctx.base_sha) == ("kim.ds", ["x"], 3, None)
+
+
+# --- workflow_run: the report workflow reads the PR from the API ------------------------------------------
+
+RUN_HEAD = "d" * 40
+
+
+def run_payload(number: int | None = 42, head: str = RUN_HEAD) -> dict:
+    """A ``workflow_run`` (completed) payload as GitHub sends it to the report workflow (the fields read)."""
+    pulls = [] if number is None else [{"number": number, "head": {"ref": "feature", "sha": head},
+                                        "base": {"ref": "main", "sha": "b" * 40}}]
+    return {"action": "completed", "repository": {"full_name": "acme/models"},
+            "workflow_run": {"id": 555, "name": "govops PR check", "event": "pull_request", "head_sha": head,
+                             "head_branch": "feature", "conclusion": "success", "pull_requests": pulls}}
+
+
+def run_env(tmp_path: Path, doc: dict) -> dict[str, str]:
+    return {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(write(tmp_path, doc)),
+            "GITHUB_EVENT_NAME": "workflow_run", "GITHUB_REPOSITORY": "acme/models"}
+
+
+def gh_pull(head: str = RUN_HEAD, **kw) -> dict:
+    from fake_github import pull
+
+    return pull(42, author="dana.ds", base_sha="b" * 40, head_sha=head, labels=("model-change",), **kw)
+
+
+def test_workflow_run_reads_the_pr_from_the_api(tmp_path: Path, config) -> None:
+    with FakeGitHub() as gh:
+        gh.pulls[42] = gh_pull()
+        gh.reviews[42] = [review("rita.risk", "APPROVED", "2026-11-20T10:00:00Z", 1, commit=RUN_HEAD)]
+        c = GitHubClient("t0ken", gh.url)
+        ctx = build_context(config=config, env=run_env(tmp_path, run_payload()), fetch_pull=c.get_pull,
+                            fetch_reviews=c.list_reviews)
+        assert [r.path for r in gh.requests] == ["/repos/acme/models/pulls/42", "/repos/acme/models/pulls/42/reviews"]
+    assert (ctx.author, ctx.labels, ctx.target_branch, ctx.pr_number) == ("dana.ds", ["model-change"], "main", 42)
+    assert (ctx.base_sha, ctx.head_sha, ctx.repository, ctx.event) == ("b" * 40, RUN_HEAD, "acme/models",
+                                                                        "workflow_run")
+    assert ctx.approvals == [{"approver": "rita.risk", "group": "risk"}]
+    # flags still override what the API says
+    with FakeGitHub() as gh:
+        gh.pulls[42] = gh_pull()
+        ctx = build_context(config=config, env=run_env(tmp_path, run_payload()), author="eli.mle", labels=["x"],
+                            fetch_pull=GitHubClient("t0ken", gh.url).get_pull)
+    assert ctx.author == "eli.mle" and ctx.labels == ["model-change", "x"]
+
+
+def test_workflow_run_refuses_a_pr_that_moved_on(tmp_path: Path, config) -> None:
+    """The statuses go on the head the validation run checked; if the PR has a newer head, nothing is posted."""
+    with FakeGitHub() as gh:
+        gh.pulls[42] = gh_pull(head="e" * 40)
+        with pytest.raises(InputError) as exc:
+            build_context(config=config, env=run_env(tmp_path, run_payload()),
+                          fetch_pull=GitHubClient("t0ken", gh.url).get_pull)
+    assert exc.value.exit_code == 2
+    assert exc.value.message == (
+        f"pull request #42 moved on: its head is now {'e' * 12}, but the run being reported checked "
+        f"{'d' * 12}; nothing reported for the old head (the run for the new head will report)")
+
+
+def test_workflow_run_needs_a_pr_number_and_a_token(tmp_path: Path, config) -> None:
+    env = run_env(tmp_path, run_payload(number=None))  # a PR from a fork: GitHub links no pull request
+    with pytest.raises(InputError, match="names no pull request .* pass --pr-number N"):
+        build_context(config=config, env=env, fetch_pull=lambda *a: pytest.fail("no PR to read"))
+    with pytest.raises(InputError, match="reading pull request #42 from the GitHub API needs a token"):
+        build_context(config=config, env=run_env(tmp_path, run_payload()))
+    with FakeGitHub() as gh:  # --pr-number names it; the head must still be the run's
+        gh.pulls[42] = gh_pull()
+        ctx = build_context(config=config, env=env, pr_number=42, fetch_pull=GitHubClient("t0ken", gh.url).get_pull)
+    assert (ctx.pr_number, ctx.head_sha, ctx.author) == (42, RUN_HEAD, "dana.ds")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"workflow_run": {"pull_requests": []}}, "missing workflow_run.head_sha"),
+        (run_payload(head="HEAD~1"), "workflow_run.head_sha is not a commit SHA: 'HEAD~1'"),
+        ({"workflow_run": {"head_sha": RUN_HEAD, "pull_requests": [{"number": "42"}]}},
+         "workflow_run.pull_requests[0].number must be int"),
+        ({"workflow_run": {"head_sha": RUN_HEAD, "pull_requests": {}}}, "workflow_run.pull_requests must be list"),
+    ],
+)
+def test_malformed_workflow_run_payload(tmp_path: Path, config, doc: dict, message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        build_context(config=config, env=run_env(tmp_path, doc), fetch_pull=lambda *a: pytest.fail("not read"))
+    assert message in exc.value.message and exc.value.file == str(tmp_path / "event.json")
+
+
+def test_malformed_pull_from_the_api(tmp_path: Path, config) -> None:
+    with FakeGitHub() as gh:
+        broken = gh_pull()
+        del broken["user"]
+        gh.pulls[42] = broken
+        with pytest.raises(InputError, match=r"malformed pull request #42 from the GitHub API: missing user.login"):
+            build_context(config=config, env=run_env(tmp_path, run_payload()),
+                          fetch_pull=GitHubClient("t0ken", gh.url).get_pull)
+
+
+def test_a_payload_without_pull_request_reads_the_pr_named_by_number(tmp_path: Path, config) -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(write(tmp_path, {"ref": "refs/heads/main"})),
+           "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REPOSITORY": "acme/models"}
+    with pytest.raises(InputError, match="has no pull_request"):  # without a number: as before
+        build_context(config=config, env=env)
+    with FakeGitHub() as gh:
+        gh.pulls[42] = gh_pull(head="f" * 40)
+        ctx = build_context(config=config, env=env, pr_number=42, fetch_pull=GitHubClient("t0ken", gh.url).get_pull)
+    assert (ctx.author, ctx.head_sha, ctx.base_sha, ctx.event) == ("dana.ds", "f" * 40, "b" * 40, "workflow_dispatch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fake_github import Answer, FakeGitHub, review
+from fake_github import Answer, FakeGitHub, pull, review
 
 from engine.github import GitHubClient, GitHubError
 
@@ -165,3 +165,21 @@ def test_bad_repository_name() -> None:
     with pytest.raises(GitHubError, match="OWNER/NAME"):
         GitHubClient(TOKEN, "http://127.0.0.1:9").create_status(
             "acme/../x", SHA, state="success", context="c", description="d")
+
+
+def test_get_pull_reads_the_pull_request(gh: FakeGitHub) -> None:
+    gh.pulls[7] = pull(7, author="dana.ds", base_sha="b" * 40, head_sha=SHA, labels=("model-change",))
+    got = client(gh).get_pull("acme/models", 7)
+    assert (got["user"]["login"], got["head"]["sha"], got["base"]["ref"]) == ("dana.ds", SHA, "main")
+    [req] = gh.requests
+    assert (req.method, req.path) == ("GET", "/repos/acme/models/pulls/7")
+    assert req.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_get_pull_errors_are_clear(gh: FakeGitHub) -> None:
+    with pytest.raises(GitHubError) as exc:
+        client(gh).get_pull("acme/models", 8)
+    assert exc.value.status == 404 and "GET /repos/acme/models/pulls/8 (404)" in exc.value.message
+    gh.answer("GET", "/repos/acme/models/pulls/9", Answer(200, [1, 2]))
+    with pytest.raises(GitHubError, match="pull request #9 that is not a JSON object"):
+        client(gh).get_pull("acme/models", 9)

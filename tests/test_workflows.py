@@ -28,7 +28,11 @@ def schema() -> dict:
     return json.loads(text)
 
 
-@pytest.mark.parametrize("name", ["govops-pr.yml", "govops-rollout.yml", "ci.yml"])
+ALL = ["govops-pr.yml", "govops-pr-report.yml", "govops-rollout.yml", "ci.yml"]
+SCAFFOLDED = ["govops-pr.yml", "govops-pr-report.yml", "govops-rollout.yml"]
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_valid_against_the_workflow_schema(schema: dict, name: str) -> None:
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = [e.message for e in validator.iter_errors(load(WORKFLOWS / name))]
@@ -37,12 +41,12 @@ def test_valid_against_the_workflow_schema(schema: dict, name: str) -> None:
 
 def test_schema_catches_a_broken_workflow(schema: dict) -> None:
     validator = jsonschema.validators.validator_for(schema)(schema)
-    broken = load(WORKFLOWS / "govops-pr.yml")
+    broken = load(WORKFLOWS / "govops-pr-report.yml")
     broken["jobs"]["report"]["permissions"]["statuses"] = "admin"
     assert list(validator.iter_errors(broken))
 
 
-@pytest.mark.parametrize("name", ["govops-pr.yml", "govops-rollout.yml", "ci.yml"])
+@pytest.mark.parametrize("name", ALL)
 def test_actions_pinned_to_full_shas_with_version_comment(name: str) -> None:
     text = (WORKFLOWS / name).read_text()
     uses = re.findall(r"(?m)^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", text)
@@ -54,13 +58,17 @@ def test_actions_pinned_to_full_shas_with_version_comment(name: str) -> None:
 
 def test_least_privilege_permissions() -> None:
     pr = load(WORKFLOWS / "govops-pr.yml")
-    assert pr["permissions"] == {}
-    # the job that runs the PR's files (model artifacts are code) holds no write scope and no secret;
-    # the job that may post statuses never runs them
-    assert set(pr["jobs"]) == {"validate", "report"}
+    # GitHub runs this file as it is in the PR: it holds nothing a rewrite of it could abuse
+    assert pr["permissions"] == {"contents": "read"}
+    assert set(pr["jobs"]) == {"validate"}
     assert pr["jobs"]["validate"]["permissions"] == {"contents": "read"}
-    # contents: write only to push the evidence note (refs/notes/govops-evidence); the job runs nothing of the PR
-    assert pr["jobs"]["report"]["permissions"] == {"contents": "write", "statuses": "write", "pull-requests": "read"}
+    report = load(WORKFLOWS / "govops-pr-report.yml")
+    assert report["permissions"] == {}
+    assert set(report["jobs"]) == {"report"}
+    # contents: write only to push the evidence note (refs/notes/govops-evidence); actions: read for the
+    # validation run's artifact; the job runs nothing of the PR
+    assert report["jobs"]["report"]["permissions"] == {
+        "contents": "write", "statuses": "write", "pull-requests": "read", "actions": "read"}
     rollout = load(WORKFLOWS / "govops-rollout.yml")
     assert rollout["permissions"] == {}
     assert rollout["jobs"]["rollout"]["permissions"] == {"contents": "write"}
@@ -72,27 +80,45 @@ def test_least_privilege_permissions() -> None:
 def test_triggers_steps_and_concurrency() -> None:
     pr = load(WORKFLOWS / "govops-pr.yml")
     # never pull_request_target: fork code must not get a write token
+    assert pr["name"] == "govops PR check"
     assert pr["on"] == {"pull_request": {"branches": ["main"]},
                         "pull_request_review": {"types": ["submitted", "dismissed"]}}
-    assert pr["jobs"]["validate"]["if"] == "github.event.pull_request.base.ref == 'main'"
-    runs = [s.get("run", "") for s in pr["jobs"]["validate"]["steps"]]
+    validate = pr["jobs"]["validate"]
+    assert validate["if"] == "github.event.pull_request.base.ref == 'main'"
+    runs = [s.get("run", "") for s in validate["steps"]]
     assert "govops policy test" in runs and any("govops validate --base" in r for r in runs)
-    assert not any("pr-check" in r for r in runs)  # the validation job posts nothing
-    for job in pr["jobs"].values():
-        checkout = job["steps"][0]
-        assert checkout["uses"].startswith("actions/checkout@")
-        assert checkout["with"]["fetch-depth"] == 0 and checkout["with"]["persist-credentials"] is False
-    assert pr["jobs"]["validate"]["steps"][0]["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
-    assert pr["jobs"]["report"]["steps"][0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
-    upload = next(s for s in pr["jobs"]["validate"]["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert not any("pr-check" in r or "ledger" in r for r in runs)  # the validation run posts nothing
+    checkout = validate["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"] == {"ref": "${{ github.event.pull_request.head.sha }}", "fetch-depth": 0,
+                                "persist-credentials": False}
+    upload = next(s for s in validate["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["name"] == "govops-validation" and upload["if"] == "${{ always() }}"
-    report = pr["jobs"]["report"]
-    assert report["needs"] == "validate" and "!cancelled()" in report["if"]
+
+    wf = load(WORKFLOWS / "govops-pr-report.yml")
+    # workflow_run: GitHub runs the default branch's copy of this file, whatever the PR changes
+    assert wf["on"] == {"workflow_run": {"workflows": [pr["name"]], "types": ["completed"]}}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    report = wf["jobs"]["report"]
+    assert "needs" not in report
+    for cond in ("conclusion != 'cancelled'", "event == 'pull_request'", "pull_requests[0].base.ref == 'main'"):
+        assert cond in report["if"]
+    checkout = report["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    # the default branch (no ref: the workflow_run's own commit), never the head
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
     download = next(s for s in report["steps"] if "download-artifact" in s.get("uses", ""))
-    assert download["with"]["name"] == "govops-validation"
+    # exactly the artifact of the run that triggered this one (not "the latest govops-validation")
+    assert download["with"] == {"name": "govops-validation", "path": "govops-results",
+                                "run-id": "${{ github.event.workflow_run.id }}",
+                                "github-token": "${{ github.token }}"}
     post = next(s for s in report["steps"] if "pr-check" in s.get("run", ""))
-    assert post["run"].startswith("govops pr-check --validation-results govops-results/validation")
+    assert post["run"] == "govops pr-check --validation-results govops-results/validation --out govops-report"
     assert post["env"] == {"GITHUB_TOKEN": "${{ secrets.GITHUB_TOKEN }}"}
+    record = next(s for s in report["steps"] if "record-pr" in s.get("run", ""))
+    assert "govops ledger record-pr govops-report --push" in record["run"]
+    assert record["env"]["SIGNING_KEY"] == "${{ secrets.GOVOPS_SIGNING_KEY }}"
+
     rollout = load(WORKFLOWS / "govops-rollout.yml")
     assert rollout["on"] == {"push": {"branches": ["main"]}}
     assert rollout["concurrency"] == {"group": "govops-rollout", "cancel-in-progress": False}
@@ -105,24 +131,52 @@ def test_triggers_steps_and_concurrency() -> None:
     assert [r for r in ci_runs if r] == ["make test PYTHON=python"]
 
 
-def test_secrets_and_tokens_reach_only_the_reporting_job() -> None:
+def test_the_pr_run_workflow_holds_no_secret_and_no_write_scope() -> None:
+    """A PR can rewrite govops-pr.yml (pull_request runs the PR's copy): nothing in it may be worth stealing."""
     pr = load(WORKFLOWS / "govops-pr.yml")
-    validate = json.dumps(pr["jobs"]["validate"])
-    assert "secrets." not in validate and "github.token" not in validate and "GITHUB_TOKEN" not in validate
-    report = pr["jobs"]["report"]
+    text = json.dumps(pr)
+    assert "secrets." not in text and "github.token" not in text and "GITHUB_TOKEN" not in text
+    assert "write" not in json.dumps(pr["permissions"]) and "pull_request_target" not in pr["on"]
+    assert "workflow_run" not in pr["on"]
+    for job in pr["jobs"].values():
+        assert set(job.get("permissions", {}).values()) <= {"read", "none"}
+
+
+def test_the_reporting_workflow_never_runs_the_pr() -> None:
+    wf = load(WORKFLOWS / "govops-pr-report.yml")
+    # no pull_request* trigger: that would run the PR's copy of this file, with its write scopes and secrets
+    assert list(wf["on"]) == ["workflow_run"]
+    report = wf["jobs"]["report"]
     # nothing of the head is checked out, installed or run where the token is
     for step in report["steps"]:
         text = json.dumps(step)
-        assert "head.ref" not in text and "pip install -e" not in text and "pip install ." not in text
+        assert "head.ref" not in text and "head_branch" not in text
+        assert "pip install -e" not in text and "pip install ." not in text
+        # the PR number and head come from GitHub's record of the run, never from the artifact
+        assert "govops-results/" not in step.get("run", "") or "pr-check" in step["run"]
         if "actions/checkout@" in step.get("uses", ""):
-            assert "head" not in json.dumps(step["with"])
-    fetch = next(s for s in report["steps"] if "git" in s.get("run", "") and "fetch" in s.get("run", ""))
+            assert "head" not in json.dumps(step["with"]) and "ref" not in step["with"]
+    fetch = next(s for s in report["steps"] if "git" in s.get("run", "") and "refs/pull/" in s.get("run", ""))
     assert "checkout" not in fetch["run"] and "switch" not in fetch["run"] and "git cat-file -e" in fetch["run"]
-    # the statuses' commit comes from the event, never from the uploaded results
+    assert fetch["env"]["PR_NUMBER"] == "${{ github.event.workflow_run.pull_requests[0].number }}"
+    assert fetch["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    # the statuses' commit comes from the event (workflow_run.head_sha, checked against the PR's head)
     post = next(s for s in report["steps"] if "pr-check" in s.get("run", ""))
-    assert "--sha" not in post["run"]
+    assert "--sha" not in post["run"] and "--pr-number" not in post["run"]
+    # no expression is expanded inside a script (an attacker names branches): only env values
+    for step in report["steps"]:
+        assert "${{" not in step.get("run", "")
 
 
-@pytest.mark.parametrize("name", ["govops-pr.yml", "govops-rollout.yml"])
+@pytest.mark.parametrize("name", SCAFFOLDED)
 def test_templates_for_init_match_the_workflows(name: str) -> None:
     assert (TEMPLATES / name).read_text() == (WORKFLOWS / name).read_text()
+
+
+def test_init_scaffolds_both_pr_workflows(tmp_path: Path) -> None:
+    from engine.scaffold import init_repo
+
+    files = init_repo(tmp_path / "repo")
+    assert {f".github/workflows/{n}" for n in SCAFFOLDED} <= set(files)
+    for name in SCAFFOLDED:
+        assert (tmp_path / "repo" / ".github" / "workflows" / name).read_text() == (TEMPLATES / name).read_text()

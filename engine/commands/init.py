@@ -31,4 +31,6 @@ def run(args: argparse.Namespace) -> int:
     for f in files:
         print(f"  {f}")
     print(f"next: cd {args.dir} && git init && govops lint && govops catalog")
+    print("on GitHub: govops-pr-report.yml posts the statuses once it is on the default branch (workflow_run "
+          "runs only that copy); make govops/policy and govops/validation required checks for main")
     return 0

@@ -12,9 +12,13 @@ Without a token, or with ``--dry-run``, the statuses are printed instead of sent
 Split workflow (validation away from the token): a validation job with no token runs
 ``govops validate --base B --head H --out DIR`` (model artifacts are only ever loaded in
 sandboxed prediction workers) and uploads ``DIR``; a reporting job holding ``statuses: write``
+(in a ``workflow_run`` workflow, so it runs the default branch's copy, never the PR's)
 runs ``govops pr-check --validation-results DIR``: it plans and judges policies itself (the
 head read from Git objects, never checked out) and takes only the verdict of each validator
 it expects from ``DIR`` (``engine.report.handover``), so it never loads an artifact.
+On ``workflow_run`` (the report workflow, run from the default branch's copy) the PR is read
+from the API by the number GitHub recorded for the validation run; results handed over by a
+run of a change that edits ``.github/`` are not trusted (that run used the PR's own workflow).
 Exit codes: 0 the change may merge, 1 a policy denies or a validator fails, 2 bad input.
 """
 
@@ -44,7 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--approved-by", action="append", default=[], metavar="USER[:GROUP]",
                         help="an approval (repeatable); replaces the approvals read from GitHub")
     parser.add_argument("--label", action="append", default=[], metavar="LABEL", help="a PR label (repeatable)")
-    parser.add_argument("--pr-number", type=int, help="the pull request number (default: from the event)")
+    parser.add_argument("--pr-number", type=int,
+                        help="the pull request number (default: from the event); on workflow_run, or with a "
+                             "payload that has no pull_request, the PR is read from the API")
     parser.add_argument("--target-branch", help="the branch the change merges into (default: from the event)")
     parser.add_argument("--no-validate", action="store_true", help="skip the validators (policy only)")
     parser.add_argument("--validation-results", type=Path, metavar="DIR",
@@ -106,8 +112,11 @@ def run(args: argparse.Namespace) -> int:
     from engine.settings import Settings
 
     settings = Settings()
-    # the event (or the flags) say which change this is; its rules are the base's, read from Git
-    where = build_context(config=None, env=env, pr_number=args.pr_number, target_branch=args.target_branch)
+    # the event (or the flags) say which change this is; its rules are the base's, read from Git.
+    # On workflow_run (the report workflow) the PR comes from the API, read once for both contexts.
+    fetch_pull = _pull_reader()
+    where = build_context(config=None, env=env, pr_number=args.pr_number, target_branch=args.target_branch,
+                          fetch_pull=fetch_pull)
     base = args.base or where.base_sha
     head = args.head or where.head_sha or "HEAD"
     if not base:
@@ -131,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             config=config, env=env, author=args.author, approved_by=args.approved_by, labels=args.label,
             pr_number=args.pr_number, target_branch=args.target_branch,
             fetch_reviews=reviews_client.list_reviews if reviews_client.has_token else None,
+            fetch_pull=fetch_pull,
         )
         rules.admit(ctx.to_policy())
         plan = plan_between(root, base, head, config)
@@ -182,6 +192,23 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_GOVERNANCE
 
 
+def _pull_reader() -> Any:
+    """``get_pull`` of a token-holding client, memoised (both contexts see the same PR), or None."""
+    from engine.github import GitHubClient
+
+    client = GitHubClient()
+    if not client.has_token:
+        return None
+    seen: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def fetch(repo: str, number: int) -> dict[str, Any]:
+        if (repo, number) not in seen:
+            seen[(repo, number)] = client.get_pull(repo, number)
+        return seen[(repo, number)]
+
+    return fetch
+
+
 def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any, report: Any,
                     sha: str | None, ctx: Any) -> None:
     from engine.dag import build_plan_dag
@@ -194,7 +221,8 @@ def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any
     if getattr(args, "validation_results", None) is not None:
         from engine.report.handover import read_results
 
-        report.results = read_results(args.validation_results, tasks)
+        # results from a validation run of a PR that edits .github/ come from the PR's own workflow
+        report.results = read_results(args.validation_results, tasks, changed_files=plan.changed_files)
         return
     out_dir = (args.out / "validation") if args.out else root / ".govops" / "runs" / (sha or "worktree")[:12]
     if args.executor == "argo":

@@ -13,34 +13,28 @@ everything else itself:
   computed (so a head's ``govops.yaml`` cannot loosen them), with a known status, and whose
   ``pass`` its own gating metrics do not contradict; anything else becomes an ``error``
   result saying why;
-- no link from the document is kept (the statuses link to the reporting run itself).
+- no link from the document is kept (the statuses link to the reporting run itself);
+- none is read at all when the change edits ``.github/``: the validation run that wrote
+  them used the PR's own copy of the workflow, so every task becomes an ``error``.
 
 It never runs, imports or loads anything from ``DIR`` besides parsing those JSON files.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.dag import ValidationTask
+from engine.policy.exact import loads_strict
 
 MAX_RESULT_BYTES = 4 << 20
 STATUSES = ("pass", "fail", "error")
 _DROP = ("url",)
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
 
 
 def _error(task: ValidationTask, why: str) -> dict[str, Any]:
@@ -80,7 +74,7 @@ def read_one(results_dir: Path, task: ValidationTask) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_RESULT_BYTES + 1)
-        doc = json.loads(raw, object_pairs_hook=_reject_duplicates)
+        doc = loads_strict(raw)  # duplicate keys, NaN, trailing text: refused
     except (OSError, ValueError, RecursionError) as exc:
         return _error(task, f"the validation job's result {rel} is not readable JSON: {exc}")
     if not isinstance(doc, dict):
@@ -103,12 +97,35 @@ def read_one(results_dir: Path, task: ValidationTask) -> dict[str, Any]:
         return _error(task, f"the validation job's result {rel} has malformed metrics")
     if doc["status"] == "pass" and not document_passes(doc):
         return _error(task, f"the validation job's result {rel} says pass, but its own gating metrics do not")
+    if doc["status"] == "pass" and task.thresholds and not any(
+        isinstance(m, dict) and m.get("threshold") is not None and m.get("passed") is True for m in doc["metrics"]
+    ):
+        return _error(task, f"the validation job's result {rel} says pass without one metric judged against "
+                            "a threshold")
     return {k: v for k, v in doc.items() if k not in _DROP}
 
 
-def read_results(results_dir: Path, tasks: list[ValidationTask]) -> list[dict[str, Any]]:
-    """One result per task, in task order (see :func:`read_one`)."""
+def workflow_edits(changed_files: Iterable[str]) -> list[str]:
+    """The changed files under ``.github/`` (what decides which workflow the validation job ran)."""
+    return sorted(f for f in changed_files if f.split("/", 1)[0].casefold() == ".github")
+
+
+def read_results(results_dir: Path, tasks: list[ValidationTask], *,
+                 changed_files: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One result per task, in task order (see :func:`read_one`).
+
+    A change that edits ``.github/`` was validated by the PR's own copy of the workflow
+    (``pull_request`` runs the PR's file), which can write any result it likes: then no
+    result is read and every task is an ``error`` saying why.
+    """
+    edits = workflow_edits(changed_files)
+    if edits:
+        shown = ", ".join(edits[:3]) + (f" (+{len(edits) - 3} more)" if len(edits) > 3 else "")
+        why = (f"results not trusted: this change edits {shown}, so the validation run used the PR's own "
+               "workflow; a code owner must review the workflow change (GOV-META-001), which belongs in a PR "
+               "of its own")
+        return [_error(task, why) for task in tasks]
     return [read_one(results_dir, task) for task in tasks]
 
 
-__all__ = ["MAX_RESULT_BYTES", "read_one", "read_results", "result_file"]
+__all__ = ["MAX_RESULT_BYTES", "read_one", "read_results", "result_file", "workflow_edits"]
