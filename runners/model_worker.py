@@ -158,12 +158,13 @@ _LL_FS_WRITES = (
 )
 
 
-def _landlock(home: str) -> int:
+def _landlock(home: str, *, writable: tuple[str, ...] = (), bind_ports: tuple[int, ...] = ()) -> int:
     """Confine this process with Landlock; return the ABI applied (0: not available).
 
-    Forbids writing anywhere but ``home`` (and ``/dev/null``), TCP, and signals or ptrace
-    (``/proc/<pid>/environ`` included) outside this process tree. Unprivileged, irrevocable,
-    inherited by every child.
+    Forbids writing anywhere but ``home``, ``writable`` (and ``/dev/null``), TCP (but binding
+    ``bind_ports``: a server's own ports), and signals or ptrace (``/proc/<pid>/environ``
+    included) outside this process tree. Unprivileged, irrevocable, inherited by every child
+    and kept across ``execve``.
     """
     import ctypes
 
@@ -184,7 +185,8 @@ def _landlock(home: str) -> int:
     if ruleset < 0:
         return 0
     try:
-        for path, rights in ((home, fs), (os.devnull, 1 << 1 | (1 << 14 if abi >= 3 else 0))):
+        paths = [(p, fs) for p in (home, *writable)] + [(os.devnull, 1 << 1 | (1 << 14 if abi >= 3 else 0))]
+        for path, rights in paths:
             fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             try:
                 rule = ctypes.create_string_buffer(struct.pack("<Qi", rights, fd), 12)
@@ -192,6 +194,10 @@ def _landlock(home: str) -> int:
                     return 0
             finally:
                 os.close(fd)
+        for port in bind_ports if abi >= 4 else ():
+            rule = ctypes.create_string_buffer(struct.pack("<QQ", 1, port), 16)  # BIND_TCP on this port
+            if libc.syscall(445, ruleset, 2, rule, 0) != 0:  # landlock_add_rule(NET_PORT)
+                return 0
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
             return 0
         if libc.syscall(446, ruleset, 0) != 0:  # landlock_restrict_self
@@ -199,6 +205,17 @@ def _landlock(home: str) -> int:
     finally:
         os.close(ruleset)
     return abi
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI this kernel offers (0: none, or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        return max(0, int(ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1)))
+    return 0
 
 
 def _drop_capabilities() -> bool:
@@ -350,9 +367,9 @@ def _searchable(path: str, uid: int, gid: int) -> bool:
     return bool(st.st_mode & bit)
 
 
-def _can_run_as(uid: int, gid: int) -> bool:
-    """Whether the unprivileged user can start this interpreter and import numpy and this file."""
-    needed = [sys.executable, os.path.realpath(sys.executable), __file__, os.path.dirname(np.__file__)]
+def _can_run_as(uid: int, gid: int, extra: tuple[str, ...] = ()) -> bool:
+    """Whether the unprivileged user can start this interpreter and import numpy and this file (and ``extra``)."""
+    needed = [sys.executable, os.path.realpath(sys.executable), __file__, os.path.dirname(np.__file__), *extra]
     return all(_searchable(p, uid, gid) for p in needed)
 
 
@@ -621,4 +638,311 @@ class RemoteModel:
         return f"RemoteModel({self.uri!r}, format={self.format!r})"
 
 
-__all__ = ["FORMATS", "ModelWorkerError", "RemoteModel", "confined", "decode_array", "encode_array", "worker_env"]
+# --- a confined server: serving_parity's MLServer ------------------------------------------------
+# ``serving_parity`` starts a real MLServer on the PR's artifact, so MLServer's ``joblib.load``
+# runs the same untrusted ``__reduce__`` as a prediction worker. This file, run by path with
+# ``--exec-confined``, is the launcher: a supervisor that stays outside the sandbox (it only
+# watches and kills) and one child that confines itself exactly like a worker, then ``execv``s
+# the server. Landlock, the dropped capabilities, ``no_new_privs`` and the uid switch all
+# survive ``execve``; the child never returns to Python code the parent wrote after that.
+
+#: Exit code of the launcher's child when it could not apply the confinement it was asked for.
+CONFINE_FAILED = 97
+_CLONE_NEWPID = 0x20000000
+_CAP_SYS_ADMIN = 21
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int, int] | None:
+    """``(state, ppid, session, start time)`` of ``pid``, or ``None`` when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[3]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _process_table() -> dict[int, tuple[str, int, int, int]]:
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _proc_stat(int(name))
+            if st is not None:
+                table[int(name)] = st
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[str, int, int, int]] | None = None) -> set[int]:
+    """Every live process below ``root`` (children, theirs, ...)."""
+    table = _process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for pid, (_, ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _kill_tree(root: int) -> set[int]:
+    """Freeze every descendant of ``root`` until no new one appears, then SIGKILL them all.
+
+    Stopped processes cannot fork, and with ``root`` a child subreaper an orphan comes back
+    under ``root`` instead of escaping to init, so the tree is closed before it is killed
+    (``killpg`` alone misses a daemon that called ``setsid``).
+    """
+    stopped: set[int] = set()
+    for _ in range(200):
+        new = _descendants(root) - stopped
+        if not new:
+            break
+        for pid in new:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= new
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:  # signals are asynchronous: wait until they have stopped
+            states = [_proc_stat(p) for p in new]
+            if all(st is None or st[0] in "TtZX" for st in states):
+                break
+            time.sleep(0.01)
+    for pid in stopped:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return stopped
+
+
+def _fail(message: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, f"govops sandbox: cannot confine the server: {message}\n".encode())
+    os._exit(CONFINE_FAILED)
+
+
+def _confine_and_exec(opts: Any, command: list[str], supervisor: int, in_namespace: bool) -> None:
+    """The launcher's child: confine itself like a prediction worker, then become ``command``."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if opts.user:
+        uid, gid = (int(v) for v in opts.user.split(":"))
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    if os.getuid() == 0 and not _drop_capabilities():
+        _fail("could not drop the capabilities of uid 0")
+    ports = tuple(int(p) for p in opts.allow_tcp_port.split(",") if p.strip())
+    abi = _landlock(opts.workdir, writable=tuple(opts.write), bind_ports=ports) if opts.landlock_min > 0 else 0
+    if abi < opts.landlock_min:
+        _fail(f"Landlock ABI {opts.landlock_min} was expected and {abi} could be applied")
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (already set by Landlock when it applied)
+    libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG: after the uid switch, which clears it
+    if os.getppid() != (0 if in_namespace else supervisor):
+        os._exit(0)  # the supervisor is already gone
+    os.chdir(opts.workdir)
+    os.execv(command[0], command)
+
+
+def _exec_confined(argv: list[str]) -> None:
+    """``model_worker.py --exec-confined WORKDIR [options] -- COMMAND...``: run COMMAND confined.
+
+    The process that runs this is the supervisor: a child subreaper (orphans of the server come
+    back to it), not dumpable, in a new PID namespace when asked (root), dying with ``--parent``.
+    It forks the child that confines itself and ``execv``s COMMAND; when that child exits, or
+    the supervisor is told to stop (SIGTERM/SIGINT/SIGHUP), it kills every process below it.
+    """
+    import argparse
+    import ctypes
+
+    if "--" not in argv:
+        print("usage: model_worker.py --exec-confined WORKDIR [options] -- COMMAND...", file=sys.stderr)
+        os._exit(2)
+    cut = argv.index("--")
+    parser = argparse.ArgumentParser(prog="model_worker.py --exec-confined")
+    parser.add_argument("workdir")
+    parser.add_argument("--write", action="append", default=[], help="another folder the server may write")
+    parser.add_argument("--allow-tcp-port", default="", help="TCP ports the server may bind (comma separated)")
+    parser.add_argument("--landlock-min", type=int, default=0,
+                        help="apply Landlock and refuse to run below this ABI (0: no Landlock, as planned)")
+    parser.add_argument("--user", default="", help="UID:GID to switch to")
+    parser.add_argument("--pidns", action="store_true", help="a new PID namespace (needs CAP_SYS_ADMIN)")
+    parser.add_argument("--parent", type=int, default=0, help="die with this process")
+    opts = parser.parse_args(argv[:cut])
+    command = argv[cut + 1:]
+    if not command:
+        parser.error("no command to run")
+    if opts.parent:
+        _parent_death_signal(opts.parent)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: nothing of the same uid may ptrace this process
+    in_namespace = bool(opts.pidns) and libc.unshare(_CLONE_NEWPID) == 0
+    me = os.getpid()
+    child = os.fork()
+    if child == 0:
+        try:
+            _confine_and_exec(opts, command, me, in_namespace)
+        except BaseException as exc:  # noqa: BLE001 - whatever failed, never run the command unconfined
+            _fail(f"{type(exc).__name__}: {exc}")
+        _fail("exec returned")
+
+    def finish(code: int) -> None:
+        _kill_tree(me)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:  # reap what was killed (orphans are ours: subreaper)
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.02)
+        os._exit(code)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda s, _f: finish(128 + s))
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            finish(1)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    finish(code if code >= 0 else 128 - code)
+
+
+# --- the parent side of a confined server --------------------------------------------------------
+def _cap_effective(pid: int | str = "self") -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def sandbox_plan(needs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """How a confined server will be run here: Landlock ABI, uid, PID namespace.
+
+    ``needs`` are the files the unprivileged user must reach to run the server (its script and
+    package); without them the server stays uid 0 with every capability dropped.
+    """
+    ids = _unprivileged()
+    if ids is not None and not _can_run_as(*ids, extra=needs):
+        ids = None
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    caps = _cap_effective() or 0
+    return {
+        "landlock": landlock_abi(),
+        "user": list(ids) if ids else None,
+        "uid": ids[0] if ids else (os.getuid() if hasattr(os, "getuid") else None),
+        "pid_namespace": bool(root and sys.platform.startswith("linux") and caps >> _CAP_SYS_ADMIN & 1),
+    }
+
+
+def confined_command(command: list[str], workdir: Path, plan: dict[str, Any], *,
+                     writable: tuple[str, ...] = (), tcp_ports: tuple[int, ...] = ()) -> list[str]:
+    """The argv that runs ``command`` under ``plan`` (see :func:`sandbox_plan`).
+
+    The launcher refuses to run ``command`` when it cannot apply the planned Landlock ABI or
+    uid switch, so a server that started is as confined as the plan says. The server may bind
+    exactly ``tcp_ports``, connect nowhere over TCP (ABI >= 4) and write ``workdir`` and
+    ``writable`` only.
+    """
+    cmd = [sys.executable, "-I", str(Path(__file__).resolve()), "--exec-confined", str(workdir),
+           "--allow-tcp-port", ",".join(str(p) for p in tcp_ports), "--landlock-min", str(plan["landlock"]),
+           "--parent", str(os.getpid())]
+    for path in writable:
+        cmd += ["--write", str(path)]
+    if plan.get("user"):
+        cmd += ["--user", f"{plan['user'][0]}:{plan['user'][1]}"]
+    if plan.get("pid_namespace"):
+        cmd.append("--pidns")
+    return [*cmd, "--", *command]
+
+
+def _pid_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def inspect_sandbox(supervisor: int, plan: dict[str, Any]) -> dict[str, Any]:
+    """What the parent sees, from outside, of every process below the launcher's supervisor.
+
+    Each must run as the planned uid, with ``no_new_privs``, no effective capabilities and (when
+    planned) in another PID namespace: none of these can be undone from inside, so a payload
+    that already ran cannot fake them. Landlock is not visible in ``/proc``: the launcher
+    refuses to start without the planned ABI. Returns ``{"pids": {pid: start time},
+    "namespace": ..., "problems": [...]}``.
+    """
+    table = _process_table()
+    pids = {p: table[p][3] for p in _descendants(supervisor, table) if table[p][0] not in "ZX"}
+    problems: list[str] = []
+    mine = _pid_namespace("self")
+    namespaces = set()
+    for pid in sorted(pids):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uid = int(fields.get("Uid", "-1 -1").split()[1])
+        if plan.get("uid") is not None and uid != plan["uid"]:
+            problems.append(f"process {pid} runs as uid {uid}, not {plan['uid']}")
+        if fields.get("NoNewPrivs", "0").strip() != "1":
+            problems.append(f"process {pid} lacks no_new_privs")
+        if int(fields.get("CapEff", "0").strip() or "0", 16):
+            problems.append(f"process {pid} holds capabilities")
+        ns = _pid_namespace(pid)
+        if plan.get("pid_namespace"):
+            if ns is None or ns == mine:
+                problems.append(f"process {pid} is not in its own PID namespace")
+            else:
+                namespaces.add(ns)
+    if len(namespaces) > 1:
+        problems.append(f"the server's processes are in {len(namespaces)} PID namespaces")
+    return {"pids": pids, "namespace": next(iter(namespaces), None), "problems": problems}
+
+
+def sandbox_survivors(supervisor: int, seen: dict[int, int], namespace: str | None, *, kill: bool = True) -> list[int]:
+    """Processes from a stopped sandbox that are still alive (killed with SIGKILL when ``kill``).
+
+    A survivor is a process seen below the supervisor (same pid *and* start time), in the
+    supervisor's session, below the supervisor, or in the sandbox's PID namespace.
+    """
+    def scan() -> list[int]:
+        table = _process_table()
+        below = _descendants(supervisor, table) if supervisor in table else set()
+        return sorted(
+            pid for pid, (state, _, session, start) in table.items()
+            if state not in "ZX" and pid != os.getpid()
+            and (seen.get(pid) == start or session == supervisor or pid in below
+                 or (namespace is not None and _pid_namespace(pid) == namespace))
+        )
+
+    found = scan()
+    left = found
+    for _ in range(100):
+        if not left or not kill:
+            break
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+        left = scan()
+    return found
+
+
+__all__ = [
+    "CONFINE_FAILED", "FORMATS", "ModelWorkerError", "RemoteModel", "confined", "confined_command", "decode_array",
+    "encode_array", "inspect_sandbox", "landlock_abi", "sandbox_plan", "sandbox_survivors", "worker_env",
+]
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--exec-confined"]:
+    _exec_confined(sys.argv[2:])
