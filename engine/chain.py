@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.gitread import cat_blobs, run_git
-from engine.ledger import full_ref, line_digest
+from engine.ledger import full_ref, line_digest, split_note
 
 _TRAILER = re.compile(r"^Govops-(Record|Commit|Seq):\s*(\S+)\s*$", re.MULTILINE)
 SIGNATURE_TEXT = {
@@ -89,7 +89,7 @@ def read_ref(repo: Any, ref: str) -> RefState:
     blobs = cat_blobs(repo, [p[0] for p in pairs])
     for blob, commit in pairs:
         text = (blobs.get(blob) or b"").decode("utf-8", "replace")
-        for number, raw in enumerate(text.splitlines(), 1):
+        for number, raw in enumerate(split_note(text), 1):
             if not raw.strip():
                 continue
             error = None
@@ -138,6 +138,8 @@ class NotesCommit:
     signature: str
     signer: str
     announced: dict[str, str]
+    touched: list[str] = field(default_factory=list)
+    """The notes this commit changed (from its tree diff, ``--name-only``): what an unsigned commit is blamed for."""
 
 
 def notes_commits(repo: Any, tip: str, signers: str, *, every: bool) -> list[NotesCommit]:
@@ -153,9 +155,7 @@ def notes_commits(repo: Any, tip: str, signers: str, *, every: bool) -> list[Not
         sha, parents, sig, signer, body = (head.split("\0") + [""] * 5)[:5]
         announced = {m.group(1).lower(): m.group(2) for m in _TRAILER.finditer(body)}
         touched = [n.replace("/", "") for n in names.split() if n.strip()]
-        if "commit" not in announced and len(touched) == 1:
-            announced["commit"] = touched[0]  # a notes commit git made itself: the note it changed
-        found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), announced))
+        found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), announced, touched))
     return found
 
 
@@ -168,15 +168,24 @@ def check_signatures(repo: Any, state: RefState, allowed: list[str], *, every: b
         commits = notes_commits(repo, state.tip, signers, every=every)
     newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=None)
     by_digest = {line.digest: line for line in state.lines}
+    trusted = trusted_digests(repo, state, allowed) if any(c.signature != "G" for c in commits) else None
+    first_unsigned = True
     for c in commits:
-        target = c.announced.get("commit", "?")
+        target = c.announced.get("commit", "?") if c.signature == "G" else "?"
         if c.signature != "G":
+            # an unsigned commit's message is the attacker's: blame what its tree diff changed, and every
+            # record no good signature covers
             text = SIGNATURE_TEXT.get(c.signature, f"has signature status {c.signature!r}")
-            findings.append(Finding(
-                "signature", target if target != "?" else c.sha,
-                f"{state.ref} commit {c.sha[:12]} {text}: the ledger was written by someone other than the CI "
-                f"identity (record {c.announced.get('record', 'not announced')[:19]} on {target[:12]})",
-                c.announced.get("record")))
+            unsigned = [line for line in state.lines if trusted is not None and line.digest not in trusted]
+            blamed = list(dict.fromkeys(c.touched + ([line.commit for line in unsigned] if first_unsigned else [])))
+            blamed, first_unsigned = blamed or [c.sha], False
+            for note in blamed:
+                records = [line.digest for line in unsigned if line.commit == note]
+                findings.append(Finding(
+                    "signature", note,
+                    f"{state.ref} commit {c.sha[:12]} {text}: the ledger was written by someone other than the CI "
+                    f"identity (the note on {note[:12]} was changed; {len(records)} record(s) on it are covered by "
+                    "no good signature)", records[0] if records else None))
             continue
         record = c.announced.get("record")
         if c.sha == state.tip:
@@ -262,27 +271,121 @@ def integrity_marks(repo: Any, config: Any) -> dict[str, str]:
     """``note commit or record digest -> why it did not verify`` for both notes refs (empty: all verified).
 
     Only when ``govops.yaml`` declares the ledger (``ledger:``): the audit and the report
-    mark these records instead of presenting them as evidence.
+    mark these records instead of presenting them as evidence. Every record that no good
+    signature covers is marked (what an unsigned commit claims about itself is never
+    believed), and so is every rollout record that cites a marked PR evidence record.
     """
     from engine.ledger import EVIDENCE_REF, NOTES_REF
 
     ledger = getattr(config, "ledger", None) if config is not None else None
     if ledger is None:
         return {}
+    allowed = list(ledger.allowed_signers or [])
     marks: dict[str, str] = {}
-    for name in (NOTES_REF, EVIDENCE_REF):
-        state = read_ref(repo, name)
-        findings = check_chain(state, required=True)
-        if ledger.allowed_signers and state.tip is not None:
-            findings += check_signatures(repo, state, list(ledger.allowed_signers), every=False)
+    states = {}
+    for name in (EVIDENCE_REF, NOTES_REF):
+        state = states[name] = read_ref(repo, name)
+        findings = check_chain(state, required=True) + check_anchors(repo, state, required=bool(allowed))
+        if allowed and state.tip is not None:
+            trusted = trusted_digests(repo, state, allowed)
+            for line in state.lines:
+                if line.digest not in trusted:
+                    marks.setdefault(line.digest, f"{state.ref}: the notes commit that added the record on "
+                                     f"{line.commit[:12]} is not signed by the CI identity (no good signature "
+                                     "covers it)")
+            findings += check_signatures(repo, state, allowed, every=False)
         for f in findings:
             if f.severity != "error":
                 continue
             if f.record:
                 marks.setdefault(f.record, f.message)
-            if f.commit and f.commit != "-":
+            elif f.commit and f.commit != "-" and f.check != "signature":
                 marks.setdefault(f.commit, f.message)
+        if name == NOTES_REF:
+            for line, rec in state.records():
+                body = rec.get("evidence") if isinstance(rec.get("evidence"), dict) else {}
+                source = body.get("source") if isinstance(body, dict) else None
+                cited = str(source.get("record")) if isinstance(source, dict) else None
+                if cited and cited in marks:
+                    marks.setdefault(line.digest, f"cites PR evidence {cited[:19]} that did not verify: "
+                                     f"{marks[cited]}")
     return marks
+
+
+def trusted_digests(repo: Any, state: RefState, allowed: list[str]) -> set[str]:
+    """Digests of the lines held by the newest notes commit (first parent from the tip) with a good signature.
+
+    The CI identity only signs on top of a tip it verified, so everything in a good signed
+    notes commit's tree is the CI's; anything the current tip holds beyond it was added by
+    someone else, whatever their commit messages say. Checked a few commits at a time, so
+    an intact ledger costs one signature check.
+    """
+    if state.tip is None:
+        return set()
+    good: str | None = None
+    with allowed_signers_file(allowed) as signers:
+        skip, batch = 0, 1
+        while good is None:
+            status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "--first-parent",
+                                     f"--skip={skip}", f"-n{batch}", "--format=%H %G?", state.tip, "--", check=False)
+            rows = [r.split() for r in out.decode().splitlines() if r.strip()] if status == 0 else []
+            good = next((r[0] for r in rows if len(r) == 2 and r[1] == "G"), None)
+            if len(rows) < batch:
+                break
+            skip, batch = skip + batch, min(batch * 4, 256)
+    if good is None:
+        return set()
+    if good == state.tip:
+        return {line.digest for line in state.lines}
+    _, listing, _ = run_git(repo, "ls-tree", "-r", "-z", good)
+    blobs = [item.split(b"\t", 1)[0].split()[2].decode() for item in listing.split(b"\0") if item]
+    texts = cat_blobs(repo, blobs)
+    notes = [(texts.get(blob) or b"").decode("utf-8", "replace") for blob in blobs]
+    return {line_digest(raw) for text in notes for raw in split_note(text) if raw.strip()}
+
+
+ANCHOR_PREFIX = "refs/tags/govops-ledger/"
+
+
+def anchor_ref(ref: str, seq: int) -> str:
+    """The tag that anchors record ``seq`` of a notes ref outside that ref (``govops-ledger/govops/seq-000012``).
+
+    A force-push of the notes ref cannot move it; protect ``govops-ledger/*`` tags against
+    update and deletion (a tag ruleset) and a rollback of the ledger shows for ever.
+    """
+    return f"{ANCHOR_PREFIX}{full_ref(ref).removeprefix('refs/notes/')}/seq-{seq:06d}"
+
+
+def check_anchors(repo: Any, state: RefState, *, required: bool = True) -> list[Finding]:
+    """Every anchor tag of this notes ref must point at a notes commit in the ref's history (no rollback)."""
+    name = state.ref.removeprefix("refs/notes/")
+    status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)",
+                             f"{ANCHOR_PREFIX}{name}/", check=False)
+    anchors = []
+    for row in out.decode().splitlines() if status == 0 else []:
+        refname, _, sha = row.partition("\0")
+        tail = refname.rsplit("/", 1)[-1]
+        if tail.startswith("seq-") and tail[4:].isdigit():
+            anchors.append((int(tail[4:]), sha))
+    if not anchors:
+        return []
+    history: set[str] = set()
+    if state.tip is not None:
+        _, revs, _ = run_git(repo, "rev-list", state.tip, "--", check=False)
+        history = set(revs.decode().split())
+    newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
+    findings = []
+    for seq, sha in sorted(anchors, reverse=True):
+        if sha in history and seq <= newest:
+            continue
+        findings.append(Finding(
+            "rollback", sha, f"{state.ref} was rolled back: the anchor tag {anchor_ref(name, seq)} says record seq "
+            f"{seq} was published in notes commit {sha[:12]}, which is "
+            + ("not in the history of the ref" if state.tip is not None else "gone with the whole ref")
+            + f" (its newest record is seq {newest}): records were erased", None,
+            "error" if required else "warning"))
+        break  # the newest anchor says it all
+    return findings
 
 
 def mark_for(marks: dict[str, str], note_commit: str, record: dict[str, Any]) -> str | None:

@@ -50,16 +50,46 @@ class Explanation:
 
 
 def find_decisions(root: Path, commit: str, model: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """``(where, decision records)`` recorded for ``commit``: its rollout record's, else its PR evidence note's."""
+    """``(where, decision records)`` recorded for ``commit``: its rollout record's, else its PR evidence note's.
+
+    Where ``govops.yaml`` declares the ledger, only records that verify (a good signature
+    covers them, the chain holds, the evidence they cite verifies) count: a record anyone
+    with push access could have appended is never explained as the decision
+    (``ExplainMismatch``, exit 1, naming why).
+    """
+    from engine.chain import integrity_marks, mark_for
+    from engine.workspace import load_config
+
+    config, _, _ = load_config(root, None)
+    with open_repo(root) as repo:
+        marks = integrity_marks(repo, config)
+    unverified: list[str] = []
     for ref, what in ((NOTES_REF, "rollout record"), (EVIDENCE_REF, "PR evidence note")):
         for entry in read_ledger(root, commit, notes_ref=ref):
             for rec in reversed(entry.records):
                 decisions = ev.decisions_for(rec, model)
+                why = mark_for(marks, entry.commit, rec) if decisions else None
+                if why:
+                    edited = [d.get("decision_id") for d in decisions if _input_edited(d)]
+                    unverified.append(f"UNVERIFIED {what} on {commit[:12]}: {why}" + (
+                        f"; the recorded input of decision(s) {', '.join(map(str, edited))} does not match its "
+                        "recorded digest" if edited else ""))
+                    continue
                 if decisions:
                     return f"{what} on {commit[:12]} (refs/notes/{ref})", decisions
+    if unverified:
+        raise ExplainMismatch("no verified policy decision is recorded on " + commit[:12] + "; skipped:\n  "
+                              + "\n  ".join(unverified))
     target = f" for {model}" if model else ""
     raise InputError(f"no policy decision is recorded{target} on {commit[:12]}: neither a rollout record nor a PR "
                      "evidence note carries one (govops ledger show)")
+
+
+def _input_edited(record: dict[str, Any]) -> bool:
+    labels = record.get("labels") if isinstance(record.get("labels"), dict) else {}
+    digest = labels.get("input_sha256") if isinstance(labels, dict) else None
+    doc = record.get("input")
+    return bool(digest) and isinstance(doc, dict) and hashlib.sha256(canonical(doc).encode()).hexdigest() != digest
 
 
 def _library_at(root: Path, revision: str, directory: str) -> Any:

@@ -161,6 +161,11 @@ class Plan:
 
 # --- git plumbing -----------------------------------------------------------------------------------------
 
+GIT_SAFE_ENV = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
+"""Git objects as stored, for every git govops runs: no ``refs/replace/*`` substitution (a pushed replace ref
+would rewrite a rolled-out spec under its unchanged id) and no ``info/grafts`` (which rewrites parents)."""
+os.environ.update(GIT_SAFE_ENV)  # every git child of this process (GitPython's too) inherits it
+
 
 def run_git(
     repo: git.Repo, *args: str, stdin: bytes | None = None, check: bool = True
@@ -173,6 +178,7 @@ def run_git(
             fh.seek(0)
         status, out, err = repo.git.execute(
             cmd,
+            env=GIT_SAFE_ENV,
             istream=fh if stdin is not None else None,
             with_extended_output=True,
             with_exceptions=False,

@@ -137,6 +137,17 @@ def canonical(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def split_note(text: str) -> list[str]:
+    """The lines of a note, split on newline characters only.
+
+    ``str.splitlines`` also breaks at U+2028, U+2029, U+0085 and other characters that
+    ``canonical`` writes raw inside a JSON string: a label holding one would cut a record
+    in two and hide it from every reader.
+    """
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def line_digest(line: str) -> str:
     """``sha256:<hex>`` of one stored note line (the record as written, byte for byte)."""
     return "sha256:" + hashlib.sha256(line.encode("utf-8")).hexdigest()
@@ -162,7 +173,7 @@ def chain_head(repo: Any, ref: str = NOTES_REF) -> tuple[int, str | None]:
     blobs = cat_blobs(repo, [p[0] for p in pairs])
     best: tuple[int, str | None] = (0, None)
     for blob in blobs.values():
-        for line in (blob or b"").decode("utf-8", "replace").splitlines():
+        for line in split_note((blob or b"").decode("utf-8", "replace")):
             if not line.startswith("{"):
                 continue
             try:
@@ -211,6 +222,8 @@ def append_record(
         try:
             status, old, _ = run_git(repo, "rev-parse", "--verify", "--quiet", target, check=False)
             parent = old.decode().strip() if status == 0 else None
+            if allowed_signers:
+                _require_no_rollback(repo, ref, parent)
             if parent and allowed_signers:
                 _require_signed_tip(repo, target, parent, allowed_signers)
             repo.git.notes("--ref", ref, "append", "-F", tmp, commit)
@@ -222,11 +235,24 @@ def append_record(
             _, made, _ = run_git(repo, *args, stdin=message.encode())
             new = made.decode().strip()
             run_git(repo, "update-ref", "-m", "govops ledger append", target, new)
+            if allowed_signers:  # the seq, anchored outside the notes ref: a rollback of the ref shows
+                from engine.chain import anchor_ref
+
+                run_git(repo, "update-ref", anchor_ref(ref, seq + 1), new)
         except git.GitCommandError as exc:
             raise LedgerError(f"could not append the ledger note to {commit[:12]}: {exc.stderr.strip()}") from exc
         finally:
             os.unlink(tmp)
     return stored
+
+
+def _require_no_rollback(repo: Any, ref: str, tip: str | None) -> None:
+    from engine.chain import RefState, check_anchors, read_ref
+
+    state = read_ref(repo, ref) if tip else RefState(full_ref(ref), None)
+    for finding in check_anchors(repo, state):
+        raise LedgerError(f"refusing to append to {full_ref(ref)}: {finding.message} (fetch the notes first: "
+                          "git fetch origin '+refs/notes/*:refs/notes/*'; then run `govops verify`)")
 
 
 def _require_signed_tip(repo: Any, target: str, tip: str, allowed: list[str]) -> None:
@@ -268,16 +294,25 @@ def push_notes(
         if name not in names:
             raise InputError(f"no remote named '{name}' (remotes: {', '.join(names)})")
         spec = f"{target}:{target}"
+        from engine.chain import ANCHOR_PREFIX
+
+        anchors = f"{ANCHOR_PREFIX}{target.removeprefix('refs/notes/')}/"
         last: git.GitCommandError | None = None
         for _ in range(max(1, attempts)):
             try:
-                repo.git.push(name, spec)
+                if allowed_signers:  # with the anchor tags of this ref (never forced)
+                    repo.git.push("--atomic", name, spec, f"{anchors}*:{anchors}*")
+                else:
+                    repo.git.push(name, spec)
                 return f"pushed {target} to {name}"
             except git.GitCommandError as exc:
                 last = exc
             try:
                 if pending:
                     repo.git.fetch(name, f"+{target}:{target}")
+                    if allowed_signers:  # the remote's anchors replace the ones this job made for its lost seq
+                        _drop_anchors(repo, anchors)
+                        repo.git.fetch(name, f"+{anchors}*:{anchors}*")
                 else:
                     repo.git.fetch(name, f"+{target}:{target}-remote")
                     repo.git.notes("--ref", ref, "merge", "-s", "cat_sort_uniq", f"{target}-remote")
@@ -292,10 +327,18 @@ def push_notes(
         raise LedgerError(f"could not push {target} to {name} after {attempts} attempt(s): {detail}")
 
 
+def _drop_anchors(repo: Any, prefix: str) -> None:
+    from engine.gitread import run_git
+
+    _, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)", prefix, check=False)
+    for refname in out.decode().split():
+        run_git(repo, "update-ref", "-d", refname, check=False)
+
+
 def parse_note(commit: str, text: str) -> LedgerEntry:
     """The records of one note (one JSON object per line); lines that are not JSON are kept as invalid."""
     entry = LedgerEntry(commit)
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_note(text), 1):
         if not line.strip():
             continue
         try:

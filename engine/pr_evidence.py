@@ -28,7 +28,15 @@ from typing import Any
 from engine import __version__
 from engine.errors import InputError
 from engine.gitread import cat_blobs, open_repo, run_git
-from engine.ledger import EVIDENCE_REF, FULL_EVIDENCE_REF, append_record, canonical, line_digest, parse_note
+from engine.ledger import (
+    EVIDENCE_REF,
+    FULL_EVIDENCE_REF,
+    append_record,
+    canonical,
+    line_digest,
+    parse_note,
+    split_note,
+)
 
 KIND = "govops.pr-evidence/v1"
 _RESULT_KEYS = ("check", "model", "version", "status", "summary", "metrics", "inputs", "argo")
@@ -36,11 +44,35 @@ _ARGO_URL = re.compile(r"https?://[^\s\"']+/workflows/[^\s\"']+")
 
 
 def _spec_dirs(repo: Any, sha: str) -> list[str]:
+    config = _config_at(repo, sha)
+    return [p.strip("/") for p in (config.spec_paths if config else ["specs"])]
+
+
+def _config_at(repo: Any, sha: str) -> Any:
     from engine.gitread import config_from_bytes
 
     raw = cat_blobs(repo, [f"{sha}:govops.yaml"]).get(f"{sha}:govops.yaml")
     config, _ = config_from_bytes(raw, "govops.yaml")
-    return [p.strip("/") for p in (config.spec_paths if config else ["specs"])]
+    return config
+
+
+def signed_evidence(repo: Any, records: dict[str, list[tuple[str, dict[str, Any]]]],
+                    config: Any) -> tuple[dict[str, list[tuple[str, dict[str, Any]]]], int]:
+    """Only the records a good signature of the CI identity covers, and how many were dropped.
+
+    When ``govops.yaml`` (at the rolled-out commit: the trusted side) declares the ledger's
+    allowed signers, evidence anyone with push access could have written is not evidence.
+    """
+    ledger = getattr(config, "ledger", None) if config is not None else None
+    allowed = list(ledger.allowed_signers or []) if ledger is not None else []
+    if not allowed:
+        return records, 0
+    from engine.chain import read_ref, trusted_digests
+
+    trusted = trusted_digests(repo, read_ref(repo, EVIDENCE_REF), allowed)
+    kept = {h: [(d, r) for d, r in rs if d in trusted] for h, rs in records.items()}
+    dropped = sum(len(rs) for rs in records.values()) - sum(len(rs) for rs in kept.values())
+    return {h: rs for h, rs in kept.items() if rs}, dropped
 
 
 def spec_blobs(repo: Any, base: str, head: str) -> dict[str, str | None]:
@@ -249,7 +281,7 @@ def evidence_records(repo: Any) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for blob, commit in pairs:
         text = (blobs.get(blob) or b"").decode("utf-8", "replace")
-        lines = [ln for ln in text.splitlines() if ln.strip()]
+        lines = [ln for ln in split_note(text) if ln.strip()]
         entry = parse_note(commit, text)
         for line, rec in zip([ln for ln in lines if _is_object(ln)], entry.records, strict=False):
             if rec.get("kind") == KIND:
@@ -300,10 +332,11 @@ def find_evidence(root: Path, commit: str, *, repository: str | None = None) -> 
     evidence record (newest first) — squash and rebase merges keep no link to the head.
     A candidate counts only when every spec file the record judged has, at ``commit``,
     exactly the blob the record names, and the record covers every spec file ``commit``
-    changed against its first parent.
+    changed against its first parent; and, where ``govops.yaml`` at ``commit`` lists the
+    ledger's allowed signers, only when a good signature of the CI identity covers it.
     """
     with open_repo(root) as repo:
-        records = evidence_records(repo)
+        records, _ = signed_evidence(repo, evidence_records(repo), _config_at(repo, commit))
         if not records:
             return None
         _, out, _ = run_git(repo, "rev-list", "--parents", "-n", "1", commit)

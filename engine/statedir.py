@@ -87,7 +87,7 @@ def _git(root: Path, *args: str) -> list[str] | None:
     """Paths git prints for ``args`` (NUL-separated, relative to ``root``); None when git fails (not a repository)."""
     try:
         res = subprocess.run(
-            ["git", "--literal-pathspecs", "-c", "core.quotepath=off", *args],
+            ["git", "--literal-pathspecs", "-c", "core.quotepath=off", "-c", "core.useReplaceRefs=false", *args],
             cwd=root, capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):

@@ -22,7 +22,7 @@ from typing import Any
 import git
 
 from engine.errors import InputError
-from engine.gitread import FETCH_HINT, FileChange, cat_blobs, parse_raw_parts, resolve_commit, run_git
+from engine.gitread import FETCH_HINT, GIT_SAFE_ENV, FileChange, cat_blobs, parse_raw_parts, resolve_commit, run_git
 from engine.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
 
 # fields of one commit in the log; %x1e starts a record, %x00 separates fields
@@ -210,7 +210,8 @@ class NoteGrep:
     def __init__(self, repo: git.Repo, needle: str) -> None:
         cmd = ["git", f"--git-dir={repo.git_dir}", "grep", "-l", "-z", "-F", "--no-color", "-e", needle,
                FULL_NOTES_REF]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                      env={**os.environ, **GIT_SAFE_ENV})
 
     def close(self) -> None:
         """Stop the search if it still runs (the caller failed before collecting it)."""

@@ -24,6 +24,7 @@ repository, and a problem is reported with the commit it concerns, never raised.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 
 from engine import evidence as ev
 from engine.errors import GovopsError, InputError
-from engine.gitread import open_repo, run_git
+from engine.gitread import GIT_SAFE_ENV, open_repo, run_git
 from engine.ledger import FULL_NOTES_REF, LedgerEntry
 from engine.trail import View, open_view, shallow_info
 
@@ -103,7 +104,7 @@ class _Git:
         """Start ``git --literal-pathspecs ARGS`` (govops-built arguments only)."""
         cmd = ["git", f"--git-dir={self.view.repo.git_dir}", "--literal-pathspecs", *args]
         self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                            stdin=subprocess.DEVNULL)
+                                            stdin=subprocess.DEVNULL, env={**os.environ, **GIT_SAFE_ENV})
 
     def out(self, name: str) -> str:
         """The output of a started command ("" when it failed, e.g. no match)."""
@@ -257,7 +258,7 @@ def _object_ids(view: View, names: list[str]) -> dict[str, str | None]:
 def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any], report: VerifyReport, strict: bool,
                   every: bool, walks: _Git) -> None:
     """Chain, signatures, coverage and evidence links of both notes refs."""
-    from engine.chain import check_chain, check_signatures
+    from engine.chain import check_anchors, check_chain, check_signatures
     from engine.ledger import EVIDENCE_REF, NOTES_REF
 
     ledger = view.config.ledger if view.config is not None else None
@@ -266,6 +267,12 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
     for name in (NOTES_REF, EVIDENCE_REF):
         state = states[name]
         findings = check_chain(state, required=declared)
+        if declared:
+            findings += check_anchors(view.repo, state, required=bool(allowed))
+        if name == EVIDENCE_REF:  # (the rollout ref's bad lines are reported per note by _check_entry)
+            report.problems.extend(Problem("ledger", line.commit, f"the {state.ref} note on {line.commit[:12]} has a "
+                                           f"line {line.number} that is {line.error}", record=line.digest)
+                                   for line in state.lines if line.record is None)
         if allowed and state.tip is not None:
             findings += check_signatures(view.repo, state, allowed, every=every)
             report.checked["ledger_signatures"] = report.checked.get("ledger_signatures", 0) + 1
@@ -275,6 +282,11 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
         report.problems.append(Problem("signature", view.sha, "govops.yaml declares the ledger but lists no "
                                        "ledger.allowedSigners: notes commits cannot be checked", "warning"))
     report.checked["evidence_records"] = sum(1 for _ in states[EVIDENCE_REF].records())
+    _, replaced, _ = run_git(view.repo, "for-each-ref", "--format=%(refname)", "refs/replace/", check=False)
+    if replaced.strip():
+        report.problems.append(Problem("replace", view.sha, f"{len(replaced.split())} refs/replace/* ref(s) exist "
+                                       "here; govops reads objects as stored and ignores them (and info/grafts)",
+                                       "warning"))
     _check_coverage(view, entries, report, strict, declared, walks)
     _check_evidence_links(view, states[NOTES_REF], states[EVIDENCE_REF], report)
 
@@ -294,10 +306,20 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
     spec_commits = [tuple(line.split("\0", 1)) for line in out.splitlines() if line]
     rolled = {e.commit for e in entries if any(ev.is_rollout(r) for r in e.records)}
     covered = set(rolled)
+    line = walks.out("first_parent").split()
+    # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own
+    window: dict[str, set[str]] = {}
+    newer: str | None = None
+    for sha in line:  # newest first
+        if newer is not None:
+            window[newer].add(sha)
+        if sha in rolled:
+            newer = sha
+            window[sha] = {sha}
     for e in entries:
         for r in e.records:
             if ev.is_rollout(r) and isinstance(r.get("covers"), list):
-                covered.update(str(c) for c in r["covers"])
+                covered.update(str(c) for c in r["covers"] if str(c) in window.get(e.commit, set()))
     start = _ledger_start(walks) if declared else None
     order = [sha for sha, *_ in spec_commits]
     if start is None:
@@ -311,7 +333,6 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
         start = on_branch[-1]
         since_start = order[: order.index(start)]
     else:
-        line = walks.out("first_parent").split()
         after = set(line[: line.index(start)]) if start in line else set()  # strictly after the start
         since_start = [sha for sha in order if sha in after]
     missing = [(sha, subj) for sha, *rest in spec_commits for subj in (rest or [""])
@@ -407,7 +428,8 @@ def _check_serving(root: Path, report: VerifyReport, load_desired: Any) -> None:
         try:
             desired = load_desired(root, commit)
         except GovopsError:
-            desired = None
+            report.problems.append(Problem("serving", commit, f"{paths.state} names commit {commit[:12]}, which is "
+                                           "not in this repository: the served files cannot be checked against Git"))
     bad = rehash_served(paths, desired)
     report.checked["served_versions_rehashed"] = sum(1 for n in paths.repository.iterdir() if n.is_dir()
                                                       for v in n.iterdir() if v.is_dir())

@@ -565,3 +565,322 @@ def test_two_job_simulation_of_the_shipped_workflows_ends_with_evidence_in_the_l
     assert audit.returncode == 0, audit.stderr
     assert "PR #12" in audit.stdout and "reviewers: lee.lead" in audit.stdout
     assert "UNVERIFIED" not in audit.stdout and "approved by: lee.lead" in audit.stdout
+
+
+# --- red-team findings on the trail (each failed on the code before its fix) --------------------------------
+
+
+def _second_rollout(h: Trail) -> str:
+    """PR #13 (back to 1.0.0) with signed evidence, merged and rolled out: the ledger's seq 2."""
+    head = _pr_branch(h, "kim/back", "1.0.0", "2026-02-01T09:00:00+00:00")
+    _evidence(h, head, h.shas["merge"], pr=13)
+    h.git("merge", "-q", "--no-ff", "kim/back", "-m", "Merge pull request #13 from kim/back",
+          who=("GitHub", "noreply@github.com"), date="2026-02-02T09:00:00+00:00")
+    merge = h.git("rev-parse", "HEAD")
+    _rollout(h, merge, "2026-02-02T10:00:00Z")
+    return merge
+
+
+@pytest.mark.parametrize("how", ["rollback", "delete"])
+def test_rolled_back_notes_ref_cannot_be_laundered_by_the_next_rollout(trail: Trail, how: str) -> None:
+    """#1: a force-push of refs/notes/govops to an older signed commit (or its deletion) shows for ever."""
+    from engine.ledger import LedgerError
+
+    merge13 = _second_rollout(trail)
+    assert trail.git("tag", "-l", "govops-ledger/govops/*").split() == ["govops-ledger/govops/seq-000001",
+                                                                         "govops-ledger/govops/seq-000002"]
+    assert _verify(trail, "--strict")[0] == 0
+    if how == "rollback":
+        trail.git("update-ref", "refs/notes/govops", "refs/notes/govops~1")
+    else:
+        trail.git("update-ref", "-d", "refs/notes/govops")
+    code, doc = _verify(trail, "--strict")
+    assert code == 1
+    [rolled] = _problems(doc, "rollback")
+    assert "seq-000002" in rolled["message"] and "records were erased" in rolled["message"]
+    # the CI identity refuses to sign a new record on top of the rolled-back ledger
+    trail.edit("specs/lab/iris-species.yaml", "champion: 1.0.0", "champion: 1.1.0")
+    sha = trail.commit("Champion 1.1.0 again", "2026-03-01T09:00:00+00:00")
+    with pytest.raises(LedgerError, match="rolled back"):
+        _rollout(trail, sha, "2026-03-01T10:00:00Z", allow_missing=True)
+    assert merge13 not in trail.noted()
+
+
+def test_covers_only_counts_commits_since_the_previous_rollout(trail: Trail) -> None:
+    """#1: a record's ``covers`` cannot vouch for a commit before the previous rolled-out commit."""
+    from engine.ledger import append_record, build_record
+
+    _second_rollout(trail)
+    trail.edit("specs/lab/iris-species.yaml", "champion: 1.0.0", "champion: 1.1.0")
+    sha = trail.commit("Champion 1.1.0 again", "2026-03-01T09:00:00+00:00")
+    record = build_record(target="local", ref="main", commit=sha, digest="x", previous_digest=None,
+                          result={"outcome": "succeeded", "changes": []}, evidence=None)
+    record["covers"] = [sha, trail.shas["merge"]]  # PR #12 was rolled out before PR #13: not this record's
+    append_record(trail.path, sha, record, allowed_signers=trail.allowed)
+    trail.git("notes", "--ref", "govops", "remove", trail.shas["merge"])
+    trail.resign_tip()  # a stolen key: the chain and the coverage still hold
+    code, doc = _verify(trail)
+    assert code == 1
+    assert trail.shas["merge"] in {p["commit"] for p in _problems(doc, "missing-record")}
+
+
+def _forge(h: Trail, ref: str, commit: str, record: dict[str, Any], *, first: bool = False,
+           message: str = "forged") -> str:
+    """An attacker without the key: a chained record on ``commit``'s note, an unsigned notes commit."""
+    from engine.gitread import open_repo
+    from engine.ledger import canonical, chain_head, line_digest
+
+    with open_repo(h.path) as repo:
+        seq, prev = chain_head(repo, ref)
+    line = canonical({**record, "seq": seq + 1, "prev": prev, "ledger": f"refs/notes/{ref}", "commit": commit})
+    old = h.git("notes", "--ref", ref, "show", commit, check=False)
+    old = old + "\n" if old else ""
+    text = (line + "\n" + old) if first else (old + line + "\n")
+    full = f"refs/notes/{ref}"
+    tip = h.git("rev-parse", full)
+    h.git("notes", "--ref", ref, "add", "-f", "-m", text.rstrip("\n"), commit)
+    tree = h.git("rev-parse", f"{full}^{{tree}}")
+    new = h.git("-c", "commit.gpgsign=false", "commit-tree", tree, "-p", tip, "-m", message)
+    h.git("update-ref", full, new)
+    return line_digest(line)
+
+
+def test_unsigned_evidence_is_never_copied_into_the_ledger_and_marks_carry(trail: Trail) -> None:
+    """#9: find_evidence accepts only evidence a good signature covers; citing unverified evidence is marked."""
+    from engine.gitread import open_repo
+    from engine.ledger import append_record, build_record
+    from engine.pr_evidence import KIND, Found, evidence_records, find_evidence, spec_blobs
+
+    head = _pr_branch(trail, "kim/x", "1.0.0", "2026-02-01T09:00:00+00:00")
+    with open_repo(trail.path) as repo:
+        specs = spec_blobs(repo, trail.shas["merge"], head)
+    forged = {"kind": KIND, "head": head, "base": trail.shas["merge"], "pr": 15, "ok": True, "specs": specs,
+              "evidence": {"validation": [], "policy_decisions": [],
+                           "context": {"approvals": [{"approver": "cfo.board", "group": "risk"}]}}}
+    digest = _forge(trail, "govops-evidence", head, forged)
+    trail.git("merge", "-q", "--no-ff", "kim/x", "-m", "Merge pull request #15 from kim/x",
+              who=("GitHub", "noreply@github.com"), date="2026-02-02T09:00:00+00:00")
+    merge = trail.git("rev-parse", "HEAD")
+    assert find_evidence(trail.path, merge) is None
+    # a ledger written by an older govops copied it: the audit marks the rollout that cites it
+    with open_repo(trail.path) as repo:
+        [(d, rec)] = evidence_records(repo)[head]
+    assert d == digest
+    trail.resign_tip("govops-evidence")  # even with the evidence tip re-signed later, the copy is no better
+    record = build_record(target="local", ref="main", commit=merge, digest="x", previous_digest=None,
+                          result={"outcome": "succeeded", "changes": []},
+                          evidence=Found(head, rec, d, "merge commit's second parent").for_rollout())
+    trail.git("update-ref", "refs/notes/govops-evidence", "refs/notes/govops-evidence~1")  # back to unsigned tip
+    trail.git("tag", "-d", "govops-ledger/govops-evidence/seq-000001", check=False)
+    append_record(trail.path, merge, record, allowed_signers=trail.allowed)
+    from engine.chain import integrity_marks, mark_for
+    from engine.workspace import load_config
+
+    config, _, _ = load_config(trail.path)
+    with open_repo(trail.path) as repo:
+        marks = integrity_marks(repo, config)
+    stored = json.loads(trail.note(merge).splitlines()[-1])
+    why = mark_for(marks, merge, stored)
+    assert why and "cites PR evidence" in why
+
+
+def test_forged_first_record_with_lying_trailers_is_marked_not_the_genuine_one(trail: Trail) -> None:
+    """#2: an unsigned notes commit's trailers are never believed; every record no signature covers is marked."""
+    from engine.ledger import canonical, line_digest
+
+    merge = trail.shas["merge"]
+    genuine = json.loads(trail.note(merge).splitlines()[0])
+    forged = {k: v for k, v in genuine.items() if k not in ("seq", "prev", "ledger")}
+    forged["evidence"] = {**forged["evidence"], "context": {**forged["evidence"]["context"],
+                                                            "approvals": [{"approver": "cfo.board", "group": "risk"}],
+                                                            "reviewers": ["cfo.board"]}}
+    msg = (f"govops ledger\n\nGovops-Commit: {trail.shas['initial']}\n"
+           f"Govops-Record: {line_digest(canonical(genuine))}\n")
+    _forge(trail, "govops", merge, forged, first=True, message=msg)
+    code, doc = _verify(trail)
+    assert code == 1
+    blamed = {p["commit"] for p in _problems(doc, "signature")}
+    assert merge in blamed and trail.shas["initial"] not in blamed
+    res = govops("-C", str(trail.path), "audit", IRIS, "--format", "json")
+    assert res.returncode == 0, res.stderr
+    events = json.loads(res.stdout)["events"]
+    rollouts = [e for e in events if e["kind"] == "rollout" and e["commit"] == merge]
+    assert all(e.get("unverified") for e in rollouts if "cfo.board" in json.dumps(e))
+    assert any(not e.get("unverified") for e in rollouts if "cfo.board" not in json.dumps(e))
+    change = next(e for e in events if e["kind"] == "changed" and e["commit"] == merge)
+    assert "cfo.board" not in change["approvers"] or change.get("unverified")
+
+
+def test_explain_never_presents_an_unsigned_decision(tmp_path: Path) -> None:
+    """#3: explain uses only records a good signature covers."""
+    auditor, shas = run_two_jobs(tmp_path)
+    merge = shas["merge"]
+    rec = json.loads(auditor.note(merge).splitlines()[0])
+    forged = {k: v for k, v in rec.items() if k not in ("seq", "prev", "ledger")}
+    decision = forged["evidence"]["policy_decisions"][0]
+    decision["decision_id"] = "forged-0000"
+    import hashlib
+
+    from engine.ledger import canonical
+
+    decision["input"]["context"]["approvals"] = [{"approver": "lee.lead", "group": "risk"},
+                                                 {"approver": "cfo.board", "group": "risk"}]
+    decision["labels"]["input_sha256"] = hashlib.sha256(canonical(decision["input"]).encode()).hexdigest()
+    _forge(auditor, "govops", merge, forged)
+    res = govops("-C", str(auditor.path), "explain", merge, IRIS, "--format", "json")
+    assert "Traceback" not in res.stderr
+    assert "forged-0000" not in res.stdout and "cfo.board" not in res.stdout
+    # the forged record alone (the genuine one removed as well): exit 1, saying why
+    auditor.git("notes", "--ref", "govops", "add", "-f", "-m",
+                auditor.note(merge).splitlines()[-1], merge)
+    res = govops("-C", str(auditor.path), "explain", merge, IRIS)
+    assert res.returncode == 1 and "UNVERIFIED" in res.stderr and "forged-0000" not in res.stdout
+
+
+def test_replace_refs_and_grafts_are_ignored(trail: Trail) -> None:
+    """#7: a pushed refs/replace/<spec blob> (or info/grafts) never substitutes what govops reads."""
+    merge = trail.shas["merge"]
+    blob = trail.git("rev-parse", f"{merge}:specs/lab/iris-species.yaml")
+    forged = trail.path / "forged.yaml"
+    forged.write_text(trail.git("cat-file", "blob", blob).replace("champion: 1.1.0", "champion: 1.0.0") + "\n")
+    other = trail.git("hash-object", "-w", str(forged))
+    forged.unlink()
+    trail.git("replace", blob, other)
+    (Path(trail.git("rev-parse", "--git-dir")) if Path(trail.git("rev-parse", "--git-dir")).is_absolute()
+     else trail.path / ".git").joinpath("info").mkdir(exist_ok=True)
+    (trail.path / ".git" / "info" / "grafts").write_text(f"{merge}\n")  # would make the merge a root commit
+    res = govops("-C", str(trail.path), "rollout", "--dry-run", "--no-ledger", "--ref", merge)
+    assert "lab/iris-species 1.1.0 (champion)" in res.stdout, res.stdout
+    assert "lab/iris-species 1.0.0 (champion)" not in res.stdout
+    code, doc = _verify(trail)
+    assert code == 0, doc
+    assert any(p["check"] == "replace" for p in doc["problems"])
+
+
+def test_u2028_in_a_label_does_not_hide_a_signed_record(trail: Trail) -> None:
+    """#8: notes are split on newlines only; a non-JSON line in the evidence ref is reported."""
+    from engine.gitread import open_repo
+    from engine.ledger import EVIDENCE_REF, append_record
+    from engine.pr_evidence import KIND, evidence_records
+
+    a = _pr_branch(trail, "kim/a", "1.0.0", "2026-02-01T09:00:00+00:00")
+    rec = {"kind": KIND, "commit": a, "head": a, "base": trail.shas["merge"], "pr": 13, "ok": False, "specs": {},
+           "evidence": {"context": {"labels": ["needs-review\u2028"]}}}
+    stored = append_record(trail.path, a, rec, ref=EVIDENCE_REF, allowed_signers=trail.allowed)
+    assert stored["seq"] == 2
+    with open_repo(trail.path) as repo:
+        assert a in evidence_records(repo)
+    b = _pr_branch(trail, "kim/b", "1.0.0", "2026-02-02T09:00:00+00:00")
+    assert append_record(trail.path, b, {**rec, "commit": b, "head": b, "pr": 14}, ref=EVIDENCE_REF,
+                         allowed_signers=trail.allowed)["seq"] == 3
+    assert _verify(trail)[0] == 0
+    trail.git("notes", "--ref", "govops-evidence", "append", "-m", "not json", b)
+    code, doc = _verify(trail)
+    assert code == 1 and any(p["check"] == "ledger" and p["commit"] == b for p in _problems(doc))
+
+
+# --- the served bytes (#4, #5, #6): a materialised repository, no server needed ---------------------------
+
+
+def _served(h: Trail) -> tuple[Any, Any, Path]:
+    """The merge's desired state materialised as the local target does, with its state.json."""
+    from engine.rollout.desired import load_desired
+    from engine.rollout.materialise import stage_version
+    from engine.rollout.serving import ServingPaths, write_json
+
+    desired = load_desired(h.path, h.shas["merge"])
+    paths = ServingPaths.for_repo(h.path)
+    paths.ensure()
+    for m in desired.models.values():
+        for v in m.versions:
+            folder = stage_version(v, h.path, paths.staging)
+            target = paths.version_dir(v.mlserver_name, v.version)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folder.rename(target)
+    write_json(paths.state, {"commit": h.shas["merge"], "digest": desired.digest, "models": {}})
+    iris = paths.version_dir(desired.models[IRIS].versions[0].mlserver_name, "1.1.0")
+    return desired, paths, iris
+
+
+def _serve_refused(h: Trail) -> str:
+    from engine.commands.serve import refuse_tampered
+    from engine.errors import GovernanceFailure
+    from engine.rollout.serving import ServingPaths
+
+    try:
+        refuse_tampered(h.path, ServingPaths.for_repo(h.path))
+    except GovernanceFailure as exc:
+        return str(exc)
+    return ""
+
+
+def test_served_artifact_is_the_one_model_settings_names(trail: Trail) -> None:
+    """#4: govops.json's uri is not what MLServer loads; state.json's commit is not evidence either."""
+    from engine.rollout.serving import rehash_served
+
+    desired, paths, iris = _served(trail)
+    assert rehash_served(paths, desired) == [] and _serve_refused(trail) == ""
+    assert _verify(trail)[0] == 0
+    shutil.copy(iris / "model.joblib", iris / "orig.joblib")
+    (iris / "model.joblib").write_bytes(b"not the model")
+    doc = json.loads((iris / "govops.json").read_text())
+    doc["settings"]["parameters"]["uri"] = "orig.joblib"
+    (iris / "govops.json").write_text(json.dumps(doc))
+    files = {m.file.name for m in rehash_served(paths, desired)}
+    assert {"model.joblib", "orig.joblib", "govops.json"} <= files
+    assert "model.joblib" in _serve_refused(trail)
+    code, doc2 = _verify(trail)
+    assert code == 1 and any("model.joblib" in p["message"] for p in _problems(doc2, "serving"))
+    state = json.loads(paths.state.read_text())
+    state["commit"] = "0" * 40
+    paths.state.write_text(json.dumps(state))
+    assert "not in this repository" in _serve_refused(trail)
+
+
+def test_extra_version_folder_and_dropped_module_are_refused_and_removed(trail: Trail) -> None:
+    """#5, #6: anything govops did not write in the model repository is a mismatch; a rollout removes it."""
+    from engine.rollout.serving import rehash_served, stray_entries
+
+    desired, paths, iris = _served(trail)
+    zzz = iris.parent / "zzz"
+    zzz.mkdir()
+    shutil.copy(iris / "model-settings.json", zzz / "model-settings.json")
+    (zzz / "model.joblib").write_bytes(b"evil")
+    (paths.repository / "mlserver_sklearn.py").write_text("raise SystemExit\n")
+    (paths.repository / "settings.json").write_text("{}\n")
+    assert set(stray_entries(paths)) == {zzz, paths.repository / "mlserver_sklearn.py",
+                                         paths.repository / "settings.json"}
+    assert len(rehash_served(paths, desired)) == 3
+    text = _serve_refused(trail)
+    assert "zzz" in text and "mlserver_sklearn.py" in text
+    assert _verify(trail)[0] == 1
+    from engine.rollout.targets.local import LocalTarget
+
+    target = LocalTarget(trail.path)
+    target._remove_strays()
+    assert stray_entries(paths) == [] and not zzz.exists()
+    assert any("removed" in n for n in target.notes)
+
+
+def test_mlserver_of_the_rollout_never_imports_from_the_repository(tmp_path: Path) -> None:
+    """#6: the rollout's MLServer starts in an empty directory; the repository root comes through the env."""
+    from engine.mlserver.process import REPOSITORY_ROOT_ENV, MLServerProcess
+
+    repo = tmp_path / "repository"
+    repo.mkdir()
+    proc = MLServerProcess(repo, work_dir=tmp_path / "work",
+                           repository_implementation="engine.mlserver.repository.NameFolderRepository")
+    work = tmp_path / "work"
+    argv, start = proc.command(work), proc.start_dir(work)
+    assert str(repo) not in argv and argv[-1] == str(start) and list(start.iterdir()) == []
+    assert start != work and not start.is_relative_to(tmp_path)
+    assert proc._env(work)[REPOSITORY_ROOT_ENV] == str(repo.resolve())
+    import os
+
+    from engine.mlserver.repository import NameFolderRepository
+
+    os.environ[REPOSITORY_ROOT_ENV] = str(repo)
+    try:
+        assert NameFolderRepository(str(start))._root == str(repo)
+    finally:
+        del os.environ[REPOSITORY_ROOT_ENV]

@@ -176,7 +176,8 @@ def _evidence_for(args: argparse.Namespace, root: Path,
     if not spec_change(root, commit):
         return None, None
     why = (f"no PR evidence note (refs/notes/govops-evidence) matches the spec files {commit[:12]} changed: "
-           "the PR check did not record it, or the merged specs are not the ones it judged")
+           "the PR check did not record it, the merged specs are not the ones it judged, or no good signature of "
+           "the CI identity (govops.yaml ledger.allowedSigners) covers it")
     if args.allow_missing_evidence:
         print(f"warning: {why}; rolling out anyway (--allow-missing-evidence, recorded)", file=sys.stderr)
         actor = os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown"

@@ -57,13 +57,17 @@ def refuse_tampered(root: Path, paths: Any) -> None:
     state = read_json(paths.state)
     commit = state.get("commit") if isinstance(state, dict) else None
     desired = None
+    problems = []
     if isinstance(commit, str) and commit:
         try:
             desired = load_desired(root, commit)
         except GovopsError:
-            desired = None  # the commit is gone: hold each file to its own govops.json
-    bad = rehash_served(paths, desired)
-    if bad:
+            # nothing in the serving directory is evidence of itself: without the commit there is nothing to hold
+            # the files to
+            problems.append(f"{paths.state}: names commit {commit[:12]}, which is not in this repository: the "
+                            "served files cannot be checked against Git")
+    problems += [m.message() for m in rehash_served(paths, desired)]
+    if problems:
         raise GovernanceFailure("refusing to serve: the served bytes are not the rolled-out ones:\n  "
-                                + "\n  ".join(m.message() for m in bad)
+                                + "\n  ".join(problems)
                                 + "\nrun `govops rollout` to restore them from the verified artifacts")

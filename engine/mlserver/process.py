@@ -28,6 +28,7 @@ from engine.errors import InputError
 from engine.mlserver.client import MLServerClient, MLServerError
 
 HOST = "127.0.0.1"
+REPOSITORY_ROOT_ENV = "GOVOPS_MODEL_REPOSITORY_ROOT"
 
 
 def startup_errors(log: str, limit: int = 3) -> list[str]:
@@ -174,6 +175,7 @@ class MLServerProcess:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._log_offset = 0
         self._work_dir = work_dir
+        self._start_dir: Path | None = None
         self.log_file = log_file
         self.http_port = self.grpc_port = self.metrics_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -233,7 +235,32 @@ class MLServerProcess:
         )
         if self.repository_implementation:
             env["MLSERVER_MODEL_REPOSITORY_IMPLEMENTATION"] = self.repository_implementation
+            env[REPOSITORY_ROOT_ENV] = str(self.repo_dir.resolve())  # read by NameFolderRepository
         return env
+
+    def start_dir(self, work: Path) -> Path:
+        """Where the server starts: ``mlserver start DIR`` puts DIR and its cwd first on ``sys.path``.
+
+        With govops' repository implementation (which takes its root from
+        ``GOVOPS_MODEL_REPOSITORY_ROOT``) that is a fresh empty directory, so a module or a
+        ``settings.json`` dropped in the model repository or the work directory is never
+        imported or read; otherwise the work directory, as MLServer needs the repository.
+        """
+        if not self.repository_implementation:
+            return work
+        if self._start_dir is None:
+            self._start_dir = Path(tempfile.mkdtemp(prefix="govops-mlserver-start-"))
+        return self._start_dir
+
+    def command(self, work: Path) -> list[str]:
+        """The argv that starts the server (ports are chosen by now).
+
+        A hook: ``serving_parity`` wraps it in a sandbox launcher because it serves a pull
+        request's artifact. The rollout's servers run it as is.
+        """
+        if self.repository_implementation:
+            return [mlserver_executable(), "start", str(self.start_dir(work))]
+        return [mlserver_executable(), "start", str(self.repo_dir)]
 
     def start(self) -> MLServerProcess:
         """Start the server and wait until ``/v2/health/ready`` answers; raise with the log tail if not."""
@@ -253,8 +280,8 @@ class MLServerProcess:
             with open(self.log_file, "ab") as log:
                 self._log_offset = log.tell()
                 self.proc = subprocess.Popen(
-                    [mlserver_executable(), "start", str(self.repo_dir)],
-                    cwd=work,
+                    self.command(work),
+                    cwd=self.start_dir(work),
                     env=self._env(work),
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -20,7 +20,15 @@ from mlserver.settings import ModelSettings
 
 
 class NameFolderRepository(SchemalessModelRepository):
-    """``SchemalessModelRepository`` with a per-name ``find``."""
+    """``SchemalessModelRepository`` with a per-name ``find``.
+
+    Its root is ``GOVOPS_MODEL_REPOSITORY_ROOT`` when set: govops starts MLServer on an
+    empty directory (``mlserver start DIR`` makes DIR an import path and reads its
+    ``settings.json``), so the model repository itself is never on ``sys.path``.
+    """
+
+    def __init__(self, root: str = "") -> None:
+        super().__init__(os.environ.get("GOVOPS_MODEL_REPOSITORY_ROOT") or root)
 
     async def find(self, name: str) -> list[ModelSettings]:
         """The settings of every version in ``root/<name>/``; the full scan if that folder has none."""

@@ -61,7 +61,8 @@ class ShutdownResult:
 
 
 def _git(repo: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], input=input_text, capture_output=True, text=True,
+    git = ["git", "-C", str(repo), "-c", "core.useReplaceRefs=false"]
+    proc = subprocess.run([*git, *args], input=input_text, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, check=False)
     if proc.returncode != 0:
         raise ShutdownError(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")

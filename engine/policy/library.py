@@ -54,8 +54,8 @@ class PolicyLibrary:
         """Start ``git log`` now and return a function that waits for the revision (runs beside other work)."""
         try:
             proc = subprocess.Popen(
-                ["git", "-C", str(self.root), "log", "-1", "--format=%H", *([self.at] if self.at else []), "--",
-                 self.directory],
+                ["git", "-C", str(self.root), "-c", "core.useReplaceRefs=false", "log", "-1", "--format=%H",
+                 *([self.at] if self.at else []), "--", self.directory],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,

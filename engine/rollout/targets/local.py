@@ -55,6 +55,8 @@ from engine.rollout.serving import (
     rehash_served,
     running_server,
     start_server,
+    stop_server,
+    stray_entries,
     write_json,
 )
 from engine.rollout.targets import RolloutResult
@@ -111,12 +113,34 @@ class LocalTarget:
             self._phase("locked")
             self.server = running_server(self.paths)
             self.recover()
+            self._remove_strays()
             if self.server is None:
                 self.server, started = start_server(self.paths, http_port=self.http_port)
                 if started:
                     self.notes.append(f"started MLServer at {self.server.url} (pid {self.server.pid})")
                     _say(self.notes[-1])
             yield
+
+    def _remove_strays(self) -> None:
+        """Remove what govops did not write in the model repository, before MLServer (re)reads it.
+
+        A stray may already be loaded (a folder naming a served version, a module the
+        runtime imported): the running server is then stopped, so the one started next
+        reads the clean repository.
+        """
+        strays = stray_entries(self.paths)
+        for path in strays:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            self.notes.append(f"warning: removed {path} from the model repository: govops did not write it")
+            _say(self.notes[-1])
+        if strays and self.server is not None:
+            stop_server(self.paths)
+            self.server = None
+            self.notes.append("stopped MLServer: it may have read the removed files; starting it again")
+            _say(self.notes[-1])
 
     def _phase(self, name: str) -> None:
         if self.on_phase is not None:
@@ -159,10 +183,10 @@ class LocalTarget:
         live = LiveState(commit=state.get("commit"), digest=state.get("digest"))
         client = self._client()
         # re-hash what serves: a file swapped under the repository is not the version govops.json names
-        tampered = {(m.model, m.version): m for m in rehash_served(self.paths, desired)
-                    if m.actual != m.expected and m.expected is not None}
-        for m in tampered.values():
-            msg = f"warning: {m.message()}; it will be replaced"
+        found = rehash_served(self.paths, desired, exact=False)
+        tampered = {(m.model, m.version): m for m in found if m.model != "-"}
+        for m in found:
+            msg = f"warning: {m.message()}; " + ("it will be replaced" if m.model != "-" else "a rollout removes it")
             self.notes.append(msg)
             _say(msg)
         try:
