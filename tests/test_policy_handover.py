@@ -22,7 +22,7 @@ import pytest
 from engine.cli import main as cli_main
 from engine.policy.backend import check_result
 from engine.policy.errors import PolicyError, PolicyInputError
-from engine.policy.exact import MalformedOutput, inexact_string, loads_strict, rego_json
+from engine.policy.exact import MalformedOutput, inexact_number, inexact_string, loads_strict, rego_json
 from engine.policy.library import PolicyLibrary, load_library
 from engine.policy.opa_backend import OpaBackend
 from engine.policy.regopy_backend import RegopyBackend, _value
@@ -361,3 +361,12 @@ def test_opa_is_never_sent_a_string_it_would_change(opa_like: tuple) -> None:
 def test_check_result_still_refuses_a_wrong_shape() -> None:
     with pytest.raises(PolicyError):
         check_result({"deny": [{"rule": "R", "message": 3}], "warn": []}, "here")
+
+
+def test_a_float_the_embedded_engine_would_round_is_refused(echo_backend: RegopyBackend) -> None:
+    # rego-cpp keeps 16 significant digits; 0.30000000000000004 would arrive as 0.3 and could
+    # decide differently from OPA, so no engine is handed it
+    doc = {"context": {"author": "x"}, "spec": {"threshold": 0.1 + 0.2}}
+    with pytest.raises(PolicyInputError, match=r"0\.30000000000000004 at spec\.threshold.*at most 16"):
+        echo_backend.evaluate_many([("m", json.dumps(doc))])
+    assert inexact_number(json.dumps({"sha256": "1" * 40, "x": 0.5, "n": 2**63 - 1})) is None

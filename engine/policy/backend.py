@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from engine.errors import UsageError
 from engine.policy.errors import PolicyError, PolicyInputError
-from engine.policy.exact import inexact_string
+from engine.policy.exact import MAX_FLOAT_DIGITS, inexact_number, inexact_string
 from engine.policy.library import PolicyLibrary
 from engine.settings import Settings
 
@@ -60,6 +60,13 @@ def refuse_inexact(model: str, text: str) -> None:
             f"the policy input for {model} holds a string that is not valid Unicode at {where} "
             "(for example a file name that is not UTF-8); no policy engine can be handed it exactly: "
             "rename it"
+        )
+    number = inexact_number(text)
+    if number is not None:
+        raise PolicyInputError(
+            f"the policy input for {model} holds the number {number[1]!r} at {number[0]}, which needs more than "
+            f"{MAX_FLOAT_DIGITS} significant digits; the embedded engine would round it and could decide "
+            f"differently from OPA: write it with at most {MAX_FLOAT_DIGITS}"
         )
 
 

@@ -127,6 +127,44 @@ def inexact_string(text: str) -> str | None:
     return found.lstrip(".") if found else None
 
 
+_LONG_DIGITS = re.compile(r"\d{17}|\d\.\d{16}")
+MAX_FLOAT_DIGITS = 16
+"""rego-cpp keeps 16 significant digits of a JSON number (OPA and Python keep 17)."""
+
+
+def _float_digits(x: float) -> int:
+    mantissa = repr(x).lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) if "." in repr(x) or "e" in repr(x) else len(mantissa)
+
+
+def _long_float(value: Any, path: str) -> tuple[str, float] | None:
+    if isinstance(value, float):
+        return (path or "(the document)", value) if _float_digits(value) > MAX_FLOAT_DIGITS else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = _long_float(v, f"{path}[{k}]" if isinstance(k, int) else f"{path}.{k}")
+        if found:
+            return found
+    return None
+
+
+def inexact_number(text: str) -> tuple[str, float] | None:
+    """Where the JSON document ``text`` holds a float with more significant digits than rego-cpp keeps.
+
+    Such a number (``0.30000000000000004``) reaches the embedded engine rounded, so it
+    could decide differently from OPA; it is refused rather than rounded. Cheap on the
+    usual input: only a document with a run of 17 digits is parsed and walked.
+    """
+    if not _LONG_DIGITS.search(text):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    found = _long_float(doc, "")
+    return (found[0].lstrip("."), found[1]) if found else None
+
+
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
