@@ -8,12 +8,14 @@ freezes say when nothing may change. Policies receive this document as ``input.c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from engine.spec import NAME_PATTERN
+from engine.spec import MODEL_NAME_PATTERN, NAME_PATTERN, SECRET_NAME_PATTERN
+
+TenantName = Annotated[str, Field(pattern=MODEL_NAME_PATTERN, max_length=63)]
 
 
 class _Model(BaseModel):
@@ -56,6 +58,11 @@ class Tenant(_Model):
     paths: list[str] = Field(min_length=1)
     owners: list[str] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list)
+    secrets: list[Annotated[str, Field(pattern=SECRET_NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="names of the secrets this tenant's alert channels may use (webhookSecret, routingKeySecret); "
+        "any other name is refused at check and at send time",
+    )
 
 
 class Environment(_Model):
@@ -117,7 +124,8 @@ class Governance(_Model):
     kind: Literal["Governance"] = "Governance"
     spec_paths: list[str] = Field(default_factory=lambda: ["specs"])
     tiers: dict[str, TierConfig]
-    tenants: dict[str, Tenant] = Field(default_factory=dict)
+    tenants: dict[TenantName, Tenant] = Field(
+        default_factory=dict, description="tenant name (a DNS label without '--') -> its paths, people and secrets")
     groups: dict[str, list[str]] = Field(default_factory=dict)
     risk_group: str = "risk"
     environments: dict[str, Environment] = Field(default_factory=lambda: {"production": Environment()})

@@ -16,7 +16,10 @@ small record on a bounded queue (dropping and counting when it is full) and one
 background thread expands records into rows and writes a new part file per
 (kind, model, day) when a buffer reaches ``flush_rows`` or ``flush_interval_s`` has
 passed, and on :meth:`PredictionLog.close`. A part is written to a dot-file and renamed,
-so readers never see half a file; parts are never rewritten (append-only).
+so readers never see half a file; parts are never rewritten (append-only). Folders are 0700
+and parts 0600 (the log holds callers' inputs). The queue is bounded by items and by the bytes
+of the bodies it holds; one exchange is logged as at most ``MAX_LOG_ROWS`` rows, its row
+count taken from the data actually sent (never from a shape alone).
 
 Note for readers: a hive-partitioned ``pyarrow.dataset`` over the log root replaces
 the ``model`` column (``tenant/name``) with the partition value (``tenant--name``);
@@ -43,7 +46,12 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from engine.private_files import open_private, private_dir
+
 DEFAULT_LOG_DIR = Path(".govops") / "logs"
+MAX_LOG_ROWS = 1000  # rows logged per exchange (more: a truncation marker)
+MAX_LOG_ELEMENTS = 200_000  # input elements per exchange expanded into columns
+MAX_QUEUE_BYTES = 64 * 1024 * 1024  # request+response bytes waiting for the writer
 ROUTES = ("champion", "canary", "ab", "shadow", "failover", "explicit")
 
 BASE_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -96,6 +104,7 @@ class Exchange:
     request: dict[str, Any] | None
     response: bytes | None
     features: Sequence[str] = ()
+    size: int = 0  # bytes of the request and response bodies (what the log queue is bounded by)
 
 
 @dataclass
@@ -131,20 +140,22 @@ def _flatten(data: Any) -> list[Any]:
 
 
 def _tensor_columns(
-    tensor: dict[str, Any], prefix: str, rows: int, names: Sequence[str] | None
+    tensor: dict[str, Any], prefix: str, rows: int, names: Sequence[str] | None, keep: int | None = None
 ) -> dict[str, list[Any]]:
-    """Columns of one V2 tensor whose first dimension is ``rows``."""
+    """Columns of one V2 tensor whose first dimension is ``rows`` (only the first ``keep`` rows)."""
     shape = [int(s) for s in tensor.get("shape") or []]
     flat = _flatten(tensor.get("data"))
     name = str(tensor.get("name", "output"))
     if rows <= 0 or not shape or shape[0] != rows or len(flat) != _prod(shape):
         return {}
     width = len(flat) // rows if rows else 0
+    kept = rows if keep is None else min(rows, keep)
+    flat = flat[:kept * width]
     if width == 1:
         return {f"{prefix}{name}": flat}
     if len(shape) == 2 and names is not None and len(names) == width:
         return {f"{prefix}{names[j]}": flat[j::width] for j in range(width)}
-    return {f"{prefix}{name}": [json.dumps(flat[i * width:(i + 1) * width]) for i in range(rows)]}
+    return {f"{prefix}{name}": [json.dumps(flat[i * width:(i + 1) * width]) for i in range(kept)]}
 
 
 def _argmax(values: list[Any]) -> int:
@@ -163,10 +174,25 @@ def _prod(shape: Sequence[int]) -> int:
 
 
 def _rows_of(request: dict[str, Any] | None) -> int:
+    """The first dimension of the first input, trusted only when its data holds that many elements."""
     try:
-        return int((request or {})["inputs"][0]["shape"][0])
+        tensor = (request or {})["inputs"][0]
+        rows = int(tensor["shape"][0])
+        data = tensor["data"]
     except (KeyError, IndexError, TypeError, ValueError):
         return 1
+    if not isinstance(data, list) or rows < 1 or rows > len(_flatten(data)):
+        return 1  # a shape the data does not back (e.g. [10**12, 0]) is logged as one row
+    return rows
+
+
+def _elements(request: dict[str, Any] | None) -> int:
+    total = 0
+    for tensor in (request or {}).get("inputs") or []:
+        if isinstance(tensor, dict):
+            data = tensor.get("data")
+            total += len(_flatten(data)) if isinstance(data, list) else 1
+    return total
 
 
 def _outputs(response: bytes | None) -> list[dict[str, Any]]:
@@ -181,35 +207,43 @@ def _outputs(response: bytes | None) -> list[dict[str, Any]]:
 
 
 def exchange_rows(ex: Exchange) -> list[dict[str, Any]]:
-    """The log rows of one exchange: one per instance, base columns plus ``in.*``/``out.*``."""
-    n = _rows_of(ex.request)
+    """The log rows of one exchange: one per instance, base columns plus ``in.*``/``out.*``.
+
+    At most ``MAX_LOG_ROWS`` rows and ``MAX_LOG_ELEMENTS`` input elements per exchange: a larger
+    request is logged as its first ``MAX_LOG_ROWS`` rows' base columns without tensor columns when
+    its tensors are too large, and every row of it carries ``truncated_rows`` (rows not logged)
+    and ``truncated`` (1.0), so a reader knows the log is not the whole request.
+    """
+    total = _rows_of(ex.request)
+    too_wide = _elements(ex.request) > MAX_LOG_ELEMENTS
+    n = min(total, MAX_LOG_ROWS)
     columns: dict[str, list[Any]] = {}
     inputs = (ex.request or {}).get("inputs") or []
-    for tensor in inputs:
+    for tensor in inputs if not too_wide else ():
         if isinstance(tensor, dict):
             names = ex.features if len(inputs) == 1 and ex.features else None
-            columns.update(_tensor_columns(tensor, "in.", n, names))
+            columns.update(_tensor_columns(tensor, "in.", total, names, n))
     prediction: list[Any] | None = None
     from_proba = False
     proba: list[Any] | None = None
-    for out in _outputs(ex.response):
+    for out in _outputs(ex.response) if not too_wide else ():
         name = str(out.get("name", ""))
         shape = [int(s) for s in out.get("shape") or []]
         flat = _flatten(out.get("data"))
-        if not shape or shape[0] != n or len(flat) != _prod(shape):
+        if not shape or shape[0] != total or len(flat) != _prod(shape) or len(flat) > MAX_LOG_ELEMENTS:
             continue
-        width = len(flat) // n if n else 0
+        width = len(flat) // total if total else 0
         if "proba" in name:
             if width == 2:
-                proba = flat[1::2]
+                proba = flat[1:2 * n:2]
             elif width == 1:
-                proba = flat
+                proba = flat[:n]
             if prediction is None and width > 1:
                 prediction = [_argmax(flat[i * width:(i + 1) * width]) for i in range(n)]
                 from_proba = True
         elif width == 1 and (prediction is None or from_proba):
-            prediction, from_proba = flat, False
-        columns.update(_tensor_columns(out, "out.", n, None))
+            prediction, from_proba = flat[:n], False
+        columns.update(_tensor_columns(out, "out.", total, None, n))
     base = {
         "request_id": ex.request_id,
         "ts_ns": ex.ts_ns,
@@ -221,6 +255,9 @@ def exchange_rows(ex: Exchange) -> list[dict[str, Any]]:
         "error": ex.error,
         "request_key": ex.request_key,
     }
+    if n < total or too_wide:
+        base["truncated_rows"] = total - n
+        base["truncated"] = 1.0
     rows: list[dict[str, Any]] = []
     for i in range(n):
         row = dict(base)
@@ -279,6 +316,7 @@ class PredictionLog:
         flush_rows: int = 5000,
         flush_interval_s: float = 2.0,
         max_queue: int = 20000,
+        max_queue_bytes: int = MAX_QUEUE_BYTES,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"sample rate must be between 0 and 1, got {sample_rate}")
@@ -287,6 +325,8 @@ class PredictionLog:
         self.flush_rows = max(1, flush_rows)
         self.flush_interval_s = flush_interval_s
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self.max_queue_bytes = max_queue_bytes
+        self._queued_bytes = 0
         self._thread: threading.Thread | None = None
         self._buffers: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -303,7 +343,17 @@ class PredictionLog:
 
     def log_exchange(self, exchange: Exchange) -> bool:
         """Queue one exchange; ``False`` (and counted) when the queue is full. Never blocks."""
-        return self._put(("pred", exchange))
+        size = max(exchange.size, 0)
+        with self._lock:
+            if self._queued_bytes + size > self.max_queue_bytes:
+                self.dropped += 1
+                return False
+            self._queued_bytes += size
+        if not self._put(("pred", exchange)):
+            with self._lock:
+                self._queued_bytes -= size
+            return False
+        return True
 
     def log_feedback(self, items: Iterable[Feedback]) -> bool:
         """Queue ground-truth labels; ``False`` when the queue is full."""
@@ -382,6 +432,8 @@ class PredictionLog:
         try:
             if kind == "pred":
                 ex: Exchange = payload
+                with self._lock:
+                    self._queued_bytes -= max(ex.size, 0)
                 key = ("predictions", ex.model, _date_of(ex.ts_ns))
                 buf = self._buffers.setdefault(key, [])
                 buf.extend(exchange_rows(ex))
@@ -407,11 +459,15 @@ class PredictionLog:
         kind, model, date = key
         try:
             table = rows_to_table(rows, BASE_COLUMNS if kind == "predictions" else FEEDBACK_COLUMNS)
-            folder = self.log_dir / kind / f"model={partition_name(model)}" / f"date={date}"
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = self.log_dir
+            for part in (kind, f"model={partition_name(model)}", f"date={date}"):
+                private_dir(folder)  # 0700 all the way down: the log holds callers' inputs
+                folder = folder / part
+            private_dir(folder)
             name = f"part-{time.time_ns()}-{next(_SEQ):06d}.parquet"
             tmp = folder / f".{name}.tmp"
-            pq.write_table(table, tmp)
+            with os.fdopen(open_private(tmp), "wb") as fh:  # created 0600, never with the umask's mode
+                pq.write_table(table, fh)
             os.replace(tmp, folder / name)
             self.rows_written += len(rows) if kind == "predictions" else 0
             self.parts_written += 1

@@ -43,6 +43,7 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
                 f"tenant '{spec.metadata.tenant}' is not declared in govops.yaml"
                 f"{suggest(spec.metadata.tenant, set(config.tenants))}",
             )
+        yield from _channel_secrets(spec, config)
 
     ids: dict[str, int] = {}
     for i, version in enumerate(body.versions):
@@ -188,6 +189,31 @@ def _features(spec: ModelSpec) -> Iterator[Finding]:
                     f"{side[:-1]} '{feature.name}' is declared twice",
                 )
             names.add(feature.name)
+
+
+def _channel_secrets(spec: ModelSpec, config: Governance) -> Iterator[Finding]:
+    """A channel may only name secrets its tenant is given in govops.yaml (never govops', CI or cloud ones)."""
+    from engine.alerts.secrets import reserved_secret
+
+    monitoring = spec.spec.monitoring
+    if monitoring is None:
+        return
+    tenant = spec.metadata.tenant
+    entry = config.tenants.get(tenant)
+    allowed = set(entry.secrets) if entry is not None else set()
+    for i, channel in enumerate(monitoring.channels):
+        for attr, field in (("webhook_secret", "webhookSecret"), ("routing_key_secret", "routingKeySecret")):
+            name = getattr(channel, attr, None)
+            if not isinstance(name, str):
+                continue
+            if reserved_secret(name):
+                why = "is reserved (govops, CI or cloud settings) and is never a channel secret"
+            elif name not in allowed:
+                why = (f"is not allowed for tenant '{tenant}' (govops.yaml tenants.{tenant}.secrets: "
+                       f"{', '.join(sorted(allowed)) or 'none'})")
+            else:
+                continue
+            yield (("spec", "monitoring", "channels", i, field), "spec/channel-secret", f"secret '{name}' {why}")
 
 
 def config_findings(config: Governance) -> Iterator[Finding]:

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     gateway_keepalive_s: int = Field(default=5, ge=1, le=3600)
     """How long an idle keep-alive connection stays open between requests (seconds)."""
 
+    gateway_max_connections: int = Field(default=0, ge=0, le=100_000)
+    """Client connections the gateway keeps open at once (more are closed at once; requests past it get 503).
+
+    0: the process's open-file limit minus 128 (so the gateway always has descriptors for MLServer and the log)."""
+
     github_retries: int = Field(default=4, ge=0, le=10)
     """Retries of a GitHub API call that failed with 5xx, a rate limit, or no connection."""
 

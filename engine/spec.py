@@ -22,7 +22,14 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
 RUNTIME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="a DNS label: lowercase letters, digits, '-'")]
+# tenant and model names: a DNS label without '--', because '--' joins them into the MLServer name
+# (tenant--name); with it, tenant 'lab--eu' + model 'x' and tenant 'lab' + model 'eu--x' would collide
+MODEL_NAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+# feature names reach file columns, metric labels and alert headers: no control characters
+FEATURE_NAME_PATTERN = r"^[A-Za-z0-9_.:/ -]{1,128}$"
+
+Name = Annotated[str, Field(pattern=MODEL_NAME_PATTERN, max_length=63,
+                            description="a DNS label: lowercase letters, digits, single '-' between them")]
 VersionId = Annotated[str, Field(pattern=VERSION_PATTERN, description="a version id such as 1.2.0")]
 Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="lowercase hex sha256 of the file's bytes")]
 SecretName = Annotated[
@@ -70,7 +77,8 @@ FeatureType = Literal["float", "integer", "string", "boolean", "category"]
 class Feature(_Model):
     """One input or output column of the model's interface."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=FEATURE_NAME_PATTERN,
+                      description="letters, digits, space and _ . : / - (no control characters)")
     type: FeatureType
     description: str = ""
     sensitive: bool = Field(default=False, description="a protected attribute, used by bias checks")

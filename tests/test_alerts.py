@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 SLACK = SlackChannel.model_validate({"type": "slack", "webhookSecret": "SLACK_HOOK", "channel": "#models"})
 PD = PagerDutyChannel.model_validate({"type": "pagerduty", "routingKeySecret": "PD_KEY", "severity": "critical"})
 MAIL = EmailChannel.model_validate({"type": "email", "to": ["oncall@example.com"]})
+ALLOWED = {"clinical": ["SLACK_HOOK", "PD_KEY"]}  # govops.yaml tenants.<t>.secrets of these tests
 
 
 def alert(metric: str = "drift.drifted_share", severity: str = "warning", status: str = "firing") -> Alert:
@@ -34,7 +35,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("GOVOPS_PAGERDUTY_URL", http.url)
         secrets = SecretStore(tmp_path, None, env={
             "SLACK_HOOK": f"{http.url}/slack/T000/B000/XXXX", "PD_KEY": "R0UT1NGKEY",
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_FROM": "govops@example.com"})
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_FROM": "govops@example.com"},
+            tenant_secrets=ALLOWED)
         yield http, smtp, Outbox(tmp_path / "mon", secrets, sleep=lambda s: None), tmp_path
 
 
@@ -105,7 +107,7 @@ def test_invalid_payload_is_not_retried_but_kept(env) -> None:
 
 
 def test_missing_secret_is_recorded_in_outbox(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path / "mon", SecretStore(tmp_path, None, env={}), sleep=lambda s: None)
+    outbox = Outbox(tmp_path / "mon", SecretStore(tmp_path, None, env={}, tenant_secrets=ALLOWED), sleep=lambda s: None)
     assert outbox.deliver(alert(), SLACK) is False
     assert "secret SLACK_HOOK is not set" in outbox.entries()[0]["last_error"]
 
@@ -166,10 +168,10 @@ def _mode(path: Path) -> int:
 
 
 def test_connection_errors_are_stored_without_the_webhook_path(tmp_path: Path) -> None:
-    from engine.mlserver.process import free_port
+    from tests.gateway_helpers import dead_url
 
-    hook = f"http://127.0.0.1:{free_port()}{HOOK_PATH}?token=qs-secret"  # nothing listens: connection refused
-    secrets = SecretStore(tmp_path, None, env={"SLACK_HOOK": hook})
+    hook = f"{dead_url()}{HOOK_PATH}?token=qs-secret"  # a port held and never listened on: connection refused
+    secrets = SecretStore(tmp_path, None, env={"SLACK_HOOK": hook}, tenant_secrets=ALLOWED)
     folder = tmp_path / "mon"
     outbox = Outbox(folder, secrets, sleep=lambda s: None)
     assert outbox.deliver(alert(), SLACK) is False
@@ -208,7 +210,7 @@ def test_existing_state_files_are_made_private(tmp_path: Path) -> None:
     for name in ("deliveries.jsonl", "outbox.json", "alerts.json", "state.json"):
         (folder / name).write_text("[]\n" if name == "outbox.json" else "")
         os.chmod(folder / name, 0o644)
-    outbox = Outbox(folder, SecretStore(tmp_path, None, env={}), sleep=lambda s: None)
+    outbox = Outbox(folder, SecretStore(tmp_path, None, env={}, tenant_secrets=ALLOWED), sleep=lambda s: None)
     assert outbox.deliver(alert(), SLACK) is False  # missing secret: logged and parked
     AlertManager(folder, outbox, renotify_s=60).reconcile("clinical/readmission-triage", [], [], now=1.0)
     update_models(tmp_path, {"clinical/readmission-triage": {"health": {"score": 1.0}}})
@@ -232,3 +234,68 @@ def test_redact_keeps_scheme_and_host_only() -> None:
     store.require("U")
     assert store.redact("got s3cr3t-value and url: /p/q?k=v and /p/q") == (
         "got …redacted and url: …redacted and …redacted")
+
+
+# -- red-team findings (net-fixes) -------------------------------------------------------------------------
+
+
+def test_a_sender_exception_fails_one_delivery_never_the_pass(env) -> None:
+    """#7: a CR/LF in an alert key made EmailMessage raise ValueError out of reconcile: no alerts, no shutdown."""
+    http, smtp, outbox, tmp = env
+    bad = Alert("lab/iris-species", "drift.psi[petal_width\r\nBcc: spy@evil.test]", "critical", "firing",
+                "psi 0.9", "2026-11-23T18:00:00+00:00", 0.9, "<= 0.2", 0.2)
+    mgr = AlertManager(tmp / "mon", outbox, renotify_s=3600)
+    mgr.reconcile("lab/iris-species", [bad], [MAIL], now=1.0)  # raised ValueError before
+    assert smtp.messages == []
+    parked = outbox.entries()
+    assert len(parked) == 1 and "could not be sent" in parked[0]["last_error"]
+    log = [json.loads(x) for x in (outbox.folder / "deliveries.jsonl").read_text().splitlines()]
+    assert [r["outcome"] for r in log] == ["failed"]  # not retried: retrying cannot help
+    mgr.reconcile("clinical/readmission-triage", [alert()], [SLACK], now=2.0)  # the next model still alerts
+    assert len(http.slack) == 1
+
+
+def test_channel_secrets_are_scoped_to_the_tenant(tmp_path: Path) -> None:
+    """#8: a lab spec named clinical's Slack hook and PagerDuty key, or an internal URL from the environment."""
+    from engine.alerts.secrets import ForbiddenSecret
+
+    store = SecretStore(tmp_path, None, env={"SLACK_WEBHOOK_LAB": "https://lab", "SLACK_WEBHOOK_CLINICAL":
+                                             "https://clinical", "GOVOPS_OPA_URL": "http://opa.internal/v1"},
+                        tenant_secrets={"lab": ["SLACK_WEBHOOK_LAB", "GOVOPS_OPA_URL"],
+                                        "clinical": ["SLACK_WEBHOOK_CLINICAL"]})
+    assert store.channel_secret("SLACK_WEBHOOK_LAB", "lab/iris-species") == "https://lab"
+    with pytest.raises(ForbiddenSecret, match="not allowed for tenant lab"):
+        store.channel_secret("SLACK_WEBHOOK_CLINICAL", "lab/iris-species")
+    with pytest.raises(ForbiddenSecret, match="reserved"):  # even when govops.yaml lists it
+        store.channel_secret("GOVOPS_OPA_URL", "lab/iris-species")
+    # without a mapping the store reads root/govops.yaml; none here: nothing is allowed
+    bare = SecretStore(tmp_path, None, env={"SLACK_HOOK": "https://x"})
+    with pytest.raises(ForbiddenSecret):
+        bare.channel_secret("SLACK_HOOK", "clinical/readmission-triage")
+    outbox = Outbox(tmp_path / "mon", store, sleep=lambda s: None)
+    other = SlackChannel.model_validate({"type": "slack", "webhookSecret": "SLACK_WEBHOOK_CLINICAL"})
+    assert outbox.deliver(Alert("lab/iris-species", "health", "critical", "firing", "health 0.1",
+                                "2026-11-23T18:00:00+00:00", 0.1, ">= 0.7", 0.1), other) is False
+    assert "not allowed for tenant lab" in outbox.entries()[0]["last_error"]
+
+
+def test_check_refuses_a_channel_secret_of_another_tenant(tmp_path: Path) -> None:
+    """#8 at lint: file:line of the channel, for another tenant's secret and for a govops variable."""
+    from engine.workspace import load_spec_text, load_workspace
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "specs/lab/iris-species.yaml").read_text()
+    old = '- {type: slack, webhookSecret: SLACK_WEBHOOK_LAB, channel: "#lab-models"}'
+    assert old in text
+    evil = text.replace(old, '- {type: slack, webhookSecret: SLACK_WEBHOOK_CLINICAL}\n'
+                             '      - {type: pagerduty, routingKeySecret: PAGERDUTY_CLINICAL}\n'
+                             '      - {type: slack, webhookSecret: GOVOPS_OPA_URL}')
+    config = load_workspace(root).config
+    loaded, diags = load_spec_text(evil.encode(), "specs/lab/iris-species.yaml", root, config)
+    found = [d for d in diags if d.rule == "spec/channel-secret"]
+    assert len(found) == 3 and all(d.severity == "error" and d.line for d in found)
+    lines = evil.splitlines()
+    assert "SLACK_WEBHOOK_CLINICAL" in lines[found[0].line - 1]
+    assert "not allowed for tenant 'lab'" in found[0].message and "reserved" in found[2].message
+    _, clean = load_spec_text(text.encode(), "specs/lab/iris-species.yaml", root, config)
+    assert not [d for d in clean if d.rule == "spec/channel-secret"]

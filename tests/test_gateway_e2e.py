@@ -109,13 +109,18 @@ def test_sticky_key_over_http(mlserver, tmp_path):
 
 
 def test_explicit_version_passes_straight_through(mlserver, tmp_path):
-    gw = gateway(tmp_path, table_doc(mlserver.url, {"1.0.0": {"role": "champion"}}), log=False)
+    doc = table_doc(mlserver.url, {"1.0.0": {"role": "champion"}, "1.1.0": {"role": "canary", "weight": 10},
+                                   "0.9.0": {"role": "failover"}})
+    gw = gateway(tmp_path, doc, log=False)
     with serve_in_thread(gw) as url:
         r = requests.post(f"{url}/v2/models/{IRIS}/versions/1.1.0/infer", json=v2_body(), headers=LAB, timeout=10)
         assert r.status_code == 200 and r.json()["model_version"] == "1.1.0"
         assert r.headers["X-Govops-Route"] == "explicit" and r.headers["X-Govops-Version"] == "1.1.0"
-        r = requests.post(f"{url}/v2/models/{IRIS}/versions/7.7.7/infer", json=v2_body(), headers=LAB, timeout=10)
-        assert r.status_code == 404  # MLServer's answer, not a failover
+        # only versions serving traffic: not the failover (loaded in MLServer), not an unrouted id
+        for version in ("0.9.0", "7.7.7"):
+            r = requests.post(f"{url}/v2/models/{IRIS}/versions/{version}/infer", json=v2_body(), headers=LAB,
+                              timeout=10)
+            assert r.status_code == 404 and "does not serve traffic" in r.json()["error"], version
 
 
 def test_challenger_down_champion_answers(mlserver, tmp_path):
@@ -149,8 +154,10 @@ def test_shadow_hanging_never_slows_or_fails_the_caller(mlserver, tmp_path):
             results = asyncio.run(fire(f"{url}/v2/models/{IRIS}/infer", 200, 10, headers=LAB, body=v2_body()))
             text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
             assert hang.accepted <= 2  # two workers, each stuck on one call
+    # every caller was answered while no shadow call had finished, one way or another (each hangs for
+    # 60 s): no answer waited for its shadow
+    assert sum(metric(text, "govops_gateway_shadow_requests_total", outcome=o) for o in ("ok", "error", "timeout")) == 0
     assert [s for s, _, _ in results] == [200] * 200
-    assert max(t for _, _, t in results) < 2.0  # the hanging shadow would take 60 s
     dropped = metric(text, "govops_gateway_shadow_dropped_total", model="lab/iris-species")
     assert dropped >= 200 - 2 - 4 - 10  # queue 4 + 2 in flight; the rest dropped (a few may be queued late)
 
@@ -199,11 +206,10 @@ def test_slow_champion_times_out_to_failover(mlserver, tmp_path):
         doc = table_doc(mlserver.url, {"1.0.0": {"role": "champion", "url": hang.url}, "0.9.0": {"role": "failover"}})
         gw = gateway(tmp_path, doc, log=False, timeout_s=0.5)
         with serve_in_thread(gw) as url:
-            t0 = time.perf_counter()
             r = infer(url)
-            took = time.perf_counter() - t0
+            assert hang.accepted == 1  # the champion was called, and never answered
     assert r.status_code == 200 and r.headers["X-Govops-Version"] == "0.9.0"
-    assert 0.5 <= took < 3.0
+    assert r.headers["X-Govops-Route"] == "failover"
 
 
 def test_weights_changed_under_load_fail_nothing(mlserver, tmp_path):
@@ -264,7 +270,7 @@ def test_malformed_payloads_and_content_types(mlserver, tmp_path):
         r = requests.post(endpoint, data=json.dumps(v2_body()), headers={**LAB, "Content-Type": "text/plain"},
                           timeout=10)
         assert r.status_code == 415 and "application/json" in r.json()["error"]
-        text = requests.get(f"{url}/metrics", headers=LAB, timeout=5).text
+        text = gw.metrics.render().decode()  # gateway-wide counters: the operator's view (a key sees its models)
     assert metric(text, "govops_gateway_rejected_total", reason="malformed") == 2
     assert metric(text, "govops_gateway_rejected_total", reason="content_type") == 1
 
@@ -286,13 +292,11 @@ def test_hundred_megabyte_payload_is_refused_without_reading_it(mlserver, tmp_pa
         host, port = url.removeprefix("http://").split(":")
         head = (f"POST /v2/models/{IRIS}/infer HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {LAB_KEY}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {100 * 1024 * 1024}\r\n\r\n").encode()
-        t0 = time.perf_counter()
         with socket.create_connection((host, int(port))) as s:
-            s.sendall(head + b"[" * 65536)  # 64 KiB of the declared 100 MiB
+            s.sendall(head + b"[" * 65536)  # 64 KiB of the declared 100 MiB: answered without the rest
             answer = _raw_response(s)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert b"over the limit of 10485760 bytes" in answer
-        assert time.perf_counter() - t0 < 5
         # chunked, no Content-Length: refused as soon as the limit is passed
         head = (f"POST /v2/models/{IRIS}/infer HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {LAB_KEY}\r\n"
                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
@@ -412,7 +416,8 @@ def test_metrics_counters_and_histogram(mlserver, tmp_path):
     assert metric(text, "govops_gateway_requests_total", code="200", **labels) == 7
     assert metric(text, "govops_gateway_request_duration_seconds_count", **labels) == 7
     assert metric(text, "govops_gateway_request_duration_seconds_bucket", le="10.0", **labels) == 7
-    assert metric(text, "govops_gateway_rejected_total", reason="unauthenticated") == 1
+    assert metric(text, "govops_gateway_rejected_total", reason="unauthenticated") == 0  # not a tenant's series
+    assert metric(gw.metrics.render().decode(), "govops_gateway_rejected_total", reason="unauthenticated") == 1
     assert LAB_KEY not in text
 
 

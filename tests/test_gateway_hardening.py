@@ -85,18 +85,26 @@ class Running:
 
 
 @contextlib.contextmanager
-def gateway(tmp_path: Path, upstream: str, *extra: str) -> Iterator[Running]:
-    """``govops gateway --table … --port 0`` with 1-second timeouts; stopped (SIGTERM) on exit."""
+def gateway(tmp_path: Path, upstream: str, *extra: str, models: dict[str, Any] | None = None,
+            keys: dict[str, str] | None = None, env_extra: dict[str, str] | None = None) -> Iterator[Running]:
+    """``govops gateway --table … --port 0`` with 1-second timeouts; stopped (SIGTERM) on exit.
+
+    ``models``: the table's models (default: lab/iris-species, champion 1.0.0 and a 50% canary 1.1.0);
+    ``keys``: tenant -> key (default: lab's); ``env_extra``: more GOVOPS_* settings.
+    """
     repo = tmp_path / "repo"
     (repo / ".govops").mkdir(parents=True, exist_ok=True)
     (repo / "govops.yaml").write_text((PROJECT / "govops.yaml").read_text())
-    (repo / ".govops" / "secrets.yaml").write_text(f"gatewayKeys:\n  lab: [{LAB_KEY}]\n")
-    table = {"upstream": upstream, "models": {"lab/iris-species": {"inputs": FEATURES, "versions": {
+    keys = keys or {"lab": LAB_KEY}
+    (repo / ".govops" / "secrets.yaml").write_text("gatewayKeys:\n" + "".join(f"  {t}: [{k}]\n"
+                                                                                for t, k in keys.items()))
+    table = {"upstream": upstream, "models": models or {"lab/iris-species": {"inputs": FEATURES, "versions": {
         "1.0.0": {"role": "champion"}, "1.1.0": {"role": "canary", "weight": 50}}}}}
     (repo / "table.json").write_text(json.dumps(table))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVOPS_")}
     env.update(GOVOPS_LOG_DIR=str(tmp_path / "logs"), GOVOPS_GATEWAY_HEADER_TIMEOUT_S="1",
                GOVOPS_GATEWAY_BODY_TIMEOUT_S="1", GOVOPS_GATEWAY_KEEPALIVE_S="1")
+    env.update(env_extra or {})
     err = tmp_path / "gateway.stderr"
     with open(err, "w") as err_fh:
         proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "-C", str(repo), "gateway", "--port", "0",
@@ -341,8 +349,12 @@ def test_metrics_need_a_key_or_the_loopback_metrics_port(tmp_path, upstream):
         bad = requests.get(f"{gw.url}/metrics", headers={"Authorization": "Bearer not-a-key-0123456789"},
                            timeout=WAIT_S)
         assert bad.status_code == 401
+        assert requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), headers=LAB,
+                             timeout=WAIT_S).status_code == 200
         keyed = requests.get(f"{gw.url}/metrics", headers=LAB, timeout=WAIT_S)
-        assert keyed.status_code == 200 and "govops_gateway_rejected_total" in keyed.text
+        # a tenant's key sees its own models' series only; gateway-wide counters are the operator's
+        assert keyed.status_code == 200 and 'model="lab/iris-species"' in keyed.text
+        assert "govops_gateway_rejected_total" not in keyed.text
         assert LAB_KEY not in keyed.text
         assert gw.metrics_url is not None and gw.metrics_url.startswith("http://127.0.0.1:")
         scraped = requests.get(f"{gw.metrics_url}/metrics", timeout=WAIT_S)
@@ -350,5 +362,134 @@ def test_metrics_need_a_key_or_the_loopback_metrics_port(tmp_path, upstream):
         # the metrics port serves nothing else
         other = requests.post(f"{gw.metrics_url}/v2/models/{IRIS}/infer", json=v2_body(), timeout=WAIT_S)
         assert other.status_code == 404
+    assert len(upstream.paths) == 1  # the keyed inference above; the metrics port forwarded nothing
+
+
+
+# -- red-team findings (net-fixes): a real gateway process, a recording upstream ---------------------------
+
+EU_KEY = "labeu-key-0123456789abcdef"
+CLINICAL_KEY = "clinical-key-0123456789abcdef"
+
+
+def test_explicit_calls_reach_only_versions_serving_traffic(tmp_path, upstream):
+    """#1/#2: a version the table does not route (shut down, removed) and a shadow or failover never answer."""
+    models = {"lab/iris-species": {"inputs": FEATURES, "versions": {
+        "1.0.0": {"role": "champion"}, "1.1.0": {"role": "canary", "weight": 10},
+        "2.0.0-rc1": {"role": "shadow"}, "0.9.0": {"role": "failover"}}}}
+    with gateway(tmp_path, upstream.url, models=models) as gw:
+        for version in ("2.0.0", "2.0.0-rc1", "0.9.0"):
+            r = requests.post(f"{gw.url}/v2/models/{IRIS}/versions/{version}/infer", json=v2_body(), headers=LAB,
+                              timeout=WAIT_S)
+            assert r.status_code == 404 and "does not serve traffic" in r.json()["error"], version
+            meta = requests.get(f"{gw.url}/v2/models/{IRIS}/versions/{version}/ready", headers=LAB, timeout=WAIT_S)
+            assert meta.status_code == 404, version
+        ok = requests.post(f"{gw.url}/v2/models/{IRIS}/versions/1.1.0/infer", json=v2_body(), headers=LAB,
+                           timeout=WAIT_S)
+        assert ok.status_code == 200 and ok.headers["X-Govops-Version"] == "1.1.0"
+    assert upstream.paths == [f"/v2/models/{IRIS}/versions/1.1.0/infer"]
+
+
+def test_a_tenant_is_taken_from_the_routed_model_not_the_path(tmp_path, upstream):
+    """#3: the key of 'lab' reached 'lab--eu''s model because the path was split at its first '--'."""
+    models = {"lab--eu/iris-species": {"versions": {"1.0.0": {"role": "champion"}}},
+              "clinical/triage": {"versions": {"1.0.0": {"role": "champion"}}}}
+    with gateway(tmp_path, upstream.url, models=models, keys={"lab": LAB_KEY, "lab--eu": EU_KEY}) as gw:
+        url = f"{gw.url}/v2/models/lab--eu--iris-species/infer"
+        assert requests.post(url, json=v2_body(), headers=LAB, timeout=WAIT_S).status_code == 403
+        owner = requests.post(url, json=v2_body(), headers={"Authorization": f"Bearer {EU_KEY}"}, timeout=WAIT_S)
+        assert owner.status_code == 200
+        # another tenant's model and an unknown one outside the caller's namespace look the same
+        for name in ("clinical--triage", "clinical--nothing"):
+            r = requests.post(f"{gw.url}/v2/models/{name}/infer", json=v2_body(), headers=LAB, timeout=WAIT_S)
+            assert r.status_code == 403, name
+    assert upstream.paths == ["/v2/models/lab--eu--iris-species/versions/1.0.0/infer"]
+
+
+def test_an_early_answer_closes_the_connection_and_connections_are_capped(tmp_path, upstream):
+    """#4: a 401 left the connection open while the client trickled a 100 MB body; no connection limit."""
+    with gateway(tmp_path, upstream.url) as gw:
+        sock = connect(gw)
+        sock.sendall(head(f"/v2/models/{IRIS}/infer", {"Content-Type": "application/json",
+                                                       "Content-Length": "100000000"}) + b"\r\n" + b"x" * 100)
+        answer = read_until_closed(sock)  # failed after WAIT_S before: the connection stayed open
+        sock.close()
+        assert status_of(answer) == 401 and b"connection: close" in answer.lower()
+        sock = connect(gw)
+        sock.sendall(head(f"/v2/models/{IRIS}/infer", {**LAB, "Content-Type": "text/plain",
+                                                       "Transfer-Encoding": "chunked"}) + b"\r\n5\r\nhello\r\n")
+        answer = read_until_closed(sock)
+        sock.close()
+        assert status_of(answer) == 415
+    with gateway(tmp_path / "capped", upstream.url, env_extra={"GOVOPS_GATEWAY_MAX_CONNECTIONS": "3",
+                                                                "GOVOPS_GATEWAY_HEADER_TIMEOUT_S": "60"}) as gw:
+        held = [connect(gw) for _ in range(3)]
+        for s in held:
+            s.sendall(b"GET /v2/health/live HTTP/1.1\r\n")  # heads never finished: held for 60 s
+        extra = connect(gw)
+        assert read_until_closed(extra) == b""  # over the cap: closed at once, long before the 60 s
+        extra.close()
+        for s in held:
+            s.close()
+
+
+def test_bogus_versions_never_become_metric_labels(tmp_path, upstream):
+    """#5: every caller-chosen version string became a Prometheus label (unbounded memory and /metrics)."""
+    with gateway(tmp_path, upstream.url, "--metrics-port", "0") as gw:
+        with requests.Session() as s:
+            for i in range(50):
+                r = s.post(f"{gw.url}/v2/models/{IRIS}/versions/v{i:040d}/infer", json=v2_body(), headers=LAB,
+                           timeout=WAIT_S)
+                assert r.status_code == 404
+        assert gw.metrics_url is not None
+        scraped = requests.get(f"{gw.metrics_url}/metrics", timeout=WAIT_S).text
+        assert "v0000" not in scraped
+        assert 'govops_gateway_rejected_total{reason="unknown_version"} 50.0' in scraped
     assert upstream.paths == []
 
+
+def test_metrics_and_readiness_tell_a_tenant_nothing_about_others(tmp_path, upstream):
+    """#6: a lab key read clinical's series; keyless /v2/health/ready named models and called upstream."""
+    models = {"lab/iris-species": {"versions": {"1.0.0": {"role": "champion"}}},
+              "clinical/triage": {"versions": {"3.1.0": {"role": "champion"}}}}
+    with gateway(tmp_path, upstream.url, models=models,
+                 keys={"lab": LAB_KEY, "clinical": CLINICAL_KEY}) as gw:
+        clinical = {"Authorization": f"Bearer {CLINICAL_KEY}"}
+        for _ in range(3):
+            requests.post(f"{gw.url}/v2/models/clinical--triage/infer", json=v2_body(), headers=clinical,
+                          timeout=WAIT_S)
+        as_lab = requests.get(f"{gw.url}/metrics", headers=LAB, timeout=WAIT_S).text
+        assert "clinical" not in as_lab
+        as_clinical = requests.get(f"{gw.url}/metrics", headers=clinical, timeout=WAIT_S).text
+        assert 'model="clinical/triage"' in as_clinical and "lab/" not in as_clinical
+        before = len(upstream.paths)
+        answers = [requests.get(f"{gw.url}/v2/health/ready", timeout=WAIT_S) for _ in range(20)]
+        assert {(a.status_code, a.content) for a in answers} == {(200, b"")}
+        assert len(upstream.paths) - before <= 2 * len(models)  # one round, cached: not 20 rounds
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_callers_host(tmp_path, upstream):
+    """#11: Starlette answered 307 with Location http://<Host header>/…"""
+    with gateway(tmp_path, upstream.url) as gw:
+        sock = connect(gw)
+        sock.sendall(f"POST /v2/models/{IRIS}/infer/ HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        answer = read_until_closed(sock)
+        sock.close()
+        assert status_of(answer) == 404 and b"evil.example" not in answer
+
+
+def test_absurd_shapes_are_refused_without_a_traceback(tmp_path, upstream):
+    """#12/#13: a shape of 60,000 huge dimensions (event loop blocked, then 500) and [10**12, 0] with no data."""
+    with gateway(tmp_path, upstream.url) as gw:
+        huge = b'{"inputs":[{"name":"a","shape":[' + b",".join([b"4611686018427387904"] * 60000) + \
+            b'],"datatype":"FP64","data":[1]}]}'
+        empty = b'{"inputs":[{"name":"a","shape":[1000000000000,0],"datatype":"FP64","data":[]}]}'
+        for body in (huge, empty, empty.replace(b"1000000000000", b"1000")):
+            r = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", data=body, timeout=WAIT_S,
+                              headers={**LAB, "Content-Type": "application/json"})
+            assert r.status_code == 400 and "malformed V2 inference request" in r.json()["error"]
+        ok = requests.post(f"{gw.url}/v2/models/{IRIS}/infer", json=v2_body(), headers=LAB, timeout=WAIT_S)
+        assert ok.status_code == 200
+    assert "Traceback" not in gw.stderr()
+    assert len(upstream.paths) == 1

@@ -47,6 +47,21 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _send(sender: Any, alert: Alert, channel: Any, secrets: SecretStore) -> None:
+    """``sender.send``, with anything but a :class:`DeliveryError` turned into a final one.
+
+    A sender that raises something else (an email header the library refuses, a bug) must fail
+    this one delivery, never the monitoring pass: later models' alerts and shutdowns still run.
+    """
+    try:
+        sender.send(alert, channel, secrets)
+    except DeliveryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise DeliveryError(f"{getattr(sender, 'type', 'channel')}: the alert could not be sent "
+                            f"({type(exc).__name__}: {exc})", retryable=False) from exc
+
+
 class Outbox:
     """The outbox and delivery log of one repository's monitoring state directory."""
 
@@ -98,7 +113,7 @@ class Outbox:
         error = "not attempted"
         for i in range(n):
             try:
-                sender.send(alert, channel, self.secrets)
+                _send(sender, alert, channel, self.secrets)
                 self._log(alert, data, "sent", None, start + i + 1)
                 return None
             except DeliveryError as exc:

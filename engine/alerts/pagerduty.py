@@ -60,7 +60,7 @@ class PagerDutySender:
     def send(self, alert: Alert, channel: Any, secrets: SecretStore) -> None:
         """Deliver one alert."""
         try:
-            key = secrets.require(channel.routing_key_secret)
+            key = secrets.channel_secret(channel.routing_key_secret, alert.model)
         except MissingSecret as exc:
             raise DeliveryError(f"pagerduty: {exc}", retryable=False) from exc
         answer = post_json(f"{base_url()}/v2/enqueue", event(alert, channel, key), what="pagerduty events",

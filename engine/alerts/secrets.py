@@ -7,12 +7,19 @@ message that may carry one (a delivery error, a receiver's answer) goes through
 :meth:`SecretStore.redact` before it is stored, which removes the values this store handed
 out (and the path and query of those that are URLs, which HTTP libraries print on their
 own) and cuts every URL down to its scheme and host (:func:`redact_urls`).
+
+A spec's channel secret is resolved only through :meth:`SecretStore.channel_secret`, which
+answers only names its tenant may use (``tenants.<t>.secrets`` in the base branch's
+``govops.yaml``) and never govops' own, CI or cloud variables (:func:`reserved_secret`), so a
+spec author cannot send alerts to another tenant's channels or to a URL from the monitor's
+environment.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,11 +71,49 @@ class MissingSecret(LookupError):
     """A secret named by a spec or by the SMTP settings is neither in the environment nor the file."""
 
 
+class ForbiddenSecret(MissingSecret):
+    """A spec's channel names a secret its tenant may not use (or one that is never a channel secret)."""
+
+
+# never a channel secret: govops' own settings, CI runners, cloud credentials, the SMTP login and the
+# secrets file's gateway keys (a spec author picks the name; the monitor's environment holds these)
+RESERVED_SECRET_PREFIXES = ("GOVOPS_", "GITHUB_", "ACTIONS_", "RUNNER_", "CI_", "AWS_", "GOOGLE_", "GCP_", "GCLOUD_",
+                            "AZURE_", "ARM_", "KUBE", "DOCKER_", "SMTP_", "SSH_", "GIT_", "OPA_", "PYTHON", "LD_")
+RESERVED_SECRET_NAMES = frozenset({"gatewayKeys", "CI", "HOME", "PATH", "USER", "SHELL", "PWD", "HOSTNAME",
+                                   "TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"})
+
+
+def reserved_secret(name: str) -> bool:
+    """True for names that are never a spec's channel secret, whatever govops.yaml allows."""
+    upper = name.upper()
+    return (name in RESERVED_SECRET_NAMES or upper in RESERVED_SECRET_NAMES
+            or upper.startswith(RESERVED_SECRET_PREFIXES))
+
+
+def tenant_secrets_of(config: Any) -> dict[str, list[str]]:
+    """``{tenant: [secret names]}`` from a :class:`engine.config.Governance` (``tenants.<t>.secrets``)."""
+    return {name: list(t.secrets) for name, t in getattr(config, "tenants", {}).items()}
+
+
+def _load_tenant_secrets(root: Path) -> dict[str, list[str]]:
+    """The scoping in ``root/govops.yaml``; empty (every channel secret refused) when it cannot be read."""
+    try:
+        from engine.workspace import load_config
+
+        config, _shown, _diags = load_config(root)
+        return tenant_secrets_of(config) if config is not None else {}
+    except Exception:  # noqa: BLE001 - no readable config: nothing is allowed (fail closed)
+        return {}
+
+
 class SecretStore:
     """Resolves secret names."""
 
-    def __init__(self, root: Path, file: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, file: str | None = None, env: Mapping[str, str] | None = None,
+                 tenant_secrets: Mapping[str, Sequence[str]] | None = None) -> None:
+        """``tenant_secrets``: which channel secrets each tenant may use; default: ``root/govops.yaml``'s."""
         self.root = root
+        self._tenant_secrets = tenant_secrets
         self.file = (root / file) if file and not Path(file).is_absolute() else (Path(file) if file else None)
         self.env = env if env is not None else os.environ
         self._data: dict[str, Any] | None = None
@@ -96,6 +141,29 @@ class SecretStore:
             return default
         self._revealed.add(found)
         return found
+
+    def allowed(self, tenant: str) -> set[str]:
+        """The channel secret names ``tenant`` may use."""
+        if self._tenant_secrets is None:
+            self._tenant_secrets = _load_tenant_secrets(self.root)
+        return set(self._tenant_secrets.get(tenant, ()))
+
+    def channel_secret(self, name: str, model: str) -> str:
+        """The value of a spec channel's secret ``name`` for ``model`` (``tenant/name``).
+
+        :class:`ForbiddenSecret` when the name is reserved or not in the tenant's allowed list;
+        :class:`MissingSecret` when it is allowed but not set. Only string values are handed out.
+        """
+        tenant = model.split("/", 1)[0]
+        if reserved_secret(name):
+            raise ForbiddenSecret(f"secret {name} is reserved (govops, CI or cloud settings) and is never a "
+                                  "channel secret")
+        if name not in self.allowed(tenant):
+            raise ForbiddenSecret(f"secret {name} is not allowed for tenant {tenant} (govops.yaml "
+                                  f"tenants.{tenant}.secrets)")
+        if not (name in self.env and self.env[name] != "") and not isinstance(self._file_data().get(name, ""), str):
+            raise ForbiddenSecret(f"secret {name} in the secrets file is not a string")
+        return self.require(name)
 
     def redact(self, text: str) -> str:
         """``text`` with every value this store handed out, and every URL's path and query, replaced."""

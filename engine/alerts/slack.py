@@ -35,7 +35,7 @@ class SlackSender:
     def send(self, alert: Alert, channel: Any, secrets: SecretStore) -> None:
         """Deliver one alert."""
         try:
-            url = secrets.require(channel.webhook_secret)
+            url = secrets.channel_secret(channel.webhook_secret, alert.model)
         except MissingSecret as exc:
             raise DeliveryError(f"slack: {exc}", retryable=False) from exc
         answer = post_json(url, message(alert, channel), what="slack webhook", ok=(200,))

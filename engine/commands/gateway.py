@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             body_timeout_s=settings.gateway_body_timeout_s,
             header_timeout_s=settings.gateway_header_timeout_s,
             keepalive_s=settings.gateway_keepalive_s,
+            max_connections=settings.gateway_max_connections,
             max_header_bytes=settings.gateway_max_header_bytes,
             max_header_field_bytes=settings.gateway_max_header_field_bytes,
         )

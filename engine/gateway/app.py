@@ -58,6 +58,7 @@ _JSON_TYPES = ("application/json", "")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")  # engine.spec.VERSION_PATTERN
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,253}$")  # tenant--name (DNS labels), with some slack
 MAX_FEEDBACK_ITEMS = 10_000
+READY_CACHE_S = 2.0  # /v2/health/ready checks upstream at most this often
 
 
 @dataclass
@@ -81,6 +82,7 @@ class GatewayConfig:
     keepalive_s: int = 5
     max_header_bytes: int = 64 * 1024
     max_header_field_bytes: int = 16 * 1024
+    max_connections: int = 0  # open client connections (and requests in flight) at once; 0: from RLIMIT_NOFILE
 
 
 def _json(status: int, doc: Any, headers: dict[str, str] | None = None,
@@ -112,11 +114,15 @@ class Gateway:
         self._watched = watched_files(config.root, config.table_file)
         self._fingerprint: tuple[tuple[int, int], ...] | None = None
         self._reload_lock = asyncio.Lock()
+        self._ready_lock = asyncio.Lock()
+        self._ready_cache: tuple[float, bool] | None = None  # (monotonic time, ready) of the last check
         self._watch_task: asyncio.Task[None] | None = None
         self.on_stop: list[Callable[[], object]] = []  # run at the end of shutdown (e.g. remove gateway.json)
         self.metrics_listener: tuple[str, int] | None = None  # (host, port) serving /metrics without a key
-        self.app = PathGuard(Starlette(routes=self._routes(), lifespan=self._lifespan),
-                             metrics_only=self._on_metrics_listener, on_refusal=self.count_refusal)
+        starlette = Starlette(routes=self._routes(), lifespan=self._lifespan)
+        # no 307 to the same path with(out) a trailing slash: its Location is built from the Host header
+        starlette.router.redirect_slashes = False
+        self.app = PathGuard(starlette, metrics_only=self._on_metrics_listener, on_refusal=self.count_refusal)
 
     def count_refusal(self, reason: str) -> None:
         """Count a request refused below the routes (bad path, header too large, timeouts)."""
@@ -174,6 +180,7 @@ class Gateway:
                         "models": len(self.table.models)}
             changed = table.digest != self.table.digest
             self.table = table  # one reference swap: requests in flight keep the table they started with
+            self._ready_cache = None
             self._fingerprint = fp
             self.table_error = None
             self.metrics.reloads.labels("changed" if changed else "unchanged").inc()
@@ -182,6 +189,7 @@ class Gateway:
     def set_table(self, table: RouteTable) -> None:
         """Replace the routing table directly (embedding and tests)."""
         self.table = table
+        self._ready_cache = None
 
     # -- routes ------------------------------------------------------------------------------------
     def _routes(self) -> list[Route]:
@@ -202,7 +210,13 @@ class Gateway:
 
     # -- checks shared by model endpoints -------------------------------------------------------------
     def _authorise(self, request: Request, name: str) -> tuple[ModelRoute | None, Response | None]:
-        tenant_of_model = name.split("--", 1)[0] if "--" in name else None
+        """The routed model a caller may use, or the refusal.
+
+        The model's tenant is the routed model's own (``ModelRoute.tenant``), never a piece of the
+        path: a key may only reach models of its tenant. A model that is not routed answers 403 unless
+        its name is in the caller's own ``tenant--`` namespace (404), so a caller learns nothing about
+        other tenants' models.
+        """
         routing_key = request.headers.get(KEY_HEADER)
         if routing_key is not None and len(routing_key.encode()) > MAX_KEY_BYTES:
             self.metrics.rejected.labels("bad_request").inc()
@@ -210,22 +224,32 @@ class Gateway:
         if not _MODEL_NAME.match(name):
             self.metrics.rejected.labels("bad_request").inc()
             return None, _error(400, "the model name in the path is not a model name (tenant--name)")
+        route = self.table.models.get(name)
         if self.config.keys is not None:
             tenant = self.config.keys.tenant_of(presented_key(request.headers))
             if tenant is None:
                 self.metrics.rejected.labels("unauthenticated").inc()
                 return None, _error(401, "missing or invalid API key (send Authorization: Bearer KEY or X-Api-Key)",
                                     {"WWW-Authenticate": 'Bearer realm="govops"'})
-            if tenant != tenant_of_model:
+            owner = route.tenant if route is not None else None
+            if owner != tenant and not (route is None and name.startswith(f"{tenant}--")):
                 self.metrics.rejected.labels("forbidden").inc()
-                return None, _error(403, f"this key belongs to tenant '{tenant}' and may not call models of "
-                                         f"tenant '{tenant_of_model or '?'}'")
-        route = self.table.models.get(name)
+                return None, _error(403, f"this key belongs to tenant '{tenant}' and may only call that "
+                                         f"tenant's routed models ({tenant}--NAME)")
         if route is None:
             self.metrics.rejected.labels("unknown_model").inc()
             why = f" (routing table not loaded: {self.table_error})" if self.table_error else ""
             return None, _error(404, f"model '{name}' is not routed by this gateway{why}")
         return route, None
+
+    def _explicit(self, route: ModelRoute, version: str) -> tuple[VersionRoute | None, Response | None]:
+        """The version an explicit call reaches, or 404 (shadows, the failover, unrouted versions)."""
+        target = route.explicit(version)
+        if target is None:
+            self.metrics.rejected.labels("unknown_version").inc()
+            return None, _error(404, f"version '{version}' of {route.model} does not serve traffic through this "
+                                     "gateway (explicit calls reach the champion and weighted challengers only)")
+        return target, None
 
     async def _body(self, request: Request) -> tuple[bytes | None, Response | None]:
         ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -277,21 +301,27 @@ class Gateway:
         return given if given and _REQUEST_ID.match(given) else _new_request_id()
 
     # -- inference -------------------------------------------------------------------------------------
-    async def _authorised_body(self, request: Request, name: str) -> tuple[ModelRoute, bytes] | Response:
-        """Key and size checks every model call passes: the route and the body, or a refusal."""
+    async def _authorised_body(self, request: Request, name: str,
+                               version: str | None = None) -> tuple[ModelRoute, bytes] | Response:
+        """Key, version and size checks every model call passes: the route and the body, or a refusal."""
         route, refusal = self._authorise(request, name)
         if refusal is not None:
             return refusal
         assert route is not None
+        if version is not None:
+            _target, refusal = self._explicit(route, version)
+            if refusal is not None:
+                return refusal
         body, refusal = await self._body(request)
         if refusal is not None:
             return refusal
         assert body is not None
         return route, body
 
-    async def _admit(self, request: Request, name: str) -> tuple[ModelRoute, bytes, dict[str, Any]] | Response:
+    async def _admit(self, request: Request, name: str,
+                     version: str | None = None) -> tuple[ModelRoute, bytes, dict[str, Any]] | Response:
         """Key, size and payload checks every inference passes: the route, body and parsed request, or a refusal."""
-        admitted = await self._authorised_body(request, name)
+        admitted = await self._authorised_body(request, name, version)
         if isinstance(admitted, Response):
             return admitted
         route, body = admitted
@@ -331,7 +361,7 @@ class Gateway:
         if log:
             for target, failed in tried:
                 tasks.append(self._log_task(route, target, target.role, rid, ts, elapsed, logged_key, doc, None,
-                                            failed.reason))
+                                            failed.reason, len(body)))
         if answered is None or answer is None:
             self.metrics.unavailable.labels(route.model).inc()
             names = "; ".join(f"{t.version} ({t.role}): {a.reason}" for t, a in tried)
@@ -350,7 +380,7 @@ class Gateway:
         if log:
             detail = None if ok else f"HTTP {answer.status}: {answer.body[:300].decode(errors='replace')}"
             tasks.append(self._log_task(route, answered, route_name, rid, ts, elapsed, logged_key, doc,
-                                        answer.body if ok else None, detail))
+                                        answer.body if ok else None, detail, len(body)))
         for shadow in route.shadows:
             job = ShadowJob(shadow, body, doc, rid, logged_key, log, route.inputs)
             tasks.append(functools.partial(self.shadows.submit, job))
@@ -360,28 +390,31 @@ class Gateway:
 
     def _log_task(self, route: ModelRoute, target: VersionRoute, route_name: str, rid: str, ts: int,
                   elapsed: float, key: str | None, doc: dict[str, Any], response: bytes | None,
-                  error: str | None) -> Callable[[], object]:
+                  error: str | None, size: int = 0) -> Callable[[], object]:
         log = self.log
         assert log is not None
         ex = Exchange(request_id=rid, ts_ns=ts, model=route.model, version=target.version, route=route_name,
                       latency_ms=elapsed * 1000.0, status="ok" if error is None else "error", error=error,
-                      request_key=key, request=doc, response=response, features=route.inputs)
+                      request_key=key, request=doc, response=response, features=route.inputs,
+                      size=size + len(response or b""))
         return functools.partial(log.log_exchange, ex)
 
     async def infer_version(self, request: Request) -> Response:
-        """Explicit version: straight through to that version, no failover, no shadow."""
+        """Explicit version: straight through to a live version (champion or weighted challenger), no failover."""
         t0 = time.perf_counter()
         name = request.path_params["name"]
         version, refusal = self._version_of(request)
         if refusal is not None:
             return refusal
         assert version is not None
-        admitted = await self._admit(request, name)
+        admitted = await self._admit(request, name, version)
         if isinstance(admitted, Response):
             return admitted
         route, body, doc = admitted
-        target = route.version(version) or VersionRoute(route.model, route.name, version, "explicit", None,
-                                                         route.champion.url)
+        target, refusal = self._explicit(route, version)
+        if refusal is not None:
+            return refusal
+        assert target is not None
         rid = self._request_id(request)
         raw_key = request.headers.get(KEY_HEADER)
         key = key_id(raw_key) if raw_key else None
@@ -394,7 +427,7 @@ class Gateway:
         error = None if ok else (answer.reason or f"HTTP {answer.status}: {answer.body[:300].decode(errors='replace')}")
         if self.log is not None and self.log.sampled():
             tasks.append(self._log_task(route, target, "explicit", rid, ts, elapsed, key, doc,
-                                        answer.body if ok else None, error))
+                                        answer.body if ok else None, error, len(body)))
         if answer.failed:
             self.metrics.errors.labels(route.model, version, "explicit", answer.kind or "error").inc()
         self.metrics.requests.labels(route.model, version, "explicit", str(answer.status)).inc()
@@ -449,15 +482,22 @@ class Gateway:
         return Response(status_code=200)
 
     async def ready(self, _request: Request) -> Response:
-        """Ready when every routed model's champion (or failover) is ready upstream."""
-        checks = [self._model_ready(route) for route in self.table.models.values()]
-        results = await asyncio.gather(*checks)
-        if self.table_error is not None and not self.table.models:
-            return _error(503, f"routing table not loaded: {self.table_error}")
-        not_ready = [r.model for r, ok in zip(self.table.models.values(), results, strict=True) if not ok]
-        if not_ready:
-            return _error(503, f"not ready: {', '.join(not_ready)}")
-        return Response(status_code=200)
+        """200 when every routed model's champion (or failover) is ready upstream, else 503; no body.
+
+        Keyless, so it names nothing and costs at most one round of upstream checks per
+        ``READY_CACHE_S`` however often it is called (concurrent callers share the round).
+        """
+        now = time.monotonic()
+        if self._ready_cache is None or now - self._ready_cache[0] >= READY_CACHE_S:
+            async with self._ready_lock:
+                if self._ready_cache is None or time.monotonic() - self._ready_cache[0] >= READY_CACHE_S:
+                    table = self.table
+                    ok = not (self.table_error is not None and not table.models)
+                    if ok:
+                        results = await asyncio.gather(*(self._model_ready(r) for r in table.models.values()))
+                        ok = all(results)
+                    self._ready_cache = (time.monotonic(), ok)
+        return Response(status_code=200 if self._ready_cache[1] else 503)
 
     async def _model_ready(self, route: ModelRoute) -> bool:
         for target in (route.champion, *((route.failover,) if route.failover else ())):
@@ -509,8 +549,10 @@ class Gateway:
         if refusal is not None:
             return refusal
         assert route is not None
-        target = route.version(version) or VersionRoute(route.model, route.name, version, "explicit", None,
-                                                         route.champion.url)
+        target, refusal = self._explicit(route, version)
+        if refusal is not None:
+            return refusal
+        assert target is not None
         answer = await self.upstream.call("GET", target.path_url(suffix), routed=False)
         if answer.kind in ("connection", "timeout"):
             return _error(answer.status, f"{route.model} version {version}: {answer.reason}")
@@ -519,14 +561,18 @@ class Gateway:
 
     # -- operations ------------------------------------------------------------------------------------------
     async def prometheus(self, request: Request) -> Response:
-        """Prometheus text exposition: with a valid key (any tenant), or on the loopback metrics listener."""
+        """Prometheus text exposition: a key sees its tenant's models only; the loopback metrics listener sees all."""
         if self.config.keys is not None and not self._on_metrics_listener(request.scope):
             if self.config.keys.tenant_of(presented_key(request.headers)) is None:
                 self.metrics.rejected.labels("unauthenticated").inc()
                 return _error(401, "/metrics needs an API key (Authorization: Bearer KEY), or scrape the "
                                    "loopback metrics port (govops gateway --metrics-port)",
                               {"WWW-Authenticate": 'Bearer realm="govops"'})
-        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        tenant: str | None = None
+        if self.config.keys is not None and not self._on_metrics_listener(request.scope):
+            tenant = self.config.keys.tenant_of(presented_key(request.headers))
+        body = await asyncio.to_thread(self.metrics.render, tenant)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def reload_endpoint(self, request: Request) -> Response:
         """Reload the routing table now (``govops rollout`` calls this with the token in gateway.json)."""

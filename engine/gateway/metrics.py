@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -66,6 +66,28 @@ class GatewayMetrics:
         """Expose the prediction log's counters."""
         self.registry.register(_LogCollector(stats))
 
-    def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+    def render(self, tenant: str | None = None) -> bytes:
+        """The text exposition format: everything, or only ``tenant``'s models' series.
+
+        A tenant sees the series whose ``model`` label is one of its models (``tenant/…``) and nothing
+        gateway-wide; blocking (it walks every series), so the gateway calls it off the event loop.
+        """
+        if tenant is None:
+            return generate_latest(self.registry)
+        return generate_latest(_TenantView(self.registry, f"{tenant}/"))
+
+
+class _TenantView:
+    """The registry's metric families, keeping only samples labelled with one tenant's models."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
+        self.registry = registry
+        self.prefix = prefix
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.registry.collect():
+            samples = [s for s in family.samples if s.labels.get("model", "").startswith(self.prefix)]
+            if samples:
+                kept = Metric(family.name, family.documentation, family.type, family.unit)
+                kept.samples = samples
+                yield kept

@@ -9,8 +9,14 @@ timer only runs between requests). This protocol feeds the parser at most
 one header line (or the request target) over ``max_field`` bytes with ``431``, and closes
 a connection whose head is not complete ``head_timeout_s`` after its first byte (``408``),
 or after connecting when it sends nothing (closed silently). The body's own limits (size
-and read time) are the application's. This module never reads header values beyond
-their length and never logs them.
+and read time) are the application's, but a request answered before its body was read
+(401, 403, 404, 415, 413, …) is answered with ``Connection: close`` and the connection is
+closed: uvicorn would otherwise discard the rest of the body as it trickles in, and every
+byte would reset its keep-alive timer, so one keyless client could hold a connection
+forever. Every request's body must also be in ``request_timeout_s`` after its head (else
+408 or close), and at most ``max_connections`` connections are open at once (more are
+closed at once; uvicorn answers 503 past the same number of requests in flight). This
+module never reads header values beyond their length and never logs them.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     max_head: int = 64 * 1024
     max_field: int = 16 * 1024
     head_timeout_s: float = 10.0
+    request_timeout_s: float = 60.0
+    max_connections: int = 1024
     on_refusal: Callable[[str], object] | None = None  # counts refusals (reason word) in the gateway's metrics
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -42,16 +50,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, str] | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
 
     # -- connection ----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the head deadline at once: a client that connects and sends nothing is dropped too."""
         super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            self._count("too_many_connections")
+            transport.close()  # over the cap: no answer, the file descriptor is freed at once
+            return
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the head deadline with the connection."""
+        """Stop the deadlines with the connection."""
         self._cancel_head_timer()
+        self._cancel_body_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -114,12 +128,41 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         self._in_head = False
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is None or self.transport.is_closing():
+            return
+        original = cycle.send
+
+        async def send(message: Any) -> None:
+            # answered before the whole body came in: say so and close after the answer (uvicorn
+            # adds "connection: close" and closes when keep_alive is off), never drain the rest
+            if message.get("type") == "http.response.start" and cycle.more_body:
+                cycle.keep_alive = False
+            await original(message)
+
+        cycle.send = send  # type: ignore[method-assign]
+        self._cancel_body_timer()
+        self._body_timer = self.loop.call_later(self.request_timeout_s, self._body_timeout)
 
     def on_message_complete(self) -> None:
         """The body is in: the next bytes start a new head (its deadline starts with them)."""
         super().on_message_complete()
+        self._cancel_body_timer()
         self._in_head = True
         self._head_bytes = 0
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timeout(self) -> None:
+        """The request's body is still not in ``request_timeout_s`` after its head: refuse or close."""
+        self._body_timer = None
+        if self.transport.is_closing() or self.cycle is None or not self.cycle.more_body:
+            return
+        self._refuse(408, "body_timeout",
+                     f"request body not received within {self.request_timeout_s:g} s of its headers")
 
     # -- refusing --------------------------------------------------------------------------------------
     def _arm_head_timer(self) -> None:
@@ -165,9 +208,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def protocol_class(*, max_head: int, max_field: int, head_timeout_s: float,
+def protocol_class(*, max_head: int, max_field: int, head_timeout_s: float, request_timeout_s: float = 60.0,
+                   max_connections: int = 1024,
                    on_refusal: Callable[[str], object] | None = None) -> type[GuardedHttpToolsProtocol]:
     """A protocol class with these limits (uvicorn builds one protocol object per connection from it)."""
     attrs: dict[str, Any] = {"max_head": max_head, "max_field": max_field, "head_timeout_s": head_timeout_s,
+                             "request_timeout_s": request_timeout_s, "max_connections": max_connections,
                              "on_refusal": staticmethod(on_refusal) if on_refusal is not None else None}
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), attrs)

@@ -77,6 +77,21 @@ class ModelRoute:
                 return v
         return None
 
+    def explicit(self, version_id: str) -> VersionRoute | None:
+        """The version an explicit call (``/versions/{v}/...``) may reach, or ``None``.
+
+        Only versions that serve live traffic: the champion and challengers (canary, ab) with a
+        weight above 0. A shadow's answers are never returned to anyone, the failover only answers
+        when the champion fails (or as champion, after an override), and a version the table does
+        not route (shut down by an override, removed, never deployed) is not reachable at all.
+        """
+        if self.champion.version == version_id:
+            return self.champion
+        for v in self.weighted:
+            if v.version == version_id and (v.weight or 0.0) > 0.0:
+                return v
+        return None
+
     def pick_point(self, point: float) -> VersionRoute:
         """The version at ``point`` in [0, 100): challengers' weights first, the champion takes the rest."""
         for v, bound in zip(self.weighted, self._cumulative, strict=True):
@@ -159,6 +174,9 @@ def table_from_data(doc: Any, *, source: str = "", default_url: str | None = Non
         if not isinstance(entry, dict) or not isinstance(entry.get("versions"), dict):
             raise TableError(f"{where}: expected an object with a 'versions' mapping")
         name = mlserver_name(model_id)
+        if name in models:  # e.g. lab/eu--x and lab--eu/x: one would silently answer for the other
+            raise TableError(f"{where}: its MLServer name '{name}' is also that of {models[name].model}; "
+                             "tenant and model names may not contain '--'")
         model_url = entry.get("upstream") or top_url
         by_role: dict[str, list[VersionRoute]] = {r: [] for r in ROLES}
         for vid, v in entry["versions"].items():

@@ -125,16 +125,38 @@ def notify_reload(root: Path, timeout_s: float = 2.0) -> str:
     return f"gateway at {doc.get('url')} reloaded its routing table ({body.get('models')} models)"
 
 
+FD_RESERVE = 128  # descriptors kept for upstream connections, the log and the listeners
+
+
+def max_connections(configured: int) -> int:
+    """``configured``, or (0) the soft open-file limit minus ``FD_RESERVE``: accept never runs out of fds."""
+    if configured > 0:
+        return configured
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 1024
+    if soft == resource.RLIM_INFINITY:
+        return 10_000
+    return max(16, min(soft - FD_RESERVE, 10_000))
+
+
 def uvicorn_config(gateway: Gateway, *, access_log: bool = False) -> uvicorn.Config:
     """The uvicorn settings of this gateway: its limits, its connection protocol, no server banner."""
     import uvicorn
 
     cfg = gateway.config
+    # a request's body must be in by then: the head's and the body's own deadlines, the upstream
+    # call (a routed request may wait for it before the body of the next one), and some slack
+    request_timeout_s = cfg.header_timeout_s + cfg.body_timeout_s + cfg.timeout_s + 5.0
     http = protocol_class(max_head=cfg.max_header_bytes, max_field=cfg.max_header_field_bytes,
-                          head_timeout_s=cfg.header_timeout_s, on_refusal=gateway.count_refusal)
+                          head_timeout_s=cfg.header_timeout_s, request_timeout_s=request_timeout_s,
+                          max_connections=max_connections(cfg.max_connections), on_refusal=gateway.count_refusal)
     return uvicorn.Config(gateway.app, http=http, log_level="warning", access_log=access_log, lifespan="on",
                           timeout_keep_alive=cfg.keepalive_s, backlog=2048, server_header=False,
-                          date_header=False)
+                          date_header=False, limit_concurrency=max_connections(cfg.max_connections))
 
 
 def serve(gateway: Gateway, root: Path, host: str, port: int, *, access_log: bool = False,

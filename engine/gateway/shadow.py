@@ -88,7 +88,7 @@ class ShadowSender:
                     status="ok" if ok else "error",
                     error=None if ok else (answer.reason or f"HTTP {answer.status}"),
                     request_key=job.request_key, request=job.request, response=answer.body if ok else None,
-                    features=job.features,
+                    features=job.features, size=len(job.body) + (len(answer.body) if ok else 0),
                 )
             )
 

@@ -2,8 +2,9 @@
 
 Serving stage. Pure: parses the body with orjson and returns the document or the
 reason it is malformed (answered with 400 by the gateway). Checks the shape of the
-protocol (``inputs`` with ``name``, ``shape``, ``datatype``, ``data`` whose element
-count matches the shape; optional ``id``, ``parameters``, ``outputs``), not the
+protocol (``inputs`` with ``name``, ``shape`` — at most ``MAX_DIMS`` dimensions of at most
+``MAX_DIM`` — ``datatype``, ``data`` with at least one element whose count matches the shape;
+optional ``id``, ``parameters``, ``outputs``), not the
 model's semantics, which MLServer checks. It never modifies the body: the gateway
 forwards the caller's bytes unchanged.
 """
@@ -18,6 +19,10 @@ DATATYPES = frozenset(
     {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
      "FP16", "FP32", "FP64", "BYTES"}
 )
+
+
+MAX_DIMS = 8
+MAX_DIM = 2**31 - 1  # one dimension; a shape's product is also checked against the elements sent
 
 
 class PayloadError(ValueError):
@@ -67,13 +72,17 @@ def parse_infer_request(body: bytes) -> dict[str, Any]:
         if (not isinstance(shape, list) or not shape
                 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
             raise PayloadError(f"{where}.shape must be a non-empty list of non-negative integers")
+        if len(shape) > MAX_DIMS or not all(s <= MAX_DIM for s in shape):
+            raise PayloadError(f"{where}.shape must have at most {MAX_DIMS} dimensions of at most {MAX_DIM} each")
         if t["datatype"] not in DATATYPES:
             known = ", ".join(sorted(DATATYPES))
             raise PayloadError(f"{where}.datatype '{t['datatype']}' is not a V2 datatype ({known})")
-        expected = 1
-        for s in shape:
-            expected *= s
         got = _count(t["data"])
+        if got == 0:
+            raise PayloadError(f"{where}: a tensor needs at least one element (shape {shape}, no data)")
+        expected = 1
+        for s in shape:  # at most MAX_DIMS factors below 2**31: cheap
+            expected *= s
         if got != expected:
             raise PayloadError(f"{where}: shape {shape} needs {expected} elements, data has {got}")
         if rows is None:

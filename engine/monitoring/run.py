@@ -26,7 +26,7 @@ from typing import Any
 from engine.alerts import Alert
 from engine.alerts.manager import AlertManager, parse_duration
 from engine.alerts.outbox import Outbox
-from engine.alerts.secrets import SecretStore
+from engine.alerts.secrets import SecretStore, tenant_secrets_of
 from engine.diagnostics import Diagnostic
 from engine.errors import GovopsError, InputError
 from engine.gateway.overrides import clear_settled, read_overrides
@@ -174,7 +174,7 @@ def monitor_once(root: Path, *, window: str | None = None, models: list[str] | N
     selected = [by_id[m] for m in (models or sorted(by_id)) if m in by_id
                 and by_id[m].spec.spec.deployment is not None and by_id[m].spec.spec.monitoring is not None]
     folder = state_dir(root)
-    secrets = SecretStore(root, ws.config.secrets.file)
+    secrets = SecretStore(root, ws.config.secrets.file, tenant_secrets=tenant_secrets_of(ws.config))
     run = MonitorRun(_iso_ns(until), [], {})
     with locked(root):
         outbox = Outbox(folder, secrets)
