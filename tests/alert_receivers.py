@@ -132,10 +132,18 @@ class SmtpReceiver:
 
         import socket
 
-        with socket.socket() as sock:  # aiosmtpd needs a concrete port (it connects to itself to start)
-            sock.bind(("127.0.0.1", 0))
-            self._port = int(sock.getsockname()[1])
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self._port)
+        # the listening socket is bound here and handed to the server, never released and re-bound
+        # (aiosmtpd needs the concrete port only to connect to itself once it has started)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._port = int(self._sock.getsockname()[1])
+        sock = self._sock
+
+        class OnSocket(Controller):
+            def _create_server(self) -> Any:
+                return self.loop.create_server(self._factory_invoker, sock=sock, ssl=self.ssl_context)
+
+        self.controller = OnSocket(Handler(), hostname="127.0.0.1", port=self._port)
 
     def __enter__(self) -> SmtpReceiver:
         self.controller.start()
@@ -147,3 +155,4 @@ class SmtpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+        self._sock.close()

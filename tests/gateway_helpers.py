@@ -19,7 +19,6 @@ import uvicorn
 
 from engine.gateway.app import Gateway
 from engine.gateway.server import bind, url_of, uvicorn_config
-from engine.mlserver.process import free_port
 from engine.mlserver.settings import model_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -59,9 +58,20 @@ def table_doc(upstream: str, versions: dict[str, dict[str, Any]]) -> dict[str, A
     return {"upstream": upstream, "models": {"lab/iris-species": {"inputs": FEATURES, "versions": versions}}}
 
 
+_DEAD: list[socket.socket] = []
+
+
 def dead_url() -> str:
-    """A loopback URL nothing listens on (connection refused)."""
-    return f"http://127.0.0.1:{free_port()}"
+    """A loopback URL nothing listens on (connection refused).
+
+    The port is held by a socket that is bound and never listens, for the rest of the session:
+    connecting is refused, and no other process can take the port meanwhile (as it could a
+    port found free and released).
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _DEAD.append(sock)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 class HangingServer:

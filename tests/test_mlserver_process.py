@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 from pathlib import Path
@@ -85,16 +84,10 @@ def _write_repo(repo: Path) -> None:
 def server(tmp_path_factory):
     repo = tmp_path_factory.mktemp("mlrepo")
     _write_repo(repo)
-    saved = os.environ.get("MLSERVER_HTTP_PORT")
-    os.environ["MLSERVER_HTTP_PORT"] = "1"  # must not leak into the isolated environment
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLSERVER_HTTP_PORT", "1")  # must not leak into the isolated environment
         proc = MLServerProcess(repo)
         proc.start()
-    finally:
-        if saved is None:
-            os.environ.pop("MLSERVER_HTTP_PORT", None)
-        else:
-            os.environ["MLSERVER_HTTP_PORT"] = saved
     yield proc
     proc.stop()
 

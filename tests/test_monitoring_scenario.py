@@ -110,7 +110,14 @@ def test_drift_to_alerts_to_shutdown_commit(tmp_path: Path, monkeypatch: pytest.
         assert h["score"] < first["health"]["score"] and h["red"] and h["is_critical"] and h["score"] < 0.6
         # 3. one alert per channel per (metric, severity) -- not one per request or per row
         firing = {a["key"] for a in second["alerts"]}
-        assert f"{M}|drift.drifted_share|warning" in firing and f"{M}|health|critical" in firing
+        # exactly the gated failures and the health: the shifted inputs drift (the drifted share is the
+        # gate, so the per-feature PSIs are evidence, never alerts), the predictions shift with them,
+        # shifted ages and blood pressures leave their declared ranges, referrals leave the KPI's band
+        assert firing == {f"{M}|drift.drifted_share|warning", f"{M}|drift.psi[prediction]|warning",
+                          f"{M}|anomaly.out_of_range_rate|warning", f"{M}|kpi.referral_rate|warning",
+                          f"{M}|health|critical"}
+        assert {m["key"] for m in second["metrics"] if m["key"].startswith("drift.psi[") and m["passed"] is False
+                and not m["gate"]} == {"drift.psi[age]", "drift.psi[bmi]", "drift.psi[bp]", "drift.psi[s5]"}
         assert len(http.slack) == len(firing) == len(smtp.messages)
         assert len([r for r in http.pagerduty if r.body["event_action"] == "trigger"]) == len(firing)
         assert sum(f"{M}: drift.drifted_share = " in r.body["text"] for r in http.slack) == 1

@@ -43,10 +43,10 @@ BASE_IRIS = (
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     root = make_repo(tmp_path_factory.mktemp("gitops") / "repo")
-    os.environ["GOVOPS_ROLLOUT_DRAIN_S"] = "0.2"
-    yield root
-    os.environ.pop("GOVOPS_ROLLOUT_DRAIN_S", None)
-    stop_server(ServingPaths.for_repo(root))
+    with pytest.MonkeyPatch.context() as mp:  # module-scoped: undone when the module's tests are done
+        mp.setenv("GOVOPS_ROLLOUT_DRAIN_S", "0.2")
+        yield root
+        stop_server(ServingPaths.for_repo(root))
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +122,8 @@ def test_second_rollout_changes_nothing(baseline, capsys):
     assert len(read_ledger(baseline)) == notes_before
 
 
-def test_champion_switch_under_load_has_zero_failed_requests(baseline, capsys):
-    os.environ["GOVOPS_ROLLOUT_DRAIN_S"] = "1.0"
+def test_champion_switch_under_load_has_zero_failed_requests(baseline, capsys, monkeypatch):
+    monkeypatch.setenv("GOVOPS_ROLLOUT_DRAIN_S", "1.0")  # back to the module's 0.2 after this test
     paths = ServingPaths.for_repo(baseline)
     url = read_server(paths).url
     rows = pd.read_csv(baseline / "artifacts/data/iris/evaluation.csv").drop(columns=["species"]).to_numpy()[:2]
@@ -153,7 +153,6 @@ def test_champion_switch_under_load_has_zero_failed_requests(baseline, capsys):
         stop.set()
         for t in threads:
             t.join()
-        os.environ["GOVOPS_ROLLOUT_DRAIN_S"] = "0.2"
     failed = [r for r in results if r[1] != 200]
     assert len(results) > 20 and failed == []
     assert {c for c, _ in results} == {"1.0.0", "1.1.0"}

