@@ -127,7 +127,8 @@ def inexact_string(text: str) -> str | None:
     return found.lstrip(".") if found else None
 
 
-_LONG_DIGITS = re.compile(r"\d{17}|\d\.\d{16}")
+# a JSON number with a fraction or an exponent (integers reach rego-cpp exactly up to 64 bits)
+_FLOAT_TOKEN = re.compile(r"\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+")
 MAX_FLOAT_DIGITS = 16
 """rego-cpp keeps 16 significant digits of a JSON number (OPA and Python keep 17)."""
 
@@ -153,9 +154,12 @@ def inexact_number(text: str) -> tuple[str, float] | None:
 
     Such a number (``0.30000000000000004``) reaches the embedded engine rounded, so it
     could decide differently from OPA; it is refused rather than rounded. Cheap on the
-    usual input: only a document with a run of 17 digits is parsed and walked.
+    usual input: only a document with a long decimal token is parsed and walked.
     """
-    if not _LONG_DIGITS.search(text):
+    if not any(
+        sum(c.isdigit() for c in m.group().split("e")[0].split("E")[0].lstrip("0.")) > MAX_FLOAT_DIGITS
+        for m in _FLOAT_TOKEN.finditer(text)
+    ):
         return None
     try:
         doc = json.loads(text)
