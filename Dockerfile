@@ -27,4 +27,4 @@ RUN groupadd --system --gid 10001 govops \
 
 USER 10001:10001
 WORKDIR /work/repo
-ENTRYPOINT ["python", "-m", "runners"]
+ENTRYPOINT ["python", "-I", "-m", "runners"]

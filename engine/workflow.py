@@ -262,7 +262,9 @@ def _check_container(name: str, options: WorkflowOptions, *, champion: bool) -> 
     return Container(
         name=name,
         image=options.image,
-        command=["python", "-m", "runners"],
+        # -I: the working directory is the PR's checkout, and a committed runners/ (or any
+        # module) there must never shadow the installed package that judges it
+        command=["python", "-I", "-m", "runners"],
         args=args,
         working_dir=REPO_PATH,
         inputs=[*(Parameter(name=p) for p in params), git],

@@ -70,7 +70,7 @@ def substitute(text: str, params: dict[str, str]) -> str:
 
 def default_executor(argv: list[str]) -> tuple[int, bytes | None]:
     """A check that passes: the result document a runner would write for this argv."""
-    args = argv[3:]
+    args = argv[argv.index("runners") + 1:]  # python -I -m runners CHECK ...
     opts = {args[i]: args[i + 1] for i in range(1, len(args) - 1, 2) if args[i].startswith("--")}
     doc = {
         "check": args[0],

@@ -36,13 +36,20 @@ def test_local_and_argo_write_the_same_result_files(tmp_path: Path) -> None:
 
     counter = itertools.count()
 
+    # the pod's working directory is the PR's checkout: a runners/ package committed there must
+    # never shadow the installed one (the step runs `python -I -m runners`)
+    marker = tmp_path / "shadow-ran"
+    (repo / "runners").mkdir()
+    (repo / "runners" / "__init__.py").write_text("")
+    (repo / "runners" / "__main__.py").write_text(f"open({str(marker)!r}, 'w').write('forged')\n")
+
     def pod(argv: list[str]) -> tuple[int, bytes | None]:
-        assert argv[:3] == ["python", "-m", "runners"]
+        assert argv[:4] == ["python", "-I", "-m", "runners"]
         out = tmp_path / "pods" / f"{next(counter)}" / "result.json"  # each pod has its own /tmp
         out.parent.mkdir(parents=True)
-        args = list(argv[3:])
+        args = list(argv)
         args[args.index("--out") + 1] = str(out)  # /tmp/result.json inside the pod
-        proc = subprocess.run([sys.executable, "-m", "runners", *args], cwd=repo, capture_output=True, timeout=300)
+        proc = subprocess.run([sys.executable, *args[1:]], cwd=repo, capture_output=True, timeout=300)
         return proc.returncode, out.read_bytes() if out.exists() else None
 
     local = local_mod.run_validation(repo, tasks, tmp_path / "local", jobs=2, timeout_s=300)
@@ -57,6 +64,7 @@ def test_local_and_argo_write_the_same_result_files(tmp_path: Path) -> None:
         return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.json"))
 
     assert files(tmp_path / "local") == files(tmp_path / "argo")
+    assert not marker.exists()
     profiles = {f"{t.model}/profile-{t.version}.json" for t in tasks}  # one reference profile per validated version
     assert len(files(tmp_path / "argo")) == len(tasks) + 1 + len(profiles)
     for task in tasks:

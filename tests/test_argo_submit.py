@@ -102,7 +102,7 @@ def test_submit_wait_collect_exact_requests(tmp_path: Path, tasks: list[Validati
 
 def test_failed_check_and_missing_result(tmp_path: Path, tasks: list[ValidationTask]) -> None:
     def executor(argv: list[str]) -> tuple[int, bytes | None]:
-        check = argv[3]
+        check = argv[argv.index("runners") + 1]
         if check == "drift":  # failed on its merits: a result with status fail, exit 1
             code, raw = default_executor(argv)
             doc = json.loads(raw or b"{}")
@@ -142,7 +142,7 @@ def test_shell_metacharacters_reach_the_step_verbatim(tmp_path: Path, tasks: lis
     with ArgoServer(FakeArgo()) as server:
         run, _ = _run(server, [odd], tmp_path / "out")
     argv = server.fake.argvs[0]
-    assert argv[:3] == ["python", "-m", "runners"]  # no sh -c anywhere
+    assert argv[:4] == ["python", "-I", "-m", "runners"]  # no sh -c anywhere
     assert argv[argv.index("--spec") + 1] == nasty  # one argv item, byte for byte
     assert json.loads(argv[argv.index("--thresholds") + 1]) == {"min_accuracy": 0.5}
     assert run.ok

@@ -36,7 +36,7 @@ def test_runs_checks_as_a_non_root_user() -> None:
     assert users == ["10001:10001"]
     assert [op for op, _ in ins][-1] == "ENTRYPOINT"
     entry = json.loads(next(rest for op, rest in ins if op == "ENTRYPOINT"))
-    assert entry == ["python", "-m", "runners"]  # exec form: no shell
+    assert entry == ["python", "-I", "-m", "runners"]  # exec form: no shell
     assert ("WORKDIR", "/work/repo") in ins  # where Argo's git artifact puts the checkout
 
 

@@ -111,7 +111,7 @@ def test_step_is_an_argv_with_result_artifact_and_infra_only_retries(tasks: list
     manifest = pr_workflows(tasks, RUN, WorkflowOptions(image="registry.example/validator:1.2.3"))[0].to_dict()
     step = _template(manifest, CHAMPION_TEMPLATE)
     c = step["container"]
-    assert c["command"] == ["python", "-m", "runners"]
+    assert c["command"] == ["python", "-I", "-m", "runners"]
     assert c["args"] == [
         "{{inputs.parameters.check}}",
         "--spec",

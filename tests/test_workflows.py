@@ -180,3 +180,13 @@ def test_init_scaffolds_both_pr_workflows(tmp_path: Path) -> None:
     assert {f".github/workflows/{n}" for n in SCAFFOLDED} <= set(files)
     for name in SCAFFOLDED:
         assert (tmp_path / "repo" / ".github" / "workflows" / name).read_text() == (TEMPLATES / name).read_text()
+
+
+@pytest.mark.parametrize("name", ["govops-pr.yml", "govops-pr-report.yml", "govops-rollout.yml"])
+def test_python_never_imports_from_the_checkout(name: str) -> None:
+    # `python -m pip` with a PR checkout as the working directory runs a committed pip/ package
+    # (a red-team forged every validator's result that way): every `python` a step runs is -I
+    steps = [s for job in load(WORKFLOWS / name)["jobs"].values() for s in job["steps"] if "run" in s]
+    calls = [ln.strip() for s in steps for ln in s["run"].splitlines() if re.match(r"\s*python3?\s", ln)]
+    assert calls, name
+    assert all(re.match(r"python3? -I ", c) for c in calls), calls
