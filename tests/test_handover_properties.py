@@ -123,7 +123,8 @@ def test_any_float_decides_the_same_built_or_as_text(engines: dict, doc: Any) ->
 
 
 @pytest.mark.xfail(strict=True, reason="rego-cpp rounds a JSON number to 16 significant digits on both paths: "
-                   "0.30000000000000004 arrives as 0.3 (OPA and Python keep it); not fixed in the hand-over yet")
+                   "0.30000000000000004 arrives as 0.3 (OPA and Python keep it); govops refuses such numbers "
+                   "before any engine sees them (tests/test_policy_handover.py)")
 def test_a_seventeen_digit_float_reaches_the_policy_unchanged(engines: dict) -> None:
     interp, bundle = engines["echo"]
     set_input(interp, json.dumps({"doc": 0.1 + 0.2}))
