@@ -69,7 +69,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, set[
     repo = copy_example_repo(tmp_path_factory.mktemp("conf") / "repo", git=False)
     settings = Settings(now="2026-11-01T00:00:00+00:00")
     scope = select(repo, all_models=True)
-    builder, docs = build_inputs(scope, settings, load_library(repo), repo)
+    builder, docs = build_inputs(scope, settings)
     by_model = {d["model"]: d["input"] for d in docs}
     high = by_model["clinical/readmission-triage"]
     med = by_model["clinical/disease-progression"]

@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
 def _input(args: argparse.Namespace) -> int:
     from engine.commands.check import context_from_args
     from engine.policy.check import build_inputs, select
-    from engine.policy.library import load_library
     from engine.settings import Settings
 
     root = repo_root(args)
@@ -67,7 +66,7 @@ def _input(args: argparse.Namespace) -> int:
     )
     for d in scope.diagnostics:
         print(d.render(), file=sys.stderr)
-    _, docs = build_inputs(scope, settings, load_library(root, settings.policy_dir), root)
+    _, docs = build_inputs(scope, settings)
     sys.stdout.write(json.dumps(docs, indent=2, allow_nan=False) + "\n")
     return EXIT_OK
 

@@ -5,8 +5,9 @@ one input per model (``engine.policy.inputs``) with its cache key and the text a
 receives (``engine.policy.prepare``; for a re-check of every model this happens in the
 processes that load the specs), reuses cached decisions, evaluates the rest through the
 chosen backend, and turns deny/warn items into diagnostics at the spec's file:line.
-Reads the repository and Git; never writes anything but the decision cache under
-``.govops/cache/``. Any failure to decide raises ``PolicyError`` (exit 2).
+Reads the repository and Git; never writes anything but the decision cache, which lives
+in the cache directory outside the checkout (``engine.statedir``). Any failure to decide
+raises ``PolicyError`` (exit 2).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from engine.policy.judge import Rules, rules_for_change, rules_of_tree
 from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary
 from engine.policy.prepare import InputPreparer, Prepared, PrepareFailure, RunDocuments, prepare
 from engine.policy.timeutil import parse_now
-from engine.policy.waivers import load_waivers
 from engine.settings import Settings
 from engine.workspace import LoadedSpec, load_workspace
 
@@ -46,10 +46,10 @@ class Scope:
     config: Governance
     mode: str
     items: list[tuple[LoadedSpec, LoadedSpec | None, dict[str, Any] | None]]
+    rules: Rules
+    """The rules that judge these models (the base's for a change; see ``engine.policy.judge``)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     context: dict[str, Any] | None = None
-    rules: Rules | None = None
-    """The rules that judge these models (the base's for a change; see ``engine.policy.judge``)."""
 
 
 @dataclass
@@ -101,7 +101,7 @@ def select(
         specs = [known[m] for m in models]
         files = {s.file for s in specs}
         diags = [d for d in diags if d.file in files or d.file == ws.config_file]
-    return Scope(rules.config, "recheck", [(s, s, None) for s in specs], list(diags), context, rules)
+    return Scope(rules.config, "recheck", [(s, s, None) for s in specs], rules, list(diags), context)
 
 
 def _select_change(
@@ -140,16 +140,12 @@ def _select_change(
         items = [i for i in items if i[0].id in set(models)]
     ctx = dict(context or {})
     ctx.setdefault("changed_files", list(plan.changed_files))
-    return Scope(config, "change", items, list(rules.diagnostics) + list(plan.diagnostics), ctx, rules)
+    return Scope(config, "change", items, rules, list(rules.diagnostics) + list(plan.diagnostics), ctx)
 
 
-def build_inputs(
-    scope: Scope, settings: Settings, library: PolicyLibrary, root: Path
-) -> tuple[InputBuilder, list[dict[str, Any]]]:
-    """The input documents for every model in scope (exactly what the backends receive)."""
-    waivers = scope.rules.waivers if scope.rules is not None else load_waivers(root / library.directory,
-                                                                                  library.directory)
-    builder = _builder(scope.config, settings, waivers, scope.context, scope.mode)
+def build_inputs(scope: Scope, settings: Settings) -> tuple[InputBuilder, list[dict[str, Any]]]:
+    """The input documents for every model in scope (exactly what the backends receive), with its rules' waivers."""
+    builder = _builder(scope.config, settings, scope.rules.waivers, scope.context, scope.mode)
     docs = []
     for head_spec, base_spec, entry in scope.items:
         if entry is None and base_spec is head_spec:
@@ -271,7 +267,7 @@ def _run_check(
             root, base=base, head=head, all_models=all_models, models=models, context=context,
             config_path=config_path, rules=rules, settings=settings,
         )
-        batch = _prepare_scope(scope, settings, library, root)
+        batch = _prepare_scope(scope, settings)
     builder, run = batch.builder, batch.run
     cache = DecisionCache(root, library.digest, enabled=settings.policy_cache, settings=settings)
     decisions: list[Decision | None] = [cache.get(p.key) for p in batch.prepared]
@@ -298,8 +294,7 @@ def _run_check(
     stamp = datetime.fromtimestamp(builder.now_ns / 1e9, UTC).isoformat()
     revision = early.revision() if early.revision is not None else library.revision()
     missed = set(missing)
-    judged_by = {"source": "base" if rules.commit else "worktree", "commit": rules.commit,
-                 "policy_revision": revision, "waivers": len(rules.waivers)}
+    judged_by = rules.provenance(revision)
     records = [
         {
             "decision_id": str(uuid.uuid4()),
@@ -351,9 +346,9 @@ class _Batch:
         return YamlDocument(file, None, {}, (root / file).read_bytes())
 
 
-def _prepare_scope(scope: Scope, settings: Settings, library: PolicyLibrary, root: Path) -> _Batch:
+def _prepare_scope(scope: Scope, settings: Settings) -> _Batch:
     """Inputs for the selected models, built here from the loaded specs (a change, or models by name)."""
-    builder, docs = build_inputs(scope, settings, library, root)
+    builder, docs = build_inputs(scope, settings)
     run = RunDocuments.of(builder)
     bucket = builder.time_bucket()
     prepared = [prepare(doc["input"], h, run, bucket) for (h, _, _), doc in zip(scope.items, docs, strict=True)]

@@ -133,14 +133,15 @@ MAX_FLOAT_DIGITS = 16
 """rego-cpp keeps 16 significant digits of a JSON number (OPA and Python keep 17)."""
 
 
-def _float_digits(x: float) -> int:
-    mantissa = repr(x).lstrip("-").split("e")[0].replace(".", "").lstrip("0")
-    return len(mantissa.rstrip("0")) if "." in repr(x) or "e" in repr(x) else len(mantissa)
+def _significant_digits(token: str) -> int:
+    """Significant digits of a number as JSON (and ``repr``) writes it: ``0.30000000000000004`` -> 17."""
+    mantissa = token.lstrip("-").split("e")[0].split("E")[0]
+    return len(mantissa.replace(".", "").strip("0"))
 
 
 def _long_float(value: Any, path: str) -> tuple[str, float] | None:
     if isinstance(value, float):
-        return (path or "(the document)", value) if _float_digits(value) > MAX_FLOAT_DIGITS else None
+        return (path or "(the document)", value) if _significant_digits(repr(value)) > MAX_FLOAT_DIGITS else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for k, v in items:
         found = _long_float(v, f"{path}[{k}]" if isinstance(k, int) else f"{path}.{k}")
@@ -156,10 +157,7 @@ def inexact_number(text: str) -> tuple[str, float] | None:
     could decide differently from OPA; it is refused rather than rounded. Cheap on the
     usual input: only a document with a long decimal token is parsed and walked.
     """
-    if not any(
-        sum(c.isdigit() for c in m.group().split("e")[0].split("E")[0].lstrip("0.")) > MAX_FLOAT_DIGITS
-        for m in _FLOAT_TOKEN.finditer(text)
-    ):
+    if not any(_significant_digits(m.group()) > MAX_FLOAT_DIGITS for m in _FLOAT_TOKEN.finditer(text)):
         return None
     try:
         doc = json.loads(text)

@@ -23,7 +23,7 @@ Never writes; never reads a file of the change from disk when judging a commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from engine.config import Governance
@@ -48,9 +48,8 @@ class Rules:
     commit: str | None = None
     """The commit whose rules judge (None: the working tree)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    pending_waivers: list[dict[str, Any]] = field(default_factory=list)
-    """Waivers the change adds that do not count (their approver did not approve it)."""
     base_waivers: list[dict[str, Any]] = field(default_factory=list)
+    """The judging side's own waivers (counted whoever approved the change)."""
     proposed_waivers: list[tuple[dict[str, Any], int]] = field(default_factory=list)
     """Waivers the change adds or edits, with their line in its waivers file."""
     waivers_file: str = ""
@@ -59,13 +58,11 @@ class Rules:
         """Count the change's waivers whose named approver approved it (and is not its author)."""
         approvers = _approvers(context)
         self.diagnostics = [d for d in self.diagnostics if d.rule != "govops/waiver-not-approved"]
-        effective = list(self.base_waivers) if self.commit else list(self.waivers)
-        self.pending_waivers = []
+        effective = list(self.base_waivers)
         for waiver, line in self.proposed_waivers:
             if waiver["approver"] in approvers:
                 effective.append(waiver)
                 continue
-            self.pending_waivers.append(waiver)
             self.diagnostics.append(Diagnostic(
                 self.waivers_file, line, 1, "govops/waiver-not-approved",
                 f"waiver of {waiver['rule']} for {waiver['model']} names {waiver['approver']} as approver, who has "
@@ -76,13 +73,12 @@ class Rules:
         self.waivers = effective
         return self
 
-    def provenance(self) -> dict[str, Any]:
-        """What decision records say about the rules that judged them."""
+    def provenance(self, policy_revision: str | None) -> dict[str, Any]:
+        """What decision records say about the rules that judged them (``judged_by``)."""
         return {
             "source": "base" if self.commit else "worktree",
             "commit": self.commit,
-            "policy_revision": self.library.revision(),
-            "policy_digest": self.library.digest,
+            "policy_revision": policy_revision,
             "waivers": len(self.waivers),
         }
 
@@ -95,7 +91,7 @@ def rules_of_tree(root: Path, policy_dir: str, config_path: Path | None = None, 
         raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
     library = load_library(root, policy_dir, with_tests=with_tests)
     waivers = load_waivers(_on_disk(root, policy_dir), library.directory)
-    return Rules(config, config_file, library, waivers, None, list(diags))
+    return Rules(config, config_file, library, waivers, None, list(diags), base_waivers=list(waivers))
 
 
 def rules_for_change(
@@ -129,7 +125,6 @@ def rules_for_change(
         library, waivers_raw = _library_at(root, reader, base_sha, policy_dir)
         if library is None:
             library = load_library(root, policy_dir)
-            waivers_raw = None
             base_waivers = load_waivers(_on_disk(root, policy_dir), library.directory)
             diags.append(Diagnostic(policy_dir, 1, 1, "govops/unjudged",
                                     f"no policy library at base {base_sha[:12]}: this change is judged by its own "
@@ -141,8 +136,7 @@ def rules_for_change(
         head_raw = _head_waivers(root, reader, head_sha, policy_dir)
 
     shown = f"{library.directory.rstrip('/')}/{WAIVERS_FILE}"
-    rules = Rules(config, config_file, library, list(base_waivers), base_sha, diags)
-    rules.base_waivers = list(base_waivers)
+    rules = Rules(config, config_file, library, list(base_waivers), base_sha, diags, base_waivers=list(base_waivers))
     try:
         rules.proposed_waivers = [(w, line) for w, line in parse_waivers(head_raw, shown) if w not in base_waivers]
     except PolicyError as exc:
@@ -261,7 +255,7 @@ def _library_at(
     root: Path, reader: _TreeReader, commit: str, policy_dir: str
 ) -> tuple[PolicyLibrary | None, bytes | None]:
     """The policy library and waivers file bytes at ``commit`` (None when the base has no library)."""
-    rel = reader.inside(root / policy_dir) if not PurePosixPath(policy_dir).is_absolute() else None
+    rel = reader.inside(root / policy_dir)  # an absolute policy_dir stays itself under root / ...
     if rel is None:  # an organisation-wide library outside the repository: read as given
         library = load_library(root, policy_dir)
         return library, _read_file(_on_disk(root, policy_dir) / WAIVERS_FILE)
@@ -283,7 +277,7 @@ def _library_at(
 
 def _head_waivers(root: Path, reader: _TreeReader, head_sha: str | None, policy_dir: str) -> bytes | None:
     """The change's own waivers file (the working tree's for ``WORKTREE``)."""
-    rel = reader.inside(root / policy_dir) if not PurePosixPath(policy_dir).is_absolute() else None
+    rel = reader.inside(root / policy_dir)
     if rel is None:
         return None  # a library outside the repository cannot be changed by a change to it
     if head_sha is None:
