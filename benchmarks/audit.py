@@ -3,7 +3,7 @@
 Builds (with ``git fast-import``) a repository of 10,000 commits and 1,000 specs over a
 bit more than a year: pull requests merged with merge commits ("Merge pull request #N
 from …", branch commit + merge) and squash merges ("… (#N)"), each adding a version and
-promoting it; a rollout ledger note (``refs/notes/govops``, ``engine.ledger``'s record
+promoting it; a rollout ledger note (``refs/notes/govops``, ``engine.audit.ledger``'s record
 format) on every change that landed on main; a few automatic shutdowns by the govops bot.
 
 Measures, in the same run:
@@ -236,9 +236,9 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="build the repository here and keep it")
     args = parser.parse_args()
 
-    from engine.audit import audit_model
-    from engine.compliance import build_report
-    from engine.compliance_render import render_html
+    from engine.audit.compliance import build_report
+    from engine.audit.compliance_render import render_html
+    from engine.audit.timeline import audit_model
 
     tmp = Path(tempfile.mkdtemp(prefix="govops-bench-audit-"))
     repo_dir = args.keep or tmp / "repo"
@@ -269,7 +269,8 @@ def main() -> int:
         audit_cli = timed(lambda: subprocess.run([py, "-m", "engine.cli", "-C", str(repo_dir), "audit", model,
                                                   "--format", "json"], env=env, capture_output=True, check=True),
                           repeat=3)
-        py_start = timed(lambda: subprocess.run([py, "-c", "import engine.cli, engine.audit, engine.audit_render"],
+        py_start = timed(lambda: subprocess.run([py, "-c", "import engine.cli, engine.audit.timeline, "
+                                                 "engine.audit.timeline_render"],
                                                 env=env, capture_output=True, check=True), repeat=3)
         walked, naive_s = naive_audit(repo_dir, path, args.naive_slice)
         naive_full = naive_s * info["commits"] / max(walked, 1)

@@ -95,7 +95,7 @@ def regopy_floor(repo: Path) -> dict[str, float]:
     from engine.policy.inputs import with_now
     from engine.policy.library import ENTRYPOINT, load_library
     from engine.policy.regopy_input import set_input
-    from engine.settings import Settings
+    from engine.spec.settings import Settings
 
     library = load_library(repo, "policies")
     batch = _recheck_batch(driver, repo, library, Settings())  # what `check --all` sends
@@ -150,7 +150,7 @@ def opa_floor(repo: Path) -> dict[str, float] | str:
     from engine.policy.inputs import with_now
     from engine.policy.library import load_library
     from engine.policy.reference import open_reference
-    from engine.settings import Settings
+    from engine.spec.settings import Settings
 
     reference, why = open_reference("auto")
     if reference is None:
@@ -187,7 +187,7 @@ def main() -> None:
             (repo / ".govops/cache/policy").mkdir(parents=True, exist_ok=True)
             for f in (repo / ".govops/cache/policy").glob("*.json"):
                 f.unlink()  # decisions gone: every model is evaluated again
-            # decisions are cached outside the checkout now (engine.statedir): turn the cache off
+            # decisions are cached outside the checkout now (engine.spec.statedir): turn the cache off
             nocache = timed(["check", "--all", "--format", "json"], repo, {**env, "GOVOPS_POLICY_CACHE": "0"})
             warm = timed(["check", "--all", "--format", "json"], repo, env)
             rows.append((n, lint, cold, nocache, warm))

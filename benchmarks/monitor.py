@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.predlog import BASE_COLUMNS  # noqa: E402
+from engine.gateway.predlog import BASE_COLUMNS  # noqa: E402
 
 FEATURES = [f"f{i:02d}" for i in range(20)]
 GOVOPS = [sys.executable, "-m", "engine.cli"]

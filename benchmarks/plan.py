@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--commits", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from engine.gitread import plan_between
+    from engine.change.gitread import plan_between
 
     tmp = Path(tempfile.mkdtemp(prefix="govops-bench-plan-"))
     try:

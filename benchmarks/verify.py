@@ -2,7 +2,7 @@
 
 Builds a repository with ``--commits`` first-parent commits on main (``git fast-import``),
 every ``commits/records``-th of which changes a spec, and one signed, chained rollout
-record per spec change (written with ``engine.ledger.append_record``, signed with an SSH
+record per spec change (written with ``engine.audit.ledger.append_record``, signed with an SSH
 key made here, the key listed in ``govops.yaml``'s ``ledger.allowedSigners``). Then times,
 best of ``--repeat``:
 
@@ -43,9 +43,9 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
 
 def build(repo: Path, commits: int, records: int) -> list[str]:
     """The repository; returns the spec-changing commits, oldest first."""
+    from engine.audit.ledger import append_record, build_record
+    from engine.audit.pr_evidence import spec_trees
     from engine.commands.rollout import covered_commits
-    from engine.ledger import append_record, build_record
-    from engine.pr_evidence import spec_trees
     from engine.rollout.desired import load_desired
 
     repo.mkdir(parents=True)
@@ -135,9 +135,10 @@ def main() -> int:
     verify, code = best([sys.executable, "-m", "engine.cli", "-C", str(repo), "verify"], repo, args.repeat, env)
     verify_all, code_all = best([sys.executable, "-m", "engine.cli", "-C", str(repo), "verify", "--all-signatures"],
                                 repo, 1, env)
-    startup, _ = best([sys.executable, "-c", "import engine.cli, engine.commands.verify, engine.verify, engine.chain"],
+    startup, _ = best([sys.executable, "-c", "import engine.cli, engine.commands.verify, "
+                                             "engine.audit.verify, engine.audit.chain"],
                       PROJECT, args.repeat, env)
-    from engine.verify import verify as verify_in_process
+    from engine.audit.verify import verify as verify_in_process
 
     in_process = []
     for _ in range(args.repeat):

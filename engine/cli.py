@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from engine import __version__
-from engine.errors import GovopsError
+from engine.spec.errors import GovopsError
 
 EXIT_BUG = 3
 

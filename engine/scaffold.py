@@ -11,7 +11,7 @@ import shutil
 import string
 from pathlib import Path
 
-from engine.errors import InputError
+from engine.spec.errors import InputError
 
 TEMPLATES = Path(__file__).parent / "templates"
 SOURCE_TREE = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from engine.catalog_of_checks import CHECK_THRESHOLDS
-from engine.spec import Feature, ModelSpec, Version
+from engine.spec.catalog_of_checks import CHECK_THRESHOLDS
+from engine.spec.model import Feature, ModelSpec, Version
 from runners.data import CheckError, DataLoader, feature_matrix, label_vector
 from runners.result import Metric
 from runners.thresholds import ALL as THRESHOLD_CLASSES
@@ -169,7 +169,7 @@ C = TypeVar("C", bound=type[Check])
 def register(cls: C) -> C:
     """Class decorator: register a check under its name (which must be in the catalog)."""
     if cls.name not in CHECK_THRESHOLDS and not cls.name.startswith("test_"):
-        raise ValueError(f"check '{cls.name}' is not in engine.catalog_of_checks.CHECK_THRESHOLDS")
+        raise ValueError(f"check '{cls.name}' is not in engine.spec.catalog_of_checks.CHECK_THRESHOLDS")
     if not cls.name.startswith("test_"):
         cls.thresholds_type = THRESHOLD_CLASSES[cls.name]
     REGISTRY[cls.name] = cls

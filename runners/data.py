@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.limits import LimitError, human, max_data_bytes, read_capped
-from engine.spec import DataRef
-from engine.uris import REMOTE_SCHEMES, local_path, locate_uri, uri_problem
+from engine.spec.limits import LimitError, human, max_data_bytes, read_capped
+from engine.spec.model import DataRef
+from engine.spec.uris import REMOTE_SCHEMES, local_path, locate_uri, uri_problem
 from runners.model_worker import FORMATS as MODEL_FORMATS
 from runners.model_worker import ModelWorkerError, RemoteModel
 from runners.result import InputRef

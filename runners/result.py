@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
-from engine.catalog_of_checks import direction
+from engine.spec.catalog_of_checks import direction
 
 Status = Literal["pass", "fail", "error"]
 Op = Literal[">=", "<="]

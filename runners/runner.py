@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.errors import GovopsError
-from engine.spec import ModelSpec
+from engine.spec.errors import GovopsError
+from engine.spec.model import ModelSpec
 from runners.base import CheckContext, get
 from runners.data import CheckError, DataLoader
 from runners.result import CheckResult, describe, failed, status_of
@@ -30,7 +30,7 @@ def default_cache_dir(root: Path) -> Path | None:
     A cache inside the repository could be committed by the pull request under review, so
     a cache directory there (or anywhere ``root`` contains) means no cache at all.
     """
-    from engine.settings import cache_root
+    from engine.spec.settings import cache_root
 
     env = os.environ.get(CACHE_ENV)
     return _outside(root, Path(env).absolute() if env else cache_root())
@@ -38,8 +38,8 @@ def default_cache_dir(root: Path) -> Path | None:
 
 def load_spec(root: Path, spec_file: str | Path) -> tuple[ModelSpec, Any]:
     """The spec in ``spec_file`` (relative to ``root`` or absolute) and the repository's govops.yaml, if any."""
-    from engine.diagnostics import has_errors
-    from engine.workspace import CONFIG_FILE, load_config, load_spec_file
+    from engine.spec.diagnostics import has_errors
+    from engine.spec.workspace import CONFIG_FILE, load_config, load_spec_file
 
     path = Path(spec_file)
     path = path if path.is_absolute() else root / path
@@ -136,7 +136,7 @@ def _outside(root: Path, cache_dir: Path) -> Path | None:
 def _defaults(
     spec: ModelSpec, config: Any, check: str, version: str | None, champion: str | None
 ) -> tuple[str, str | None, dict[str, float]]:
-    from engine.thresholds import effective_checks
+    from engine.spec.thresholds import effective_checks
 
     dep = spec.spec.deployment
     if version is None:

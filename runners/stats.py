@@ -105,7 +105,7 @@ def sorted_reference(
     ``columns`` may be ``None`` when everything is cached; a cache miss then is an error.
     A cached column is read whole (a sequential read beats page faults in ``searchsorted``)
     and checked against its own record and the column (``_read_cached``); the cache lives
-    outside the checkout (``engine.settings.cache_root``), so no pull request can commit one.
+    outside the checkout (``engine.spec.settings.cache_root``), so no pull request can commit one.
     """
     out: dict[str, np.ndarray] = {}
     todo: list[str] = []

@@ -1,7 +1,7 @@
-"""Typed thresholds of each check, named exactly as in ``engine/catalog_of_checks.py``.
+"""Typed thresholds of each check, named exactly as in ``engine/spec/catalog_of_checks.py``.
 
 Validation stage, input side. The tier's defaults merged with the spec's overrides
-(``engine.thresholds.effective_checks``) arrive as ``name -> number``; this module turns
+(``engine.spec.thresholds.effective_checks``) arrive as ``name -> number``; this module turns
 them into one frozen dataclass per check, refusing names the check does not know (a
 typo must never silently disable a control). It never judges a value.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
-from engine.catalog_of_checks import CHECK_THRESHOLDS
-from engine.errors import InputError
+from engine.spec.catalog_of_checks import CHECK_THRESHOLDS
+from engine.spec.errors import InputError
 
 T = TypeVar("T", bound="Thresholds")
 

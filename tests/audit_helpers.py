@@ -1,7 +1,7 @@
 """A real GitOps history for the audit tests: PR merge, rollout note, rename, bot shutdown, revert.
 
 Every commit has a fixed date (``GIT_AUTHOR_DATE``/``GIT_COMMITTER_DATE``) so ``--at`` and
-``--since`` have exact answers; ledger notes are written with ``engine.ledger`` itself.
+``--since`` have exact answers; ledger notes are written with ``engine.audit.ledger`` itself.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def rollout_note(
     failing_check: str | None = None, approvals: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Append a rollout record (the rollout helper's format) with evidence for ``model`` ``version``."""
-    from engine.ledger import append_record, build_record
+    from engine.audit.ledger import append_record, build_record
     from engine.rollout.desired import load_desired
 
     state = load_desired(root, commit)

@@ -14,7 +14,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets an empty cache directory (caches live outside checkouts: ``engine.statedir``)."""
+    """Each test gets an empty cache directory (caches live outside checkouts: ``engine.spec.statedir``)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     monkeypatch.delenv("RUNNER_TEMP", raising=False)
     monkeypatch.delenv("GOVOPS_CACHE_DIR", raising=False)

@@ -1,7 +1,7 @@
 """Fixtures for the monitoring tests: prediction logs in exactly the gateway's Parquet layout.
 
 ``predictions/model=<tenant>--<name>/date=YYYY-MM-DD/part-<unix_ns>-<seq>.parquet`` with the
-columns of ``engine.predlog.BASE_COLUMNS`` (same order and types), then ``in.<feature>``
+columns of ``engine.gateway.predlog.BASE_COLUMNS`` (same order and types), then ``in.<feature>``
 (float64), ``out.<output>``, ``prediction`` and ``proba``; feedback under ``feedback/…``.
 Traffic is real: rows drawn from the example data, predictions from the real model.
 """
@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.predlog import BASE_COLUMNS, FEEDBACK_COLUMNS
-from engine.workspace import load_workspace
+from engine.gateway.predlog import BASE_COLUMNS, FEEDBACK_COLUMNS
+from engine.spec.workspace import load_workspace
 
 _SEQ = itertools.count()
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from alert_receivers import HttpReceivers, SmtpReceiver
 
-from engine.alerts import Alert
-from engine.alerts.manager import AlertManager, parse_duration
-from engine.alerts.outbox import Outbox
-from engine.alerts.secrets import SecretStore
-from engine.spec import EmailChannel, PagerDutyChannel, SlackChannel
+from engine.monitoring.alerts import Alert
+from engine.monitoring.alerts.manager import AlertManager, parse_duration
+from engine.monitoring.alerts.outbox import Outbox
+from engine.monitoring.alerts.secrets import SecretStore
+from engine.spec.model import EmailChannel, PagerDutyChannel, SlackChannel
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +222,7 @@ def test_existing_state_files_are_made_private(tmp_path: Path) -> None:
 
 
 def test_redact_keeps_scheme_and_host_only() -> None:
-    from engine.alerts.secrets import redact_urls
+    from engine.monitoring.alerts.secrets import redact_urls
 
     text = ("POST https://user:pw@hooks.slack.com/services/T/B/X?x=1 failed; retry "
             "http://10.0.0.5:8080/a/b#frag and ftp://h; smtp://mail.example")
@@ -257,7 +257,7 @@ def test_a_sender_exception_fails_one_delivery_never_the_pass(env) -> None:
 
 def test_channel_secrets_are_scoped_to_the_tenant(tmp_path: Path) -> None:
     """#8: a lab spec named clinical's Slack hook and PagerDuty key, or an internal URL from the environment."""
-    from engine.alerts.secrets import ForbiddenSecret
+    from engine.monitoring.alerts.secrets import ForbiddenSecret
 
     store = SecretStore(tmp_path, None, env={"SLACK_WEBHOOK_LAB": "https://lab", "SLACK_WEBHOOK_CLINICAL":
                                              "https://clinical", "GOVOPS_OPA_URL": "http://opa.internal/v1"},
@@ -281,7 +281,7 @@ def test_channel_secrets_are_scoped_to_the_tenant(tmp_path: Path) -> None:
 
 def test_check_refuses_a_channel_secret_of_another_tenant(tmp_path: Path) -> None:
     """#8 at lint: file:line of the channel, for another tenant's secret and for a govops variable."""
-    from engine.workspace import load_spec_text, load_workspace
+    from engine.spec.workspace import load_spec_text, load_workspace
 
     root = Path(__file__).resolve().parents[1]
     text = (root / "specs/lab/iris-species.yaml").read_text()

@@ -17,10 +17,10 @@ import pytest
 from argo_fake_server import ArgoServer, FakeArgo
 from conftest import copy_example_repo
 
-from engine.argo_settings import ArgoSettings
-from engine.dag import build_dag
-from engine.executors.argo import run_validation_argo
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
+from engine.validation.argo_settings import ArgoSettings
+from engine.validation.dag import build_dag
+from engine.validation.executors.argo import run_validation_argo
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 MODELS = ("beverages/wine-cultivar", "lab/iris-species")
@@ -28,7 +28,7 @@ MODELS = ("beverages/wine-cultivar", "lab/iris-species")
 
 @pytest.mark.slow  # runs every check twice, for real
 def test_local_and_argo_write_the_same_result_files(tmp_path: Path) -> None:
-    local_mod = pytest.importorskip("engine.executors.local", reason="the local executor is not there yet")
+    local_mod = pytest.importorskip("engine.validation.executors.local", reason="the local executor is not there yet")
     repo = copy_example_repo(tmp_path / "repo", git=False)
     ws = load_workspace(repo)
     tasks = build_dag([s for s in ws.specs if s.id in MODELS], ws.config)

@@ -13,9 +13,9 @@ import pytest
 from conftest import govops
 from ruamel.yaml import YAML
 
-from engine.argo_manifests import render_files, render_objects
-from engine.workflow import WorkflowOptions
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
+from engine.validation.argo_manifests import render_files, render_objects
+from engine.validation.workflow import WorkflowOptions
 
 PROJECT = Path(__file__).resolve().parents[1]
 ARGO_DIR = PROJECT / "argo"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from argo_fake_server import ArgoServer, FakeArgo, default_executor
 
-from engine.argo_settings import ArgoSettings
-from engine.dag import ValidationTask, build_dag
-from engine.errors import InputError
-from engine.executors.argo import ArgoError, run_validation_argo
-from engine.workflow import RunContext, WorkflowOptions, pr_workflows
-from engine.workspace import load_workspace
+from engine.spec.errors import InputError
+from engine.spec.workspace import load_workspace
+from engine.validation.argo_settings import ArgoSettings
+from engine.validation.dag import ValidationTask, build_dag
+from engine.validation.executors.argo import ArgoError, run_validation_argo
+from engine.validation.workflow import RunContext, WorkflowOptions, pr_workflows
 
 PROJECT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # each test starts a local HTTP server

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import audit_model, serving_at
-from engine.trail import parse_date, parse_log, pr_number
+from engine.audit.timeline import audit_model, serving_at
+from engine.audit.trail import parse_date, parse_log, pr_number
 from tests.audit_helpers import IRIS, History, build_history, govops
 
 

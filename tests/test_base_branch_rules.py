@@ -18,7 +18,7 @@ from pr_helpers import GitRepo, example_repo
 
 from engine.cli import main
 from engine.policy.check import run_check
-from engine.settings import Settings
+from engine.spec.settings import Settings
 
 TRIAGE = "specs/clinical/readmission-triage.yaml"
 NOW = "2026-11-20T12:00:00+00:00"

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.context import from_event_file
-from engine.errors import InputError
-from engine.limits import LimitError, json_depth_problem, read_capped
-from engine.loader import YamlError, parse_yaml
-from engine.spec import DataRef
+from engine.change.context import from_event_file
+from engine.spec.errors import InputError
+from engine.spec.limits import LimitError, json_depth_problem, read_capped
+from engine.spec.loader import YamlError, parse_yaml
+from engine.spec.model import DataRef
 from runners.data import CheckError, DataLoader, RefusedInput, read_bytes
 from tests.conftest import PROJECT, copy_example_repo
 
@@ -124,7 +124,7 @@ def test_read_refuses_devices_and_fifos_without_reading(tmp_path: Path) -> None:
 
 
 def test_read_is_capped_by_govops_yaml_and_names_the_spec_line(tmp_path: Path) -> None:
-    from engine.config import Governance
+    from engine.spec.config import Governance
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "big.csv").write_text("a,b\n" + "1,2\n" * 1000)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from engine.loader import YamlError, parse_yaml
+from engine.spec.loader import YamlError, parse_yaml
 from tests.conftest import govops
 
 

@@ -1,4 +1,4 @@
-"""engine.context: the change-request context from a GitHub event payload, the reviews API, or flags."""
+"""engine.change.context: the change-request context from a GitHub event payload, the reviews API, or flags."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from fake_github import FakeGitHub, review
 from pr_helpers import PROJECT
 
-from engine.context import approvals_from_reviews, build_context, from_event_file, parse_approved_by
-from engine.errors import InputError
-from engine.github import GitHubClient
-from engine.workspace import load_config
+from engine.change.context import approvals_from_reviews, build_context, from_event_file, parse_approved_by
+from engine.change.github import GitHubClient
+from engine.spec.errors import InputError
+from engine.spec.workspace import load_config
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.dag import build_dag
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
+from engine.validation.dag import build_dag
 from tests.conftest import copy_example_repo
 
 

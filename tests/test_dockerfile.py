@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from engine.argo_settings import DEFAULT_IMAGE, ArgoSettings
+from engine.validation.argo_settings import DEFAULT_IMAGE, ArgoSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from conftest import PROJECT
 from engine.monitoring.kinds import bias
 from engine.monitoring.kinds.base import MIN_FEEDBACK_ROWS, MIN_GROUP_ROWS, KindContext
 from engine.monitoring.window import Window
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
 from runners.checks.bias import fairness, group_rates
 
 SPEC_ID = "clinical/readmission-triage"

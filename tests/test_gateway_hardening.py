@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import requests
 
-from engine.predlog import read_window
+from engine.gateway.predlog import read_window
 from tests.gateway_helpers import FEATURES, IRIS, LAB_KEY, PROJECT, v2_body
 from tests.local_http import LoopbackServer
 

@@ -11,11 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
-from engine.errors import InputError
 from engine.gateway.auth import KeyStore, keys_from_env, load_keys, presented_key
-from engine.gateway.routing import TableError, key_point, table_from_data
-from engine.gateway.v2 import PayloadError, parse_infer_request
-from engine.predlog import (
+from engine.gateway.predlog import (
     BASE_COLUMNS,
     Exchange,
     Feedback,
@@ -25,6 +22,9 @@ from engine.predlog import (
     read_feedback,
     read_window,
 )
+from engine.gateway.routing import TableError, key_point, table_from_data
+from engine.gateway.v2 import PayloadError, parse_infer_request
+from engine.spec.errors import InputError
 
 U = "http://127.0.0.1:9"
 
@@ -412,8 +412,8 @@ def test_tenant_and_model_names_may_not_hold_a_double_dash():
     """#3: 'lab--eu'/'x' and 'lab'/'eu--x' would share the MLServer name lab--eu--x."""
     from pydantic import ValidationError
 
-    from engine.config import Governance
-    from engine.spec import Metadata
+    from engine.spec.config import Governance
+    from engine.spec.model import Metadata
 
     for tenant, name in (("lab--eu", "iris"), ("lab", "eu--iris")):
         with pytest.raises(ValidationError, match="pattern"):
@@ -452,7 +452,7 @@ def test_a_shape_with_no_elements_is_refused_and_logged_as_one_row():
 
 def test_a_huge_request_is_logged_truncated():
     """#10: a million-row request became a million row dicts (+664 MB); now a capped, marked log."""
-    from engine.predlog import MAX_LOG_ROWS
+    from engine.gateway.predlog import MAX_LOG_ROWS
 
     n = 1_000_000
     doc = {"inputs": [{"name": "a", "shape": [n, 1], "datatype": "FP64", "data": [0] * n}]}
@@ -516,7 +516,7 @@ def test_feature_names_may_not_hold_control_characters():
     """#7: a CR/LF in a feature name reached an email header and stopped every monitoring pass."""
     from pydantic import ValidationError
 
-    from engine.spec import Feature
+    from engine.spec.model import Feature
 
     with pytest.raises(ValidationError, match="pattern"):
         Feature.model_validate({"name": "petal_width\r\nBcc: spy@evil.test", "type": "float"})

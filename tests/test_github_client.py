@@ -1,4 +1,4 @@
-"""engine.github against a local server that answers like GitHub (status codes, rate-limit headers)."""
+"""engine.change.github against a local server that answers like GitHub (status codes, rate-limit headers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 from fake_github import Answer, FakeGitHub, pull, review
 
-from engine.github import GitHubClient, GitHubError
+from engine.change.github import GitHubClient, GitHubError
 
 TOKEN = "ghs_secretTOKEN1234567890"
 SHA = "a" * 40

@@ -1,4 +1,4 @@
-"""engine.gitread: the plan read from real Git repositories (branches, merges, renames, reverts, force-pushes)."""
+"""engine.change.gitread: the plan read from real Git repositories (merges, renames, reverts, force-pushes)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pr_helpers import GitRepo, example_repo, minimal_spec
 
-from engine.gitread import WORKTREE, GitReadError, plan_between
+from engine.change.gitread import WORKTREE, GitReadError, plan_between
 
 TRIAGE = "specs/clinical/readmission-triage.yaml"
 IRIS = "specs/lab/iris-species.yaml"
@@ -285,7 +285,7 @@ def test_root_in_a_subdirectory_of_the_repository(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ten_thousand_file_diff(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.gitread as gitread
+    import engine.change.gitread as gitread
 
     repo.git("checkout", "-q", "-b", "feature")
     for i in range(10_000):

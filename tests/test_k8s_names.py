@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import InputError
-from engine.k8s_names import (
+from engine.spec.errors import InputError
+from engine.validation.k8s_names import (
     argo_field_name,
     dns_label,
     is_dns_label,

@@ -1,4 +1,4 @@
-"""engine.ledger: rollout records as git notes (refs/notes/govops), evidence, push, tolerant reading."""
+"""engine.audit.ledger: rollout records as git notes (refs/notes/govops), evidence, push, tolerant reading."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 from _rollout_repo import commit, git, make_repo
 
+from engine.audit.ledger import append_record, canonical, line_digest, push_notes, read_evidence, read_ledger
 from engine.cli import main
-from engine.errors import InputError
-from engine.ledger import append_record, canonical, line_digest, push_notes, read_evidence, read_ledger
+from engine.spec.errors import InputError
 
 
 def _plain(record: dict) -> dict:
@@ -107,8 +107,8 @@ def test_read_evidence_understands_the_pr_check_report(tmp_path):
 
 def test_a_rejected_push_appends_again_on_top_of_the_remote_chain(repo, tmp_path):
     """Two jobs append to the same notes ref at once: the later one re-chains its record, never forks."""
-    from engine.chain import check_chain, read_ref
-    from engine.gitread import open_repo
+    from engine.audit.chain import check_chain, read_ref
+    from engine.change.gitread import open_repo
 
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))

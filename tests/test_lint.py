@@ -285,7 +285,7 @@ def test_github_format_annotations(tmp_path):
 
 def test_parallel_lint_finds_duplicates_without_shipping_documents(tmp_path, monkeypatch):
     """Above the parallel threshold, workers return ids and positions only; duplicates are still caught."""
-    import engine.workspace as workspace
+    import engine.spec.workspace as workspace
 
     wine = (PROJECT / "specs/beverages/wine-cultivar.yaml").read_text()
     root = _repo(tmp_path, {"lab/iris.yaml": IRIS, "lab/iris-copy.yaml": IRIS, "beverages/wine.yaml": wine})

@@ -26,9 +26,9 @@ import pytest
 from runner_helpers import FEATURES, classification_data, sha, write_repo
 from sklearn.linear_model import LogisticRegression
 
-from engine.dag import ValidationTask
-from engine.executors.local import run_validation
 from engine.mlserver.process import alive
+from engine.validation.dag import ValidationTask
+from engine.validation.executors.local import run_validation
 from runners.model_worker import ModelWorkerError, RemoteModel, confined, worker_env
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -311,9 +311,9 @@ def gh():
 
 def _report_side(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str, list[Any]]:
     """A PR tightening wine-cultivar's accuracy; the reporting job's checkout holds the *base*."""
-    from engine.dag import build_plan_dag
-    from engine.gitread import plan_between
-    from engine.workspace import load_config
+    from engine.change.gitread import plan_between
+    from engine.spec.workspace import load_config
+    from engine.validation.dag import build_plan_dag
 
     repo, base, head = pr_repo(tmp_path, tighten_wine("0.8"))
     repo.git("checkout", "-q", "main")  # the head is only Git objects here, never a working tree

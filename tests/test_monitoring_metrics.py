@@ -11,15 +11,15 @@ import pyarrow as pa
 import pytest
 from conftest import PROJECT
 
+from engine.gateway.predlog import Exchange, Feedback, PredictionLog
 from engine.monitoring.health import health, kind_scores
 from engine.monitoring.kinds import anomaly, bias, kpis, operational, performance
 from engine.monitoring.kinds.base import MIN_FEEDBACK_ROWS, KindContext
 from engine.monitoring.logread import read_feedback, read_predictions
 from engine.monitoring.measure import Measured
 from engine.monitoring.window import Window
-from engine.predlog import Exchange, Feedback, PredictionLog
-from engine.spec import ModelSpec
-from engine.workspace import load_workspace
+from engine.spec.model import ModelSpec
+from engine.spec.workspace import load_workspace
 
 SPEC_ID = "clinical/readmission-triage"
 

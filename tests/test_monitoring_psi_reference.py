@@ -21,7 +21,7 @@ from engine.monitoring.kinds.base import KindContext
 from engine.monitoring.profile import Profile, numeric_profile
 from engine.monitoring.sketch import NumericSketch, numeric_reference, psi
 from engine.monitoring.window import Window
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
 
 SPEC_ID = "clinical/readmission-triage"
 BINS = 10

@@ -19,7 +19,7 @@ from engine.cli import main
 from engine.gateway.overrides import apply_overrides, read_overrides
 from engine.gateway.routing import table_from_data
 from engine.monitoring.state import read_health
-from engine.workspace import load_spec_text, load_workspace
+from engine.spec.workspace import load_spec_text, load_workspace
 
 M = "clinical/readmission-triage"
 SPEC = "specs/clinical/readmission-triage.yaml"
@@ -90,7 +90,7 @@ def test_drift_to_alerts_to_shutdown_commit(tmp_path: Path, monkeypatch: pytest.
         assert metric(first, "drift.drifted_share")["passed"] is True
         assert first["health"]["score"] >= first["health"]["minimum"]
         assert first["alerts"] == [] and not http.slack and not http.pagerduty and not smtp.messages
-        from engine.settings import cache_root
+        from engine.spec.settings import cache_root
 
         assert list((cache_root() / "profiles" / "clinical--readmission-triage" / "1.1.0").glob("*.json"))
         assert not (repo / ".govops" / "profiles").exists()  # never inside the checkout

@@ -11,7 +11,6 @@ from conftest import copy_example_repo
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 
-from engine.errors import InputError
 from engine.monitoring.profile import (
     Profile,
     compute_profile,
@@ -29,6 +28,7 @@ from engine.monitoring.sketch import (
     numeric_reference,
     psi,
 )
+from engine.spec.errors import InputError
 from runners.stats import psi_sorted
 
 
@@ -91,7 +91,7 @@ def test_js_matches_scipy() -> None:
 
 def test_profile_of_a_real_version_is_small_and_roundtrips(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo", git=False)
-    from engine.workspace import load_workspace
+    from engine.spec.workspace import load_workspace
 
     spec = load_workspace(repo).by_id()["clinical/readmission-triage"].spec
     prof = compute_profile(repo, spec, "1.1.0")

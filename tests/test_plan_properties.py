@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.plan import diff_specs
-from engine.spec import ModelSpec
-from engine.workspace import load_workspace
+from engine.change.plan import diff_specs
+from engine.spec.model import ModelSpec
+from engine.spec.workspace import load_workspace
 from tests.conftest import PROJECT
 
 CONFIG = load_workspace(PROJECT).config

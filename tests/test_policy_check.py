@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.errors import InputError
 from engine.policy.check import run_check
 from engine.policy.errors import PolicyError, PolicyInputError
-from engine.settings import Settings
+from engine.spec.errors import InputError
+from engine.spec.settings import Settings
 from tests.conftest import PROJECT, copy_example_repo, govops
 
 

@@ -32,7 +32,7 @@ from engine.policy.errors import PolicyError, PolicyInputError
 from engine.policy.inputs import dumps_without_now
 from engine.policy.library import load_library
 from engine.policy.regopy_backend import RegopyBackend, bundle_cache_path
-from engine.settings import Settings
+from engine.spec.settings import Settings
 from tests.conftest import PROJECT, copy_example_repo
 from tests.test_policy_conformance import _normalise, cases  # noqa: F401 - `cases` is a shared fixture
 

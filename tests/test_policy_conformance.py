@@ -38,7 +38,7 @@ from engine.policy.library import load_library
 from engine.policy.opa_backend import OpaBackend
 from engine.policy.reference import Reference, open_reference
 from engine.policy.testing import run_tests
-from engine.settings import Settings
+from engine.spec.settings import Settings
 from tests.conftest import PROJECT, copy_example_repo
 
 # an `opa` binary, where one is installed (nothing downloads it: no registry ships it)
@@ -515,7 +515,7 @@ def test_opa_compile_error_names_the_rego_file_line(fake_opa: tuple) -> None:
 def test_backend_is_chosen_by_settings() -> None:
     assert get_backend(None, Settings()).name == "regopy"
     assert get_backend(None, Settings(opa_url="http://127.0.0.1:8181")).name == "opa"
-    from engine.errors import UsageError
+    from engine.spec.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown policy backend"):
         get_backend("wasm", Settings())

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from engine import workspace
 from engine.policy.check import run_check
 from engine.policy.compact import direct_reads
 from engine.policy.regopy_backend import RegopyBackend
-from engine.settings import Settings
+from engine.spec import workspace
+from engine.spec.settings import Settings
 from tests.conftest import copy_example_repo
 from tests.test_policy_check import put_nan_threshold
 

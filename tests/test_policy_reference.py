@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT
 from engine.policy.errors import PolicyError
 from engine.policy.library import load_library
 from engine.policy.reference import (
@@ -24,6 +23,7 @@ from engine.policy.reference import (
     missing_builtins,
     open_reference,
 )
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT
 from tests.conftest import PROJECT, copy_example_repo, govops
 
 REFERENCE, WHY = open_reference("auto")

@@ -250,8 +250,8 @@ def test_validators_report_one_status_each(tmp_path, gh, monkeypatch, capsys, va
 
 
 def test_models_to_validate(tmp_path) -> None:
-    from engine.dag import specs_to_validate
-    from engine.gitread import plan_between
+    from engine.change.gitread import plan_between
+    from engine.validation.dag import specs_to_validate
 
     def edit(repo: GitRepo) -> None:
         repo.replace("govops.yaml", "performance: {min_accuracy: 0.7, min_r2: 0.2}",

@@ -19,10 +19,10 @@ from pr_helpers import GitRepo
 from test_model_isolation import _doc, _write
 from test_pr_check import TOKEN, actions_env, pr_repo, tighten_wine
 
+from engine.change.gitread import plan_between
 from engine.cli import main
-from engine.dag import build_plan_dag
-from engine.gitread import plan_between
-from engine.workspace import load_config
+from engine.spec.workspace import load_config
+from engine.validation.dag import build_plan_dag
 
 
 @pytest.fixture()

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from pr_helpers import PROJECT, example_repo
 
-from engine.context import ChangeContext
-from engine.dag import build_dag
-from engine.diagnostics import Diagnostic
-from engine.errors import UsageError
-from engine.gitread import plan_between
+from engine.change.context import ChangeContext
+from engine.change.gitread import plan_between
 from engine.report import PrReport, get, one_line, run_url
 from engine.report.statuses import build
-from engine.workspace import load_config
+from engine.spec.diagnostics import Diagnostic
+from engine.spec.errors import UsageError
+from engine.spec.workspace import load_config
+from engine.validation.dag import build_dag
 
 TRIAGE = "specs/clinical/readmission-triage.yaml"
 

@@ -6,9 +6,9 @@ import pytest
 from _rollout_repo import commit, git, make_repo, set_deployment
 
 from engine.cli import main
-from engine.errors import InputError
 from engine.rollout.desired import load_desired
 from engine.rollout.diff import LiveState, LiveVersion, plan_changes, render_diff
+from engine.spec.errors import InputError
 
 IRIS = "lab/iris-species"
 WINE = "beverages/wine-cultivar"

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from _rollout_repo import PROJECT, commit, git, make_repo
 
+from engine.audit.ledger import read_ledger
 from engine.cli import main
-from engine.errors import InputError
-from engine.ledger import read_ledger
 from engine.rollout.desired import DesiredModel, DesiredState, DesiredVersion, load_desired
 from engine.rollout.k8s_render import render_kserve, render_seldon
 from engine.rollout.targets.kubernetes import KubernetesTarget
+from engine.spec.errors import InputError
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "kubernetes"
 SHARED = Path(__file__).resolve().parent  # tests/schemas/: copies of shared/schemas (SOURCES.md there)

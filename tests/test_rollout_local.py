@@ -23,8 +23,8 @@ import pytest
 import requests
 from _rollout_repo import PROJECT, add_version, commit, git, make_repo, set_deployment
 
+from engine.audit.ledger import read_ledger
 from engine.cli import main
-from engine.ledger import read_ledger
 from engine.mlserver.client import MLServerClient
 from engine.rollout.desired import load_desired
 from engine.rollout.serving import ServingPaths, read_server, stop_server

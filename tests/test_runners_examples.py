@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import copy_example_repo
 
-from engine.dag import build_dag
-from engine.executors.local import run_validation
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
+from engine.validation.dag import build_dag
+from engine.validation.executors.local import run_validation
 
 # (model, check) -> the failing gate metrics (name, scope)
 KNOWN_FAILURES = {

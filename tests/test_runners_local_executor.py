@@ -11,9 +11,9 @@ import pytest
 from runner_helpers import FEATURES, classification_data, write_repo
 from sklearn.linear_model import LogisticRegression
 
-from engine.dag import ValidationTask
-from engine.executors.local import result_path, run_validation
 from engine.mlserver.process import alive as _alive
+from engine.validation.dag import ValidationTask
+from engine.validation.executors.local import result_path, run_validation
 from runners.base import Check, CheckContext, Outcome, register
 from runners.result import Metric
 
@@ -97,7 +97,7 @@ def test_runs_every_task_and_writes_files_and_summary(repo, tmp_path):
     assert summary["profiles"] == [{"model": "t/m", "version": "2.0.0", "file": "t/m/profile-2.0.0.json"}]
     profile = json.loads((out / "t" / "m" / "profile-2.0.0.json").read_text())
     assert profile["model"] == "t/m" and profile["version"] == "2.0.0"
-    from engine.settings import cache_root
+    from engine.spec.settings import cache_root
 
     assert (cache_root() / "profiles" / "t--m" / "2.0.0").is_dir()  # kept in the cache, outside the checkout
     assert not (root / ".govops").exists()

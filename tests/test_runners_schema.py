@@ -11,7 +11,7 @@ import pytest
 from runner_helpers import FEATURES, classification_data, write_repo
 from sklearn.linear_model import LogisticRegression
 
-from engine.catalog_of_checks import CHECK_THRESHOLDS
+from engine.spec.catalog_of_checks import CHECK_THRESHOLDS
 from runners import names
 from runners.result import SCHEMA_FILE, json_schema
 from runners.runner import run_check
@@ -58,7 +58,7 @@ def test_registry_and_threshold_classes_match_the_catalog():
 
 @pytest.mark.parametrize("check", sorted(CHECK_THRESHOLDS))
 def test_every_check_refuses_unknown_thresholds(check):
-    from engine.errors import InputError
+    from engine.spec.errors import InputError
     from runners import get
 
     with pytest.raises(InputError, match="unknown threshold"):

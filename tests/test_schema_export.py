@@ -7,8 +7,8 @@ import os
 import jsonschema
 import pytest
 
-from engine.loader import load_yaml_file
-from engine.schemas import GOVERNANCE_SCHEMA, MODEL_SCHEMA, committed, governance_schema, model_schema, render
+from engine.spec.loader import load_yaml_file
+from engine.spec.schemas import GOVERNANCE_SCHEMA, MODEL_SCHEMA, committed, governance_schema, model_schema, render
 
 
 @pytest.mark.parametrize(("path", "fresh"), [(MODEL_SCHEMA, model_schema), (GOVERNANCE_SCHEMA, governance_schema)])

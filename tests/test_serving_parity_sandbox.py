@@ -27,9 +27,9 @@ import pytest
 from conftest import copy_example_repo
 
 import runners.model_worker as model_worker
-from engine.dag import ValidationTask, build_dag
-from engine.executors.local import run_validation
-from engine.workspace import load_workspace
+from engine.spec.workspace import load_workspace
+from engine.validation.dag import ValidationTask, build_dag
+from engine.validation.executors.local import run_validation
 
 PROJECT = Path(__file__).resolve().parents[1]
 TOKEN = "ghs_servingParitySandboxFAKE0123456789"

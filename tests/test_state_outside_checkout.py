@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.errors import ConfigError
 from engine.policy.cache import DecisionCache
-from engine.settings import Settings, cache_root
-from engine.statedir import cache_dir, changed_state, tracked_state
+from engine.spec.errors import ConfigError
+from engine.spec.settings import Settings, cache_root
+from engine.spec.statedir import cache_dir, changed_state, tracked_state
 from runners.runner import default_cache_dir, run_check
 from tests.conftest import copy_example_repo, govops, run_git
 from tests.runner_helpers import classification_data, write_repo

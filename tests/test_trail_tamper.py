@@ -55,7 +55,7 @@ class Trail(History):
         tree = self.git("rev-parse", f"{full}^{{tree}}")
         newest = max((json.loads(line) for sha in self.noted(ref) for line in self.note(sha, ref).splitlines()
                       if line.startswith("{")), key=lambda r: r.get("seq", 0))
-        from engine.ledger import canonical, line_digest
+        from engine.audit.ledger import canonical, line_digest
 
         msg = f"resigned\n\nGovops-Commit: {newest['commit']}\nGovops-Record: {line_digest(canonical(newest))}\n"
         self.sign_with(self.ci_key)
@@ -68,9 +68,9 @@ class Trail(History):
 
 def _evidence(h: Trail, head: str, base: str, *, pr: int, status: str = "pass") -> dict[str, Any]:
     """Record a PR check's evidence on ``head`` as the reporting job does (signed, chained)."""
-    from engine.gitread import open_repo
-    from engine.ledger import EVIDENCE_REF, append_record
-    from engine.pr_evidence import KIND, spec_blobs
+    from engine.audit.ledger import EVIDENCE_REF, append_record
+    from engine.audit.pr_evidence import KIND, spec_blobs
+    from engine.change.gitread import open_repo
     from engine.rollout.desired import load_desired
 
     state = load_desired(h.path, head)
@@ -102,9 +102,9 @@ def _evidence(h: Trail, head: str, base: str, *, pr: int, status: str = "pass") 
 
 def _rollout(h: Trail, commit: str, recorded: str, *, allow_missing: bool = False) -> dict[str, Any]:
     """Record the rollout of ``commit`` with the evidence found through the merge (as ``govops rollout`` does)."""
+    from engine.audit.ledger import append_record, build_record
+    from engine.audit.pr_evidence import find_evidence, spec_trees
     from engine.commands.rollout import covered_commits
-    from engine.ledger import append_record, build_record
-    from engine.pr_evidence import find_evidence, spec_trees
     from engine.rollout.desired import load_desired
 
     state = load_desired(h.path, commit)
@@ -280,8 +280,8 @@ def test_amended_rolled_out_commit_with_a_copied_note_is_found(trail: Trail) -> 
 def test_forged_all_pass_note_is_found_and_marked_in_the_audit(trail: Trail) -> None:
     trail.edit("specs/lab/iris-species.yaml", "champion: 1.1.0", "champion: 1.0.0")
     forged_on = trail.commit("Back to 1.0.0 (#13)", "2026-02-01T09:00:00+00:00")
-    from engine.gitread import open_repo
-    from engine.ledger import append_record, build_record, chain_head
+    from engine.audit.ledger import append_record, build_record, chain_head
+    from engine.change.gitread import open_repo
     from engine.rollout.desired import load_desired
 
     with open_repo(trail.path) as repo:
@@ -323,7 +323,7 @@ def test_unsigned_note_is_found(trail: Trail) -> None:
 
 
 def test_note_signed_by_a_key_not_allowed_is_found(trail: Trail) -> None:
-    from engine.ledger import append_record
+    from engine.audit.ledger import append_record
 
     trail.edit("specs/lab/iris-species.yaml", "champion: 1.1.0", "champion: 1.0.0")
     sha = trail.commit("Back to 1.0.0", "2026-02-01T09:00:00+00:00")
@@ -335,7 +335,7 @@ def test_note_signed_by_a_key_not_allowed_is_found(trail: Trail) -> None:
     assert sig["commit"] == sha and "not in govops.yaml's ledger.allowedSigners" in sig["message"]
     # and the CI identity refuses to sign on top of it
     trail.sign_with(trail.ci_key)
-    from engine.ledger import LedgerError
+    from engine.audit.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="refusing to append"):
         append_record(trail.path, sha, {"kind": "govops.rollout/v1", "commit": sha}, allowed_signers=trail.allowed)
@@ -405,7 +405,7 @@ def test_squash_and_rebase_merges_carry_the_evidence(trail: Trail, how: str) -> 
     trail.git("merge", "-q", "--squash", "kim/late")
     trail.edit("specs/lab/iris-species.yaml", "tags: [", "tags: [sneaked-in, ")
     squashed = trail.commit("Late (#14)", "2026-02-04T09:00:00+00:00")
-    from engine.pr_evidence import find_evidence
+    from engine.audit.pr_evidence import find_evidence
 
     assert find_evidence(trail.path, squashed) is None
     res = govops("-C", str(trail.path), "rollout", "--ref", squashed, "--target", "kubernetes", "--out",
@@ -584,7 +584,7 @@ def _second_rollout(h: Trail) -> str:
 @pytest.mark.parametrize("how", ["rollback", "delete"])
 def test_rolled_back_notes_ref_cannot_be_laundered_by_the_next_rollout(trail: Trail, how: str) -> None:
     """#1: a force-push of refs/notes/govops to an older signed commit (or its deletion) shows for ever."""
-    from engine.ledger import LedgerError
+    from engine.audit.ledger import LedgerError
 
     merge13 = _second_rollout(trail)
     assert trail.git("tag", "-l", "govops-ledger/govops/*").split() == ["govops-ledger/govops/seq-000001",
@@ -608,7 +608,7 @@ def test_rolled_back_notes_ref_cannot_be_laundered_by_the_next_rollout(trail: Tr
 
 def test_covers_only_counts_commits_since_the_previous_rollout(trail: Trail) -> None:
     """#1: a record's ``covers`` cannot vouch for a commit before the previous rolled-out commit."""
-    from engine.ledger import append_record, build_record
+    from engine.audit.ledger import append_record, build_record
 
     _second_rollout(trail)
     trail.edit("specs/lab/iris-species.yaml", "champion: 1.0.0", "champion: 1.1.0")
@@ -627,8 +627,8 @@ def test_covers_only_counts_commits_since_the_previous_rollout(trail: Trail) -> 
 def _forge(h: Trail, ref: str, commit: str, record: dict[str, Any], *, first: bool = False,
            message: str = "forged") -> str:
     """An attacker without the key: a chained record on ``commit``'s note, an unsigned notes commit."""
-    from engine.gitread import open_repo
-    from engine.ledger import canonical, chain_head, line_digest
+    from engine.audit.ledger import canonical, chain_head, line_digest
+    from engine.change.gitread import open_repo
 
     with open_repo(h.path) as repo:
         seq, prev = chain_head(repo, ref)
@@ -647,9 +647,9 @@ def _forge(h: Trail, ref: str, commit: str, record: dict[str, Any], *, first: bo
 
 def test_unsigned_evidence_is_never_copied_into_the_ledger_and_marks_carry(trail: Trail) -> None:
     """#9: find_evidence accepts only evidence a good signature covers; citing unverified evidence is marked."""
-    from engine.gitread import open_repo
-    from engine.ledger import append_record, build_record
-    from engine.pr_evidence import KIND, Found, evidence_records, find_evidence, spec_blobs
+    from engine.audit.ledger import append_record, build_record
+    from engine.audit.pr_evidence import KIND, Found, evidence_records, find_evidence, spec_blobs
+    from engine.change.gitread import open_repo
 
     head = _pr_branch(trail, "kim/x", "1.0.0", "2026-02-01T09:00:00+00:00")
     with open_repo(trail.path) as repo:
@@ -673,8 +673,8 @@ def test_unsigned_evidence_is_never_copied_into_the_ledger_and_marks_carry(trail
     trail.git("update-ref", "refs/notes/govops-evidence", "refs/notes/govops-evidence~1")  # back to unsigned tip
     trail.git("tag", "-d", "govops-ledger/govops-evidence/seq-000001", check=False)
     append_record(trail.path, merge, record, allowed_signers=trail.allowed)
-    from engine.chain import integrity_marks, mark_for
-    from engine.workspace import load_config
+    from engine.audit.chain import integrity_marks, mark_for
+    from engine.spec.workspace import load_config
 
     config, _, _ = load_config(trail.path)
     with open_repo(trail.path) as repo:
@@ -686,7 +686,7 @@ def test_unsigned_evidence_is_never_copied_into_the_ledger_and_marks_carry(trail
 
 def test_forged_first_record_with_lying_trailers_is_marked_not_the_genuine_one(trail: Trail) -> None:
     """#2: an unsigned notes commit's trailers are never believed; every record no signature covers is marked."""
-    from engine.ledger import canonical, line_digest
+    from engine.audit.ledger import canonical, line_digest
 
     merge = trail.shas["merge"]
     genuine = json.loads(trail.note(merge).splitlines()[0])
@@ -721,7 +721,7 @@ def test_explain_never_presents_an_unsigned_decision(tmp_path: Path) -> None:
     decision["decision_id"] = "forged-0000"
     import hashlib
 
-    from engine.ledger import canonical
+    from engine.audit.ledger import canonical
 
     decision["input"]["context"]["approvals"] = [{"approver": "lee.lead", "group": "risk"},
                                                  {"approver": "cfo.board", "group": "risk"}]
@@ -759,9 +759,9 @@ def test_replace_refs_and_grafts_are_ignored(trail: Trail) -> None:
 
 def test_u2028_in_a_label_does_not_hide_a_signed_record(trail: Trail) -> None:
     """#8: notes are split on newlines only; a non-JSON line in the evidence ref is reported."""
-    from engine.gitread import open_repo
-    from engine.ledger import EVIDENCE_REF, append_record
-    from engine.pr_evidence import KIND, evidence_records
+    from engine.audit.ledger import EVIDENCE_REF, append_record
+    from engine.audit.pr_evidence import KIND, evidence_records
+    from engine.change.gitread import open_repo
 
     a = _pr_branch(trail, "kim/a", "1.0.0", "2026-02-01T09:00:00+00:00")
     rec = {"kind": KIND, "commit": a, "head": a, "base": trail.shas["merge"], "pr": 13, "ok": False, "specs": {},
@@ -804,8 +804,8 @@ def _served(h: Trail) -> tuple[Any, Any, Path]:
 
 def _serve_refused(h: Trail) -> str:
     from engine.commands.serve import refuse_tampered
-    from engine.errors import GovernanceFailure
     from engine.rollout.serving import ServingPaths
+    from engine.spec.errors import GovernanceFailure
 
     try:
         refuse_tampered(h.path, ServingPaths.for_repo(h.path))

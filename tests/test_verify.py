@@ -76,7 +76,7 @@ def test_note_that_is_not_json_fails(tmp_path: Path) -> None:
 
 def test_missing_evidence_is_a_warning_unless_strict(tmp_path: Path) -> None:
     h = build_history(tmp_path / "repo")
-    from engine.ledger import append_record, build_record
+    from engine.audit.ledger import append_record, build_record
     from engine.rollout.desired import load_desired
 
     state = load_desired(h.path, h.shas["move"])

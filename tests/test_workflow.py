@@ -11,10 +11,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from engine.dag import ValidationTask, build_dag
-from engine.errors import InputError
-from engine.k8s_names import ARGO_FIELD_NAME, dns_label, is_dns_label, is_label_value
-from engine.workflow import (
+from engine.spec.errors import InputError
+from engine.spec.workspace import LoadedSpec, Workspace, load_workspace
+from engine.validation.dag import ValidationTask, build_dag
+from engine.validation.k8s_names import ARGO_FIELD_NAME, dns_label, is_dns_label, is_label_value
+from engine.validation.workflow import (
     CHAMPION_TEMPLATE,
     CHECK_TEMPLATE,
     EXIT_TEMPLATE,
@@ -24,7 +25,6 @@ from engine.workflow import (
     pr_workflows,
     tier_template,
 )
-from engine.workspace import LoadedSpec, Workspace, load_workspace
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parent  # tests/schemas/: copies of shared/schemas (SOURCES.md there)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.errors import EXIT_INPUT, EXIT_OK
-from engine.output import Findings, get
-from engine.workspace import Workspace, find_root, load_workspace
+from engine.report.output import Findings, get
+from engine.spec.errors import EXIT_INPUT, EXIT_OK
+from engine.spec.workspace import Workspace, find_root, load_workspace
 
 
 def repo_root(args: argparse.Namespace) -> Path:

@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import EXIT_GOVERNANCE, EXIT_OK, ConfigError, UsageError
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_OK, ConfigError, UsageError
 
 NAME = "argo"
 HELP = "render Argo WorkflowTemplates (argo/) and the Workflow a change would submit"
 ORDER = 60
 
 if TYPE_CHECKING:
-    from engine.workflow import WorkflowOptions
+    from engine.validation.workflow import WorkflowOptions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(image: str | None) -> WorkflowOptions:
-    from engine.argo_settings import ArgoSettings
-    from engine.workflow import WorkflowOptions
+    from engine.validation.argo_settings import ArgoSettings
+    from engine.validation.workflow import WorkflowOptions
 
     settings = ArgoSettings()
     return WorkflowOptions(
@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from engine.argo_manifests import render_files
     from engine.commands._common import repo_root, workspace
+    from engine.validation.argo_manifests import render_files
 
     ws = workspace(args)
     if ws.config is None:
@@ -94,11 +94,11 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _workflow(args: argparse.Namespace) -> int:
-    from engine.argo_manifests import to_yaml
     from engine.commands._common import workspace
-    from engine.dag import build_dag
-    from engine.diagnostics import has_errors
-    from engine.workflow import ARGO_VERSIONS, RunContext, pr_workflows
+    from engine.spec.diagnostics import has_errors
+    from engine.validation.argo_manifests import to_yaml
+    from engine.validation.dag import build_dag
+    from engine.validation.workflow import ARGO_VERSIONS, RunContext, pr_workflows
 
     if not args.all and not args.model:
         raise UsageError("name the models with --model ID (repeatable) or use --all")

@@ -13,7 +13,7 @@ import json
 import sys
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_OK
+from engine.spec.errors import EXIT_OK
 
 NAME = "audit"
 HELP = "a model's timeline: changes, approvals, evidence, rollouts, shutdowns, reverts"
@@ -32,9 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the timeline (or the ``--at`` answer)."""
-    from engine.audit import audit_model, filter_events, serving_at
-    from engine.audit_render import render_at_markdown, render_at_text, render_markdown, render_text
-    from engine.trail import parse_date
+    from engine.audit.timeline import audit_model, filter_events, serving_at
+    from engine.audit.timeline_render import render_at_markdown, render_at_text, render_markdown, render_text
+    from engine.audit.trail import parse_date
 
     since = parse_date(args.since, "--since") if args.since else None
     until = parse_date(args.until, "--until") if args.until else None

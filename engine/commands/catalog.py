@@ -15,8 +15,8 @@ import sys
 from typing import Any
 
 from engine.commands._common import add_format, repo_root, workspace
-from engine.diagnostics import has_errors
-from engine.errors import EXIT_INPUT, EXIT_OK, InputError
+from engine.spec.diagnostics import has_errors
+from engine.spec.errors import EXIT_INPUT, EXIT_OK, InputError
 
 NAME = "catalog"
 HELP = "list the models (id, tier, champion, challengers, versions)"
@@ -33,9 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _trail(root: Any) -> tuple[list[Any], dict[str, dict[str, Any]] | None]:
     """Ledger notes (none outside a Git repository) and monitoring health (``None`` if never run)."""
-    from engine.gitread import GitReadError, open_repo
+    from engine.audit.trail import all_notes
+    from engine.change.gitread import GitReadError, open_repo
     from engine.monitoring.state import read_health, state_dir
-    from engine.trail import all_notes
 
     try:
         with open_repo(root) as repo:
@@ -48,13 +48,13 @@ def _trail(root: Any) -> tuple[list[Any], dict[str, dict[str, Any]] | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Print the inventory."""
-    from engine.catalog import add_trail, catalog, lineage, render_csv, render_lineage_text, render_text
+    from engine.audit.catalog import add_trail, catalog, lineage, render_csv, render_lineage_text, render_text
 
     root = repo_root(args)
     if args.lineage and not args.model:
         raise InputError("--lineage needs a MODEL (tenant/name)")
     if args.ref:
-        from engine.gitread import plan_between
+        from engine.change.gitread import plan_between
 
         plan = plan_between(root, args.ref, args.ref)
         specs = [plan.head_specs[k] for k in plan.head_specs]

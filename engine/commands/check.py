@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import add_format, emit, repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, UsageError
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, UsageError
 
 NAME = "check"
 HELP = "lint + plan + policy for a change (--base/--head), every model (--all) or named models"

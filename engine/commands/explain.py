@@ -17,7 +17,7 @@ import json
 import sys
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_OK
+from engine.spec.errors import EXIT_OK
 
 NAME = "explain"
 HELP = "re-evaluate a recorded policy decision and print the rule-level why"
@@ -33,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the explanation."""
-    from engine.explain import explain, render_text
+    from engine.audit.explain import explain, render_text
 
     explanations = explain(repo_root(args), args.commit, args.model)
     if args.format == "json":

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_OK, InputError, UsageError
+from engine.spec.errors import EXIT_OK, InputError, UsageError
 
 NAME = "gateway"
 HELP = "run the champion/challenger gateway (V2 protocol): routing, auth, prediction log, metrics"
@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     """Load keys and table, then serve until interrupted."""
     from engine.gateway.app import GatewayConfig, build_gateway
     from engine.gateway.auth import ENV_KEYS, load_keys
+    from engine.gateway.predlog import DEFAULT_LOG_DIR, PredictionLog
     from engine.gateway.routing import TableError
     from engine.gateway.server import serve
     from engine.gateway.table import load_table
-    from engine.predlog import DEFAULT_LOG_DIR, PredictionLog
-    from engine.settings import get_settings
-    from engine.workspace import load_config
+    from engine.spec.settings import get_settings
+    from engine.spec.workspace import load_config
 
     root = repo_root(args)
     if not 0 <= args.port <= 65535:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(first.message, file=first.file, line=first.line, col=first.col)
         keys = load_keys(root, config.secrets.file)
         if config.secrets.file:
-            from engine.private_files import shared_mode
+            from engine.spec.private_files import shared_mode
 
             loose = shared_mode(root / config.secrets.file)
             if loose:

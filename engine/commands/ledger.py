@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_OK
+from engine.spec.errors import EXIT_OK
 
 NAME = "ledger"
 HELP = "show the rollout records stored as git notes (refs/notes/govops)"
@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the ledger, or record a PR's evidence."""
-    from engine.ledger import EVIDENCE_REF, NOTES_REF, read_ledger, render_text
+    from engine.audit.ledger import EVIDENCE_REF, NOTES_REF, read_ledger, render_text
 
     if args.ledger_command == "record-pr":
         return _record_pr(args)
@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _record_pr(args: argparse.Namespace) -> int:
-    from engine.ledger import EVIDENCE_REF, push_notes
-    from engine.pr_evidence import record_pr_evidence
-    from engine.workspace import load_config
+    from engine.audit.ledger import EVIDENCE_REF, push_notes
+    from engine.audit.pr_evidence import record_pr_evidence
+    from engine.spec.workspace import load_config
 
     root = repo_root(args)
     config, _, _ = load_config(root, Path(args.config).resolve() if args.config else None)

@@ -1,7 +1,7 @@
 """Validate specs and govops.yaml: YAML, schema and structural rules, reported at file:line:col.
 
 Also refuses files tracked under ``.govops/`` (caches and runtime state must never come
-from a checkout; see ``engine.statedir``). Reads only; never writes or changes a file.
+from a checkout; see ``engine.spec.statedir``). Reads only; never writes or changes a file.
 Exit 0 when every spec is valid, 2 when any is not (input the user must fix).
 """
 
@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from engine.commands._common import add_format, emit, exit_for, repo_root, workspace
-from engine.output import Findings
+from engine.report.output import Findings
 
 NAME = "lint"
 HELP = "validate specs and govops.yaml (YAML, schema, structure) at file:line:col"
@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Lint and print every finding."""
-    from engine.statedir import tracked_state
+    from engine.spec.statedir import tracked_state
 
     ws = workspace(args, [p.resolve() for p in args.paths] or None, keep_specs=False)
     state = tracked_state(repo_root(args))  # a committed .govops/ would be read as state by the next checkout

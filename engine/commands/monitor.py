@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, UsageError
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, UsageError
 
 NAME = "monitor"
 HELP = "compute drift/performance/bias/anomaly/operational/KPI metrics, health, alerts and auto-shutdown"
@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _duration(text: str, flag: str) -> float:
-    from engine.alerts.manager import parse_duration
+    from engine.monitoring.alerts.manager import parse_duration
 
     try:
         return parse_duration(text)

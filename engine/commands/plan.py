@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_INPUT, EXIT_OK
+from engine.spec.errors import EXIT_INPUT, EXIT_OK
 
 NAME = "plan"
 HELP = "show what a change (base...head) does to each model, policies and govops.yaml"
@@ -35,10 +35,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan."""
-    from engine.diagnostics import has_errors
-    from engine.gitread import plan_between
+    from engine.change.gitread import plan_between
     from engine.report.plan_text import render
-    from engine.workspace import load_config
+    from engine.spec.diagnostics import has_errors
+    from engine.spec.workspace import load_config
 
     root = repo_root(args)
     config = None

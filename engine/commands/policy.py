@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_OK
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_OK
 
 NAME = "policy"
 HELP = "policy tools: `input` prints what the engine sends, `test` runs the Rego unit tests"
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 def _input(args: argparse.Namespace) -> int:
     from engine.commands.check import context_from_args
     from engine.policy.check import build_inputs, select
-    from engine.settings import Settings
+    from engine.spec.settings import Settings
 
     root = repo_root(args)
     settings = Settings()
@@ -72,10 +72,10 @@ def _input(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from engine.errors import UsageError
     from engine.policy.reference import ENGINE, open_reference
     from engine.policy.testing import run_tests
-    from engine.settings import Settings
+    from engine.spec.errors import UsageError
+    from engine.spec.settings import Settings
 
     settings = Settings()
     reference, how = open_reference("off" if args.reference == "off" else settings.reference_engine)

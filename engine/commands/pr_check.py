@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, GovopsError, InputError, UsageError
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, GovopsError, InputError, UsageError
 
 NAME = "pr-check"
 HELP = "check a pull request: plan, policies, validators; report statuses, annotations, summary"
@@ -76,7 +76,7 @@ class _Sender:
     """Sends statuses, or prints them on a dry run (never both, never the token)."""
 
     def __init__(self, args: argparse.Namespace, repo: str | None) -> None:
-        from engine.github import GitHubClient
+        from engine.change.github import GitHubClient
 
         self.client = GitHubClient()
         self.repo = repo
@@ -100,8 +100,8 @@ class _Sender:
 
 def run(args: argparse.Namespace) -> int:
     """Run the check and report it."""
-    from engine.context import build_context
-    from engine.gitread import plan_between
+    from engine.change.context import build_context
+    from engine.change.gitread import plan_between
     from engine.report import PrReport, get, one_line, run_url
     from engine.report import statuses as st
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     root = repo_root(args)
     config_path = Path(args.config).resolve() if args.config else None
     from engine.policy.judge import rules_for_change
-    from engine.settings import Settings
+    from engine.spec.settings import Settings
 
     settings = Settings()
     # the event (or the flags) say which change this is; its rules are the base's, read from Git.
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rules = rules_for_change(root, base, head, settings.policy_dir, config_path)
         config = rules.config
-        from engine.github import GitHubClient
+        from engine.change.github import GitHubClient
 
         reviews_client = GitHubClient()
         ctx = build_context(
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _pull_reader() -> Any:
     """``get_pull`` of a token-holding client, memoised (both contexts see the same PR), or None."""
-    from engine.github import GitHubClient
+    from engine.change.github import GitHubClient
 
     client = GitHubClient()
     if not client.has_token:
@@ -211,7 +211,7 @@ def _pull_reader() -> Any:
 
 def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any, report: Any,
                     sha: str | None, ctx: Any) -> None:
-    from engine.dag import build_plan_dag
+    from engine.validation.dag import build_plan_dag
 
     tasks = build_plan_dag(plan, config)
     report.validation_ran = True
@@ -226,7 +226,7 @@ def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any
         return
     out_dir = (args.out / "validation") if args.out else root / ".govops" / "runs" / (sha or "worktree")[:12]
     if args.executor == "argo":
-        from engine.executors.argo import run_validation_argo
+        from engine.validation.executors.argo import run_validation_argo
 
         if not sha:
             raise InputError("validation on Argo needs the head commit SHA (--sha)")
@@ -238,9 +238,9 @@ def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any
         return
     else:
         try:
-            from engine.executors.local import run_validation
+            from engine.validation.executors.local import run_validation
         except ImportError:  # pragma: no cover - the executor ships with govops
-            print("warning: engine.executors.local is not installed: validators not run", file=sys.stderr)
+            print("warning: engine.validation.executors.local is not installed: validators not run", file=sys.stderr)
             report.validation_ran = False
             report.tasks = []
             return

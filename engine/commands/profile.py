@@ -2,7 +2,7 @@
 
 Validation stage, command side. Reads each version's reference data and model once
 (digests verified), and writes it to the cache directory, outside the checkout
-(``<cache>/profiles/<tenant>--<name>/<version>/<digest>.json``, ``engine.statedir``; and,
+(``<cache>/profiles/<tenant>--<name>/<version>/<digest>.json``, ``engine.spec.statedir``; and,
 with ``--out DIR``, ``DIR/<tenant>/<name>/profile-<version>.json`` beside validation
 results). Default: the champion and challengers of every deployed model.
 """
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from engine.commands._common import add_format, repo_root, workspace
-from engine.errors import EXIT_OK, UsageError
+from engine.spec.errors import EXIT_OK, UsageError
 
 NAME = "profile"
 HELP = "build reference profiles (mergeable sketches) of model versions for monitoring"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_OK, InputError
+from engine.spec.errors import EXIT_OK, InputError
 
 NAME = "report"
 HELP = "compliance report: inventory, changes and approvals, exceptions, failures, incidents, missing evidence"
@@ -31,9 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and write the report."""
-    from engine.compliance import build_report
-    from engine.compliance_render import render_html, render_markdown
-    from engine.trail import parse_date
+    from engine.audit.compliance import build_report
+    from engine.audit.compliance_render import render_html, render_markdown
+    from engine.audit.trail import parse_date
 
     since = parse_date(args.since, "--since") if args.since else None
     until = parse_date(args.until, "--until") if args.until else None

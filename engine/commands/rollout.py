@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_OK, GovernanceFailure, UsageError
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_OK, GovernanceFailure, UsageError
 
 NAME = "rollout"
 HELP = "roll the specs at a Git ref out to MLServer (local) or Kubernetes manifests, health-gated"
@@ -55,7 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute, print and apply the rollout."""
-    from engine.ledger import append_record, build_record, push_notes
+    from engine.audit.ledger import append_record, build_record, push_notes
     from engine.rollout.desired import load_desired
     from engine.rollout.targets import RolloutResult, get
 
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if waiver is not None:
             record["evidence_missing"] = waiver
         record["covers"] = covered_commits(root, desired.commit)
-        from engine.pr_evidence import spec_trees
+        from engine.audit.pr_evidence import spec_trees
 
         record["specs_tree"] = spec_trees(root, desired.commit)
         allowed = _allowed_signers(args, root)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _allowed_signers(args: argparse.Namespace, root: Path) -> list[str] | None:
-    from engine.workspace import load_config
+    from engine.spec.workspace import load_config
 
     config, _, _ = load_config(root, Path(args.config).resolve() if args.config else None)
     return list(config.ledger.allowed_signers) if config is not None and config.ledger is not None else None
@@ -143,7 +143,7 @@ def _publishes(args: argparse.Namespace, root: Path) -> bool:
     """Whether this rollout publishes an auditable trail: ``--push`` (CI) or a ``ledger:`` in govops.yaml."""
     if args.push:
         return True
-    from engine.workspace import load_config
+    from engine.spec.workspace import load_config
 
     config, _, _ = load_config(root, Path(args.config).resolve() if args.config else None)
     return bool(config is not None and config.ledger is not None and config.ledger.require_evidence)
@@ -160,8 +160,8 @@ def _evidence_for(args: argparse.Namespace, root: Path,
     """
     import os
 
-    from engine.ledger import read_evidence
-    from engine.pr_evidence import find_evidence, spec_change
+    from engine.audit.ledger import read_evidence
+    from engine.audit.pr_evidence import find_evidence, spec_change
 
     if args.evidence:
         return read_evidence(args.evidence.resolve()), None
@@ -188,14 +188,14 @@ def _evidence_for(args: argparse.Namespace, root: Path,
 
 
 def _has_rollout_record(root: Path, commit: str) -> bool:
-    from engine.evidence import is_rollout
-    from engine.ledger import read_ledger
+    from engine.audit.evidence import is_rollout
+    from engine.audit.ledger import read_ledger
 
     return any(is_rollout(r) for e in read_ledger(root, commit) for r in e.records)
 
 
 def covered_commits(root: Path, commit: str) -> list[str]:
     """First-parent commits since the last recorded rollout that changed specs: what this rollout ships."""
-    from engine.pr_evidence import spec_changes_since
+    from engine.audit.pr_evidence import spec_changes_since
 
     return spec_changes_since(root, commit)

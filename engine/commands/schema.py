@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the schema."""
-    from engine.schemas import governance_schema, model_schema
+    from engine.spec.schemas import governance_schema, model_schema
 
     doc = model_schema() if args.kind == "model" else governance_schema()
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_OK, GovernanceFailure
+from engine.spec.errors import EXIT_OK, GovernanceFailure
 
 NAME = "serve"
 HELP = "start the local MLServer that serves what govops rolled out"
@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
 
 def refuse_tampered(root: Path, paths: Any) -> None:
     """Raise ``GovernanceFailure`` (exit 1) naming every served file that is not what the ledger says."""
-    from engine.errors import GovopsError
     from engine.rollout.desired import load_desired
     from engine.rollout.serving import read_json, rehash_served
+    from engine.spec.errors import GovopsError
 
     state = read_json(paths.state)
     commit = state.get("commit") if isinstance(state, dict) else None

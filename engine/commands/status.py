@@ -13,7 +13,7 @@ import json
 import sys
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_OK
+from engine.spec.errors import EXIT_OK
 
 NAME = "status"
 HELP = "show every served model version: role, Open Inference Protocol URL, readiness"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from engine.commands._common import repo_root
-from engine.errors import EXIT_OK
+from engine.spec.errors import EXIT_OK
 
 NAME = "stop"
 HELP = "stop the local MLServer (the rolled-out state stays on disk)"

@@ -1,6 +1,6 @@
 """Run the tier's validation checks for models and report one line per check.
 
-Validation stage, command side. Builds the tasks with ``engine.dag.build_dag``, runs them
+Validation stage, command side. Builds the tasks with ``engine.validation.dag.build_dag``, runs them
 with an executor (``local``: worker processes on this machine), prints a table (model,
 check, status, key metric vs threshold) or the summary as JSON, and exits 1 when any
 check fails or errors. Writes result files under ``--out`` only; never edits specs.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import add_format, repo_root, workspace
-from engine.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, UsageError
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, UsageError
 
 NAME = "validate"
 HELP = "run the tier's validation checks (local executor) and write one result per check"
@@ -42,8 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Select models, build the DAG, run it, print the outcome."""
-    from engine.dag import build_dag
-    from engine.executors import get as get_executor
+    from engine.validation.dag import build_dag
+    from engine.validation.executors import get as get_executor
 
     if args.head and not args.base:
         raise UsageError("--head needs --base (the ref the change is compared with)")
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     by_id = ws.by_id()
     head_sha: str | None = None
     if args.base:
-        from engine.dag import build_plan_dag
         from engine.policy.judge import config_for_change
+        from engine.validation.dag import build_plan_dag
 
         # a change is validated as the base's govops.yaml says (tiers, required checks, thresholds)
         base_config = config_for_change(root, args.base, Path(args.config).resolve() if args.config else None)
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _checked_out_sha(root: Path) -> str:
-    from engine.gitread import open_repo, resolve_commit
+    from engine.change.gitread import open_repo, resolve_commit
 
     with open_repo(root) as repo:
         return resolve_commit(repo, "HEAD", "head")
@@ -117,7 +117,7 @@ def _checked_out_sha(root: Path) -> str:
 
 def _plan(root: Path, base: str, head: str | None, config: Any) -> tuple[Any, str | None]:
     """The change plan, refusing a head that is not what the working tree holds (checks read the tree)."""
-    from engine.gitread import open_repo, plan_between, resolve_commit
+    from engine.change.gitread import open_repo, plan_between, resolve_commit
 
     plan = plan_between(root, base, head or "HEAD", config)
     for d in plan.diagnostics:

@@ -13,7 +13,7 @@ import json
 import sys
 
 from engine.commands._common import add_format, repo_root
-from engine.errors import EXIT_GOVERNANCE, EXIT_OK
+from engine.spec.errors import EXIT_GOVERNANCE, EXIT_OK
 
 NAME = "verify"
 HELP = "verify the audit trail: signed hash-chained notes, records for every change, digests, served bytes"
@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the problems; exit 1 when the trail does not hold."""
-    from engine.verify import render_text, verify
+    from engine.audit.verify import render_text, verify
 
     report = verify(repo_root(args), ref=args.ref, strict=args.strict, every_signature=args.all_signatures,
                     deep=args.deep)

@@ -43,19 +43,19 @@ from starlette.routing import Route
 from engine.gateway.auth import MAX_KEY_BYTES, KeyStore, key_id, presented_key
 from engine.gateway.guard import PathGuard, Scope
 from engine.gateway.metrics import GatewayMetrics
+from engine.gateway.predlog import Exchange, Feedback, PredictionLog
 from engine.gateway.routing import ModelRoute, RouteTable, TableError, VersionRoute
 from engine.gateway.shadow import ShadowJob, ShadowSender
 from engine.gateway.table import fingerprint, load_table, watched_files
 from engine.gateway.upstream import Answer, Upstream
 from engine.gateway.v2 import PayloadError, parse_infer_request
-from engine.predlog import Exchange, Feedback, PredictionLog
 
 KEY_HEADER = "x-govops-key"
 REQUEST_ID_HEADER = "x-govops-request-id"
 RELOAD_TOKEN_HEADER = "x-govops-reload-token"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPES = ("application/json", "")
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")  # engine.spec.VERSION_PATTERN
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")  # engine.spec.model.VERSION_PATTERN
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,253}$")  # tenant--name (DNS labels), with some slack
 MAX_FEEDBACK_ITEMS = 10_000
 READY_CACHE_S = 2.0  # /v2/health/ready checks upstream at most this often

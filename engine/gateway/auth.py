@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError
+from engine.spec.errors import InputError
 
 ENV_KEYS = "GOVOPS_GATEWAY_KEYS"
 FILE_ENTRY = "gatewayKeys"
@@ -120,7 +120,7 @@ def keys_from_env(value: str) -> list[tuple[str, str]]:
 
 def keys_from_file(path: Path, shown: str) -> list[tuple[str, str]]:
     """The ``gatewayKeys`` entry of the secrets file (a missing file or entry gives no keys)."""
-    from engine.loader import load_yaml_file
+    from engine.spec.loader import load_yaml_file
 
     if not path.exists():
         return []

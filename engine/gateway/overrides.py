@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.private_files import write_private
-from engine.spec import ModelSpec
+from engine.spec.model import ModelSpec
+from engine.spec.private_files import write_private
 
 OVERRIDES_FILE = Path(".govops") / "gateway" / "overrides.json"
 

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import InputError
 from engine.gateway.app import Gateway
 from engine.gateway.protocol import protocol_class
 from engine.gateway.table import gateway_state_path
-from engine.private_files import write_private
+from engine.spec.errors import InputError
+from engine.spec.private_files import write_private
 
 if TYPE_CHECKING:
     import uvicorn

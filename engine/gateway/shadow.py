@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.gateway.metrics import GatewayMetrics
+from engine.gateway.predlog import Exchange, PredictionLog
 from engine.gateway.routing import VersionRoute
 from engine.gateway.upstream import Upstream
-from engine.predlog import Exchange, PredictionLog
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,8 @@ def _inputs_at(root: Path, commit: str | None) -> dict[str, list[str]]:
     key = (str(root), commit)
     if key in _INPUTS_CACHE and commit is not None:
         return _INPUTS_CACHE[key]
-    from engine.errors import GovopsError
     from engine.rollout.desired import WORKTREE, load_desired
+    from engine.spec.errors import GovopsError
 
     try:
         desired = load_desired(root, commit or WORKTREE)
@@ -101,7 +101,7 @@ def load_table(root: Path, table_file: Path | None = None) -> RouteTable:
         except OSError as exc:
             raise TableError(f"{table_file}: cannot read the routing table ({exc.strerror or exc})") from exc
         if table_file.suffix in (".yaml", ".yml"):
-            from engine.loader import YamlError, parse_yaml
+            from engine.spec.loader import YamlError, parse_yaml
 
             try:
                 doc: Any = parse_yaml(text, str(table_file)).data

@@ -17,7 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from engine.errors import GovopsError
+from engine.spec.errors import GovopsError
 
 # a retried GET after MLServer closed a connection is expected, not worth a warning on stderr
 logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

@@ -24,8 +24,8 @@ from types import TracebackType
 
 import numpy as np
 
-from engine.errors import InputError
 from engine.mlserver.client import MLServerClient, MLServerError
+from engine.spec.errors import InputError
 
 HOST = "127.0.0.1"
 REPOSITORY_ROOT_ENV = "GOVOPS_MODEL_REPOSITORY_ROOT"

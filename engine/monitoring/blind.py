@@ -21,12 +21,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from engine.alerts import Alert
-from engine.diagnostics import Diagnostic
-from engine.errors import GovopsError, InputError
-from engine.loader import YamlError, load_yaml_file
-from engine.spec import Channel
-from engine.workspace import Workspace
+from engine.monitoring.alerts import Alert
+from engine.spec.diagnostics import Diagnostic
+from engine.spec.errors import GovopsError, InputError
+from engine.spec.loader import YamlError, load_yaml_file
+from engine.spec.model import Channel
+from engine.spec.workspace import Workspace
 
 METRIC = "monitoring.blind"
 _CHANNEL = TypeAdapter(Channel)

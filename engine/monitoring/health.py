@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.catalog_of_checks import METRIC_KINDS
 from engine.monitoring.measure import Measured
-from engine.spec import ModelSpec
+from engine.spec.catalog_of_checks import METRIC_KINDS
+from engine.spec.model import ModelSpec
 
 
 @dataclass

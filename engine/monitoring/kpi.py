@@ -8,7 +8,7 @@ columns; nothing is ever passed to ``eval``/``exec``/``compile``. Allowed: colum
 comparisons (``== != < <= > >=``, ``in``/``not in`` a literal list), ``and``/``or``, and the
 aggregates ``mean``, ``sum``, ``count``, ``rate``, ``min``, ``max``, ``quantile(x, q)``. The
 result must be a number: columns must be reduced by an aggregate. The language itself (what
-parses, and its bounds) lives in :mod:`engine.kpi_syntax`, which ``lint`` uses too.
+parses, and its bounds) lives in :mod:`engine.spec.kpi_syntax`, which ``lint`` uses too.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.kpi_syntax import AGGREGATES, KpiError, _column_name, columns_used, parse
 from engine.monitoring.sketch import category_key, row_keys
+from engine.spec.kpi_syntax import AGGREGATES, KpiError, _column_name, columns_used, parse
 
 __all__ = ["AGGREGATES", "KpiError", "columns_used", "evaluate", "parse"]
 

@@ -1,6 +1,6 @@
 """Reading a window of the gateway's prediction log and feedback (monitoring stage, input side).
 
-The layout and the readers are the gateway's (``engine.predlog``); this module only adds
+The layout and the readers are the gateway's (``engine.gateway.predlog``); this module only adds
 where the log lives for a repository and turns an empty window into ``None``, which is
 how the metric kinds say "nothing to judge". Never writes to the log.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from engine import predlog
+from engine.gateway import predlog
 
 
 def log_dir(root: Path) -> Path:

@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from engine.catalog_of_checks import direction
+from engine.spec.catalog_of_checks import direction
 
 
 @dataclass

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import InputError
 from engine.monitoring.sketch import CategoricalSketch, NumericSketch, numeric_reference
-from engine.spec import Feature, ModelSpec
-from engine.statedir import cache_dir
+from engine.spec.errors import InputError
+from engine.spec.model import Feature, ModelSpec
+from engine.spec.statedir import cache_dir
 
 PROFILE_FORMAT = "govops/profile/v1"
 PROFILE_KIND = "profiles"

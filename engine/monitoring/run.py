@@ -23,14 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.alerts import Alert
-from engine.alerts.manager import AlertManager, parse_duration
-from engine.alerts.outbox import Outbox
-from engine.alerts.secrets import SecretStore, tenant_secrets_of
-from engine.diagnostics import Diagnostic
-from engine.errors import GovopsError, InputError
 from engine.gateway.overrides import clear_settled, read_overrides
 from engine.monitoring import kpi
+from engine.monitoring.alerts import Alert
+from engine.monitoring.alerts.manager import AlertManager, parse_duration
+from engine.monitoring.alerts.outbox import Outbox
+from engine.monitoring.alerts.secrets import SecretStore, tenant_secrets_of
 from engine.monitoring.blind import Blind, channel_data, find_blind, still_firing
 from engine.monitoring.health import Health, health
 from engine.monitoring.kinds import KINDS
@@ -42,7 +40,9 @@ from engine.monitoring.profile import ensure_profile
 from engine.monitoring.shutdown import shutdown
 from engine.monitoring.state import locked, read_state, state_dir, update_models
 from engine.monitoring.window import Window
-from engine.workspace import LoadedSpec, load_workspace
+from engine.spec.diagnostics import Diagnostic
+from engine.spec.errors import GovopsError, InputError
+from engine.spec.workspace import LoadedSpec, load_workspace
 
 
 @dataclass
@@ -145,9 +145,9 @@ def measure_model(loaded: LoadedSpec, root: Path, logs: Path, since_ns: int, unt
 
 
 def read_feedback_any(logs: Path, model: str, since_ns: int, until_ns: int) -> Any:
-    """Feedback via ``engine.predlog`` when present, else the local reader."""
+    """Feedback via ``engine.gateway.predlog`` when present, else the local reader."""
     try:
-        from engine.predlog import read_feedback as pl_read_feedback
+        from engine.gateway.predlog import read_feedback as pl_read_feedback
     except ImportError:
         return read_feedback(logs, model, since_ns, until_ns)
     table = pl_read_feedback(logs, model, since_ns, until_ns)

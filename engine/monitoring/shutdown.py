@@ -12,7 +12,7 @@ falls below ``criticalHealth``:
    the message. It is built with git plumbing in a temporary index, so the working tree,
    the index and the checked-out branch are never touched;
 3. where a GitHub token allows (``GITHUB_TOKEN`` and ``GITHUB_REPOSITORY``), the branch is
-   pushed to ``origin`` and a pull request is opened with ``engine.github.GitHubClient``.
+   pushed to ``origin`` and a pull request is opened with ``engine.change.github.GitHubClient``.
 
 A human merges the permanent change; history stays the one audit trail. This module never
 merges, never force-pushes and never passes a user-controlled string where git reads options.
@@ -29,11 +29,11 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from engine.errors import GovopsError, InputError
 from engine.gateway.overrides import set_override
 from engine.monitoring.health import Health
 from engine.monitoring.measure import Measured
-from engine.spec import ModelSpec
+from engine.spec.errors import GovopsError, InputError
+from engine.spec.model import ModelSpec
 
 
 class ShutdownError(GovopsError):
@@ -127,7 +127,7 @@ def commit_message(spec: ModelSpec, action: str, from_v: str | None, to_v: str |
 def commit_shutdown(root: Path, spec_file: str, new_text: str, message: str, branch: str,
                     base_ref: str = "HEAD") -> str:
     """Create ``branch`` at a new commit on ``base_ref`` that changes one file; returns the commit sha."""
-    from engine.settings import Settings
+    from engine.spec.settings import Settings
 
     settings = Settings()
     top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
@@ -157,7 +157,7 @@ def open_pull_request(root: Path, branch: str, base_branch: str, title: str, bod
     repo = os.environ.get("GITHUB_REPOSITORY")
     if not os.environ.get("GITHUB_TOKEN") or not repo:
         return None
-    from engine.github import GitHubClient
+    from engine.change.github import GitHubClient
 
     _git(root, "push", "origin", f"refs/heads/{branch}:refs/heads/{branch}")
     client = GitHubClient()

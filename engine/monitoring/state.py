@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from engine.private_files import open_private, private_dir, write_private
+from engine.spec.private_files import open_private, private_dir, write_private
 
 STATE_DIR = Path(".govops") / "monitoring"
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from engine.errors import UsageError
 from engine.policy.errors import PolicyError, PolicyInputError
 from engine.policy.exact import MAX_FLOAT_DIGITS, inexact_number, inexact_string
 from engine.policy.library import PolicyLibrary
-from engine.settings import Settings
+from engine.spec.errors import UsageError
+from engine.spec.settings import Settings
 
 Decision = dict[str, list[dict[str, Any]]]
 

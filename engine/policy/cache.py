@@ -1,7 +1,7 @@
 """Decision cache under ``<cache dir>/policy/``, keyed by (policy digest, input digest, engine).
 
 Part of the policy stage. The cache directory is outside every checkout
-(``engine.statedir``): a decision file committed in a pull request is never read. The
+(``engine.spec.statedir``): a decision file committed in a pull request is never read. The
 input digest covers the whole input except ``now_ns``, plus where ``now_ns`` falls
 among the times the policies compare it with (freeze bounds, waiver expiries): a
 decision is reused only while no such boundary has been crossed. One JSON file per
@@ -23,8 +23,8 @@ from typing import Any
 
 from engine.policy.backend import check_result
 from engine.policy.errors import PolicyError
-from engine.settings import Settings
-from engine.statedir import cache_dir
+from engine.spec.settings import Settings
+from engine.spec.statedir import cache_dir
 
 CACHE_VERSION = "2"
 CACHE_FORMAT = f"govops/decision-cache/v{CACHE_VERSION}"

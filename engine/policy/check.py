@@ -6,7 +6,7 @@ receives (``engine.policy.prepare``; for a re-check of every model this happens 
 processes that load the specs), reuses cached decisions, evaluates the rest through the
 chosen backend, and turns deny/warn items into diagnostics at the spec's file:line.
 Reads the repository and Git; never writes anything but the decision cache, which lives
-in the cache directory outside the checkout (``engine.statedir``). Any failure to decide
+in the cache directory outside the checkout (``engine.spec.statedir``). Any failure to decide
 raises ``PolicyError`` (exit 2).
 """
 
@@ -19,12 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.config import Governance
-from engine.diagnostics import Diagnostic
-from engine.errors import ConfigError, GovopsError, InputError
-from engine.loader import YamlDocument
-from engine.output import Findings
-from engine.plan import diff_specs
+from engine.change.plan import diff_specs
 from engine.policy.backend import Decision, PolicyBackend, get_backend
 from engine.policy.cache import DecisionCache
 from engine.policy.compact import direct_reads
@@ -33,8 +28,13 @@ from engine.policy.judge import Rules, rules_for_change, rules_of_tree
 from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary
 from engine.policy.prepare import InputPreparer, Prepared, PrepareFailure, RunDocuments, prepare
 from engine.policy.timeutil import parse_now
-from engine.settings import Settings
-from engine.workspace import LoadedSpec, load_workspace
+from engine.report.output import Findings
+from engine.spec.config import Governance
+from engine.spec.diagnostics import Diagnostic
+from engine.spec.errors import ConfigError, GovopsError, InputError
+from engine.spec.loader import YamlDocument
+from engine.spec.settings import Settings
+from engine.spec.workspace import LoadedSpec, load_workspace
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -112,7 +112,7 @@ def _select_change(
     context: dict[str, Any] | None,
     rules: Rules,
 ) -> Scope:
-    from engine.gitread import GATE_PATHS, plan_between
+    from engine.change.gitread import GATE_PATHS, plan_between
 
     # both sides are read with the base's govops.yaml: a change cannot redefine the tiers,
     # tenants or groups it is judged by (its edits to them apply once merged)

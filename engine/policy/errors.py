@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import InputError
+from engine.spec.errors import InputError
 
 
 class PolicyError(InputError):

@@ -17,13 +17,13 @@ import math
 import re
 from typing import Any
 
-from engine.config import Governance
-from engine.loader import format_path
-from engine.plan import diff_specs
+from engine.change.plan import diff_specs
 from engine.policy.errors import PolicyInputError
 from engine.policy.timeutil import to_ns, to_rfc3339
-from engine.thresholds import effective_checks
-from engine.workspace import LoadedSpec
+from engine.spec.config import Governance
+from engine.spec.loader import format_path
+from engine.spec.thresholds import effective_checks
+from engine.spec.workspace import LoadedSpec
 
 INT64 = 2**63 - 1
 _LONG_DIGITS = re.compile(r"\d{19,}")

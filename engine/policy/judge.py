@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import Governance
-from engine.diagnostics import Diagnostic
-from engine.errors import ConfigError
 from engine.policy.errors import PolicyError
 from engine.policy.library import PolicyLibrary, library_from_sources, load_library
 from engine.policy.waivers import WAIVERS_FILE, load_waivers, parse_waivers
-from engine.workspace import CONFIG_FILE, load_config
+from engine.spec.config import Governance
+from engine.spec.diagnostics import Diagnostic
+from engine.spec.errors import ConfigError
+from engine.spec.workspace import CONFIG_FILE, load_config
 
 _REGULAR = ("100644", "100755")
 
@@ -109,7 +109,7 @@ def rules_for_change(
     ``govops.yaml`` or policy library at the base (the change adopting govops), the change's
     own are used and a warning says so.
     """
-    from engine.gitread import WORKTREE, open_repo, resolve_commit
+    from engine.change.gitread import WORKTREE, open_repo, resolve_commit
 
     root = Path(root).resolve()
     with open_repo(root) as repo:
@@ -148,7 +148,7 @@ def rules_for_change(
 
 def config_for_change(root: Path, base: str, config_path: Path | None = None) -> Governance:
     """The base's ``govops.yaml`` (tiers, checks, thresholds, groups) for anything that acts on a change."""
-    from engine.gitread import open_repo, resolve_commit
+    from engine.change.gitread import open_repo, resolve_commit
 
     root = Path(root).resolve()
     with open_repo(root) as repo:
@@ -210,7 +210,7 @@ class _TreeReader:
 
     def files(self, commit: str, directory: str) -> dict[str, str]:
         """Regular files under ``directory`` at ``commit``: name relative to it -> blob id."""
-        from engine.gitread import run_git
+        from engine.change.gitread import run_git
 
         git_dir = (self.prefix + directory.strip("/")).rstrip("/")
         _, out, _ = run_git(self.repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", git_dir + "/")
@@ -226,7 +226,7 @@ class _TreeReader:
         return found
 
     def read(self, names: list[str]) -> dict[str, bytes | None]:
-        from engine.gitread import cat_blobs
+        from engine.change.gitread import cat_blobs
 
         return cat_blobs(self.repo, names)
 
@@ -234,7 +234,7 @@ class _TreeReader:
 def _config_at(
     root: Path, reader: _TreeReader, commit: str, config_path: Path | None
 ) -> tuple[Governance | None, str, list[Diagnostic]]:
-    from engine.gitread import config_from_bytes
+    from engine.change.gitread import config_from_bytes
 
     rel = CONFIG_FILE if config_path is None else reader.inside(config_path)
     if rel is None:  # an operator's file outside the repository: trusted as given

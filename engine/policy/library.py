@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from engine.limits import check_policy_library, policy_file_sizes
 from engine.policy.errors import PolicyError
+from engine.spec.limits import check_policy_library, policy_file_sizes
 
 ENTRYPOINT = "data.govops.main"
 ENTRYPOINT_PATH = "govops/main"

@@ -22,7 +22,7 @@ from engine.policy.compact import compact
 from engine.policy.errors import PolicyInputError
 from engine.policy.exact import HANDOVER_REVISION
 from engine.policy.inputs import InputBuilder, dumps_without_now
-from engine.workspace import LoadedSpec
+from engine.spec.workspace import LoadedSpec
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def candidates() -> list[Path]:
 def find_engine(setting: str | None = None) -> tuple[Path | None, str]:
     """The engine's directory and how it was found, or None and why not (a sentence for a skip)."""
     if setting is None:
-        from engine.settings import Settings
+        from engine.spec.settings import Settings
 
         setting = Settings().reference_engine
     if setting.strip().lower() == "off":
@@ -270,7 +270,7 @@ def _proven_marker(library: PolicyLibrary, path: Path | None) -> Path | None:
         return None
     import hashlib
 
-    from engine.settings import cache_root
+    from engine.spec.settings import cache_root
 
     key = hashlib.sha256(f"{library.digest}\0{WHEEL_VERSION}\0{path}".encode()).hexdigest()[:32]
     return cache_root() / "reference-proven" / key

@@ -43,7 +43,7 @@ from engine.policy.exact import MalformedOutput, loads_strict
 from engine.policy.library import ENTRYPOINT, PolicyLibrary
 from engine.policy.rego_errors import line_col, parse_errors
 from engine.policy.regopy_input import set_input
-from engine.statedir import cache_dir
+from engine.spec.statedir import cache_dir
 
 MIN_PER_WORKER = 64
 MAX_CHUNK = 100

@@ -34,6 +34,6 @@ def parse_now(text: str | None) -> int:
     try:
         return to_ns(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
-        from engine.errors import InputError
+        from engine.spec.errors import InputError
 
         raise InputError(f"GOVOPS_NOW={text!r} is not an RFC 3339 time such as 2026-12-25T10:00:00+00:00") from None

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.limits import check_waiver_count, max_waiver_bytes
-from engine.loader import YamlDocument, YamlError, load_yaml_file, parse_yaml
 from engine.policy.errors import PolicyError
 from engine.policy.timeutil import to_ns, to_rfc3339
+from engine.spec.limits import check_waiver_count, max_waiver_bytes
+from engine.spec.loader import YamlDocument, YamlError, load_yaml_file, parse_yaml
 
 WAIVERS_FILE = "waivers.yaml"
 

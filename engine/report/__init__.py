@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.diagnostics import Diagnostic, has_errors
-from engine.errors import UsageError
+from engine.spec.diagnostics import Diagnostic, has_errors
+from engine.spec.errors import UsageError
 from runners.result import document_passes as result_passed
 
 if TYPE_CHECKING:
-    from engine.config import Governance
-    from engine.context import ChangeContext
-    from engine.dag import ValidationTask
-    from engine.gitread import Plan
+    from engine.change.context import ChangeContext
+    from engine.change.gitread import Plan
+    from engine.spec.config import Governance
+    from engine.validation.dag import ValidationTask
 
 DESCRIPTION_MAX = 140
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.loader import YamlDocument
 from engine.report import PrReport
+from engine.spec.loader import YamlDocument
 
 
 def escape_data(s: str) -> str:

@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from engine.dag import ValidationTask
 from engine.policy.exact import loads_strict
+from engine.validation.dag import ValidationTask
 
 MAX_RESULT_BYTES = 4 << 20
 STATUSES = ("pass", "fail", "error")

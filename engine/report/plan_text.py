@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.gitread import Plan
+from engine.change.gitread import Plan
 
 SYMBOL = {"added": "+", "removed": "-", "modified": "~", "moved": ">", "unchanged": "="}
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.config import Governance
-from engine.diagnostics import Diagnostic, has_errors
-from engine.errors import ConfigError, InputError
-from engine.loader import YamlError, parse_yaml
 from engine.mlserver.settings import mlserver_name, model_settings
-from engine.spec import ModelSpec
-from engine.workspace import CONFIG_FILE, SPEC_SUFFIXES, LoadedSpec, load_spec_text, load_workspace
+from engine.spec.config import Governance
+from engine.spec.diagnostics import Diagnostic, has_errors
+from engine.spec.errors import ConfigError, InputError
+from engine.spec.loader import YamlError, parse_yaml
+from engine.spec.model import ModelSpec
+from engine.spec.workspace import CONFIG_FILE, SPEC_SUFFIXES, LoadedSpec, load_spec_text, load_workspace
 
 WORKTREE = "WORKTREE"
 ROLE_ORDER = ("champion", "canary", "ab", "shadow", "failover")
@@ -188,7 +188,7 @@ def resolve_commit(root: Path, ref: str) -> str:
     if not ref or ref.startswith("-") or any(c in ref for c in "\x00\n\r "):
         raise InputError(f"'{ref}' is not a valid Git ref")
     try:
-        from engine import gitread  # the PR stage's reader: same messages for a missing ref everywhere
+        from engine.change import gitread  # the PR stage's reader: same messages for a missing ref everywhere
     except ImportError:  # pragma: no cover - gitread ships with govops
         gitread = None  # type: ignore[assignment]
     try:

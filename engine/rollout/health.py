@@ -18,7 +18,7 @@ from engine.mlserver.client import MLServerClient, MLServerError
 from engine.mlserver.settings import mlserver_name
 from engine.rollout.desired import DesiredModel
 from engine.rollout.materialise import sha256_of
-from engine.uris import local_path, uri_problem
+from engine.spec.uris import local_path, uri_problem
 
 SMOKE_ROWS = 5
 

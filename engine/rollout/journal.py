@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import GovopsError
 from engine.rollout.serving import read_json, write_json
+from engine.spec.errors import GovopsError
 
 PHASE_STAGING = "staging"
 PHASE_COMMITTED = "committed"

@@ -20,8 +20,8 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from engine.errors import InputError
 from engine.rollout.desired import DesiredModel, DesiredState, DesiredVersion
+from engine.spec.errors import InputError
 
 DEFAULT_ARTIFACT_BASE = "s3://govops-artifacts"
 SERVER_NAME = "govops-mlserver"

@@ -15,10 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.errors import GovopsError
 from engine.mlserver.settings import MODEL_SETTINGS_FILE
 from engine.rollout.desired import DesiredVersion
-from engine.uris import local_path, uri_problem
+from engine.spec.errors import GovopsError
+from engine.spec.uris import local_path, uri_problem
 
 GOVOPS_FILE = "govops.json"
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.spec import Feature
+from engine.spec.model import Feature
 from runners.base import Check, CheckContext, Outcome, is_categorical, register
 from runners.data import CheckError
 from runners.result import Metric, describe, failed, judge

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.monitoring.profile import Profile
 from engine.monitoring.window import Window
-from engine.spec import AlertThresholds, ModelSpec
+from engine.spec.model import AlertThresholds, ModelSpec
 
 MIN_FEEDBACK_ROWS = 20
 MIN_GROUP_ROWS = 30

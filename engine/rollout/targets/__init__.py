@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import UsageError
 from engine.rollout.desired import DesiredState
 from engine.rollout.diff import Change, LiveState
+from engine.spec.errors import UsageError
 
 TARGETS = {
     "local": "engine.rollout.targets.local:LocalTarget",

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import GovernanceFailure
 from engine.mlserver.client import MLServerClient, MLServerError
 from engine.mlserver.settings import mlserver_name
 from engine.rollout.desired import DesiredState
@@ -60,6 +59,7 @@ from engine.rollout.serving import (
     write_json,
 )
 from engine.rollout.targets import RolloutResult
+from engine.spec.errors import GovernanceFailure
 
 DEFAULT_DRAIN_S = 1.0
 

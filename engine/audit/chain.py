@@ -1,0 +1,397 @@
+"""The ledger's own integrity: hash chain, signatures and completeness of the notes refs.
+
+Audit stage (read side). A notes ref (``refs/notes/govops`` for rollouts,
+``refs/notes/govops-evidence`` for PR evidence) is one chain: record ``seq`` N names the
+digest of record N-1 in ``prev``, and every notes commit announces the record it added
+(``Govops-Record``) and is signed by the CI identity (SSH, allowed signers from
+``govops.yaml``). Signatures are checked by git itself (``git verify-commit`` /
+``%G?`` with ``gpg.ssh.allowedSignersFile``, i.e. ``ssh-keygen -Y verify``): by default the
+tip of each ref, whose announced record transitively fixes every earlier one through the
+chain, and the CI identity never signs on top of a tip it cannot verify; ``every=True``
+checks every notes commit (one ``git log``). Nothing here writes to the repository;
+every problem is returned with the commit and the record it concerns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.audit.ledger import full_ref, line_digest, split_note
+from engine.change.gitread import cat_blobs, run_git
+
+_TRAILER = re.compile(r"^Govops-(Record|Commit|Seq):\s*(\S+)\s*$", re.MULTILINE)
+SIGNATURE_TEXT = {
+    "N": "is not signed",
+    "B": "has a bad signature",
+    "U": "is signed by a key that is not in govops.yaml's ledger.allowedSigners",
+    "E": "has a signature that cannot be checked",
+    "R": "is signed with a revoked key",
+    "X": "has an expired signature",
+    "Y": "is signed with an expired key",
+}
+
+
+@dataclass
+class Line:
+    """One stored note line: the commit it is attached to, its digest and its record (``None``: not JSON)."""
+
+    commit: str
+    number: int
+    text: str
+    digest: str
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+@dataclass
+class Finding:
+    """A problem of the chain, in ``engine.audit.verify.Problem``'s terms."""
+
+    check: str
+    commit: str
+    message: str
+    record: str | None = None
+    severity: str = "error"
+
+
+@dataclass
+class RefState:
+    """Everything read from one notes ref."""
+
+    ref: str
+    tip: str | None
+    lines: list[Line] = field(default_factory=list)
+
+    def records(self) -> Iterator[tuple[Line, dict[str, Any]]]:
+        """The lines that are JSON objects, with their record."""
+        for line in self.lines:
+            if line.record is not None:
+                yield line, line.record
+
+
+def read_ref(repo: Any, ref: str) -> RefState:
+    """Every line of every note in ``ref`` (one ``notes list``, one ``cat-file --batch``)."""
+    target = full_ref(ref)
+    status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", target, check=False)
+    tip = out.decode().strip() if status == 0 else None
+    state = RefState(target, tip)
+    if tip is None:
+        return state
+    _, listing, _ = run_git(repo, "notes", "--ref", ref, "list")
+    pairs = [line.split() for line in listing.decode().splitlines() if line.strip()]
+    blobs = cat_blobs(repo, [p[0] for p in pairs])
+    for blob, commit in pairs:
+        text = (blobs.get(blob) or b"").decode("utf-8", "replace")
+        for number, raw in enumerate(split_note(text), 1):
+            if not raw.strip():
+                continue
+            error = None
+            try:
+                data = json.loads(raw)
+            except ValueError as exc:
+                data, error = None, f"not valid JSON: {exc}"
+            if data is not None and not isinstance(data, dict):
+                data, error = None, "not a JSON object"
+            state.lines.append(Line(commit, number, raw, line_digest(raw), data, error))
+    return state
+
+
+def entries_of(state: RefState) -> list[Any]:
+    """The notes of a ref as ``ledger.LedgerEntry`` values (what ``all_notes`` gives), without reading again."""
+    from engine.audit.ledger import LedgerEntry
+
+    entries: dict[str, LedgerEntry] = {}
+    for line in state.lines:
+        entry = entries.setdefault(line.commit, LedgerEntry(line.commit))
+        if line.record is not None:
+            entry.records.append(line.record)
+        else:
+            entry.invalid.append({"line": line.number, "text": line.text[:200], "error": line.error or "invalid"})
+    return list(entries.values())
+
+
+@contextmanager
+def allowed_signers_file(lines: list[str]) -> Iterator[str]:
+    """A temporary ssh ``allowed_signers`` file holding ``lines`` (govops.yaml's ``ledger.allowedSigners``)."""
+    fd, path = tempfile.mkstemp(prefix="govops-allowed-signers-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write("".join(line.strip() + "\n" for line in lines if line.strip()))
+        yield path
+    finally:
+        os.unlink(path)
+
+
+@dataclass
+class NotesCommit:
+    """One commit of a notes ref: its signature status and the record it announced."""
+
+    sha: str
+    parents: list[str]
+    signature: str
+    signer: str
+    announced: dict[str, str]
+    touched: list[str] = field(default_factory=list)
+    """The notes this commit changed (from its tree diff, ``--name-only``): what an unsigned commit is blamed for."""
+
+
+def notes_commits(repo: Any, tip: str, signers: str, *, every: bool) -> list[NotesCommit]:
+    """The tip (or every commit) of a notes ref with git's verdict on its signature (one ``git log``)."""
+    args = ["-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "--no-renames", "--name-only",
+            "--format=%x1e%H%x00%P%x00%G?%x00%GS%x00%B%x1f", *([] if every else ["-n", "1"]), tip, "--"]
+    _, out, _ = run_git(repo, *args)
+    found = []
+    for chunk in out.decode("utf-8", "replace").split("\x1e"):
+        if not chunk.strip():
+            continue
+        head, _, names = chunk.partition("\x1f")
+        sha, parents, sig, signer, body = (head.split("\0") + [""] * 5)[:5]
+        announced = {m.group(1).lower(): m.group(2) for m in _TRAILER.finditer(body)}
+        touched = [n.replace("/", "") for n in names.split() if n.strip()]
+        found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), announced, touched))
+    return found
+
+
+def check_signatures(repo: Any, state: RefState, allowed: list[str], *, every: bool) -> list[Finding]:
+    """Signature problems of the notes ref (the tip, or every commit) against the allowed signers."""
+    if state.tip is None:
+        return []
+    findings: list[Finding] = []
+    with allowed_signers_file(allowed) as signers:
+        commits = notes_commits(repo, state.tip, signers, every=every)
+    newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=None)
+    by_digest = {line.digest: line for line in state.lines}
+    trusted = trusted_digests(repo, state, allowed) if any(c.signature != "G" for c in commits) else None
+    first_unsigned = True
+    for c in commits:
+        target = c.announced.get("commit", "?") if c.signature == "G" else "?"
+        if c.signature != "G":
+            # an unsigned commit's message is the attacker's: blame what its tree diff changed, and every
+            # record no good signature covers
+            text = SIGNATURE_TEXT.get(c.signature, f"has signature status {c.signature!r}")
+            unsigned = [line for line in state.lines if trusted is not None and line.digest not in trusted]
+            blamed = list(dict.fromkeys(c.touched + ([line.commit for line in unsigned] if first_unsigned else [])))
+            blamed, first_unsigned = blamed or [c.sha], False
+            for note in blamed:
+                records = [line.digest for line in unsigned if line.commit == note]
+                findings.append(Finding(
+                    "signature", note,
+                    f"{state.ref} commit {c.sha[:12]} {text}: the ledger was written by someone other than the CI "
+                    f"identity (the note on {note[:12]} was changed; {len(records)} record(s) on it are covered by "
+                    "no good signature)", records[0] if records else None))
+            continue
+        record = c.announced.get("record")
+        if c.sha == state.tip:
+            line = by_digest.get(record or "")
+            seq = line.record.get("seq") if line is not None and line.record is not None else None
+            if line is None:
+                findings.append(Finding(
+                    "signature", target, f"the signed tip {c.sha[:12]} of {state.ref} announces record "
+                    f"{str(record)[:19]} on {target[:12]}, which is not in the ledger: it was edited or removed",
+                    record))
+            elif seq != newest:
+                findings.append(Finding(
+                    "chain", line.commit, f"the signed tip {c.sha[:12]} of {state.ref} announces record seq {seq} "
+                    f"but the ledger's newest record is seq {newest}: records were added without the CI identity",
+                    record))
+    return findings
+
+
+def _is_seq(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_chain(state: RefState, *, required: bool) -> list[Finding]:
+    """Gaps, forks, broken ``prev`` links, unchained records and ``commit`` fields that name another commit."""
+    findings: list[Finding] = []
+    by_seq: dict[int, list[Line]] = {}
+    for line, rec in state.records():
+        commit = rec.get("commit")
+        if isinstance(commit, str) and commit and commit != line.commit:
+            findings.append(Finding(
+                "commit-field", line.commit, f"the {state.ref} note on {line.commit[:12]} holds a record whose "
+                f"commit field says {commit[:12]}: the note was copied or the field rewritten", line.digest))
+        seq = rec.get("seq")
+        if not _is_seq(seq):
+            findings.append(Finding(
+                "chain", line.commit, f"the {state.ref} record on {line.commit[:12]} (line {line.number}) is not "
+                "chained (no seq/prev): written by hand or by an old govops", line.digest,
+                "error" if required else "warning"))
+            continue
+        assert isinstance(seq, int)
+        by_seq.setdefault(seq, []).append(line)
+    if not by_seq:
+        return findings
+    newest = max(by_seq)
+    for seq in range(1, newest + 1):
+        lines = by_seq.get(seq)
+        if not lines:
+            after = by_seq.get(seq + 1, [None])[0]
+            where = f" (the record after it is on {after.commit[:12]})" if after else ""
+            findings.append(Finding(
+                "chain", after.commit if after else "-", f"{state.ref} record seq {seq} is missing{where}: a record "
+                "or a whole note was removed", after.digest if after else None))
+            continue
+        if len(lines) > 1:
+            findings.append(Finding(
+                "chain", lines[1].commit, f"{state.ref} has {len(lines)} records with seq {seq} (on "
+                f"{', '.join(x.commit[:12] for x in lines)}): the chain forked (a record was inserted or copied)",
+                lines[1].digest))
+        if seq == 1:
+            continue
+        before = by_seq.get(seq - 1)
+        for line in lines:
+            assert line.record is not None
+            prev = line.record.get("prev")
+            if before and prev not in {b.digest for b in before}:
+                b = before[0]
+                findings.append(Finding(
+                    "chain", b.commit, f"{state.ref} record seq {seq} on {line.commit[:12]} names previous record "
+                    f"{str(prev)[:19]} but record seq {seq - 1} on {b.commit[:12]} has digest {b.digest[:19]}: "
+                    f"record seq {seq - 1} was edited after it was written", b.digest))
+    return findings
+
+
+def record_digests_by_commit(state: RefState) -> dict[str, list[str]]:
+    """``commit -> [digest of each record line]`` (for marking records in the audit)."""
+    out: dict[str, list[str]] = {}
+    for line in state.lines:
+        out.setdefault(line.commit, []).append(line.digest)
+    return out
+
+
+def integrity_marks(repo: Any, config: Any) -> dict[str, str]:
+    """``note commit or record digest -> why it did not verify`` for both notes refs (empty: all verified).
+
+    Only when ``govops.yaml`` declares the ledger (``ledger:``): the audit and the report
+    mark these records instead of presenting them as evidence. Every record that no good
+    signature covers is marked (what an unsigned commit claims about itself is never
+    believed), and so is every rollout record that cites a marked PR evidence record.
+    """
+    from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+
+    ledger = getattr(config, "ledger", None) if config is not None else None
+    if ledger is None:
+        return {}
+    allowed = list(ledger.allowed_signers or [])
+    marks: dict[str, str] = {}
+    states = {}
+    for name in (EVIDENCE_REF, NOTES_REF):
+        state = states[name] = read_ref(repo, name)
+        findings = check_chain(state, required=True) + check_anchors(repo, state, required=bool(allowed))
+        if allowed and state.tip is not None:
+            trusted = trusted_digests(repo, state, allowed)
+            for line in state.lines:
+                if line.digest not in trusted:
+                    marks.setdefault(line.digest, f"{state.ref}: the notes commit that added the record on "
+                                     f"{line.commit[:12]} is not signed by the CI identity (no good signature "
+                                     "covers it)")
+            findings += check_signatures(repo, state, allowed, every=False)
+        for f in findings:
+            if f.severity != "error":
+                continue
+            if f.record:
+                marks.setdefault(f.record, f.message)
+            elif f.commit and f.commit != "-" and f.check != "signature":
+                marks.setdefault(f.commit, f.message)
+        if name == NOTES_REF:
+            for line, rec in state.records():
+                body = rec.get("evidence") if isinstance(rec.get("evidence"), dict) else {}
+                source = body.get("source") if isinstance(body, dict) else None
+                cited = str(source.get("record")) if isinstance(source, dict) else None
+                if cited and cited in marks:
+                    marks.setdefault(line.digest, f"cites PR evidence {cited[:19]} that did not verify: "
+                                     f"{marks[cited]}")
+    return marks
+
+
+def trusted_digests(repo: Any, state: RefState, allowed: list[str]) -> set[str]:
+    """Digests of the lines held by the newest notes commit (first parent from the tip) with a good signature.
+
+    The CI identity only signs on top of a tip it verified, so everything in a good signed
+    notes commit's tree is the CI's; anything the current tip holds beyond it was added by
+    someone else, whatever their commit messages say. Checked a few commits at a time, so
+    an intact ledger costs one signature check.
+    """
+    if state.tip is None:
+        return set()
+    good: str | None = None
+    with allowed_signers_file(allowed) as signers:
+        skip, batch = 0, 1
+        while good is None:
+            status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "--first-parent",
+                                     f"--skip={skip}", f"-n{batch}", "--format=%H %G?", state.tip, "--", check=False)
+            rows = [r.split() for r in out.decode().splitlines() if r.strip()] if status == 0 else []
+            good = next((r[0] for r in rows if len(r) == 2 and r[1] == "G"), None)
+            if len(rows) < batch:
+                break
+            skip, batch = skip + batch, min(batch * 4, 256)
+    if good is None:
+        return set()
+    if good == state.tip:
+        return {line.digest for line in state.lines}
+    _, listing, _ = run_git(repo, "ls-tree", "-r", "-z", good)
+    blobs = [item.split(b"\t", 1)[0].split()[2].decode() for item in listing.split(b"\0") if item]
+    texts = cat_blobs(repo, blobs)
+    notes = [(texts.get(blob) or b"").decode("utf-8", "replace") for blob in blobs]
+    return {line_digest(raw) for text in notes for raw in split_note(text) if raw.strip()}
+
+
+ANCHOR_PREFIX = "refs/tags/govops-ledger/"
+
+
+def anchor_ref(ref: str, seq: int) -> str:
+    """The tag that anchors record ``seq`` of a notes ref outside that ref (``govops-ledger/govops/seq-000012``).
+
+    A force-push of the notes ref cannot move it; protect ``govops-ledger/*`` tags against
+    update and deletion (a tag ruleset) and a rollback of the ledger shows for ever.
+    """
+    return f"{ANCHOR_PREFIX}{full_ref(ref).removeprefix('refs/notes/')}/seq-{seq:06d}"
+
+
+def check_anchors(repo: Any, state: RefState, *, required: bool = True) -> list[Finding]:
+    """Every anchor tag of this notes ref must point at a notes commit in the ref's history (no rollback)."""
+    name = state.ref.removeprefix("refs/notes/")
+    status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)",
+                             f"{ANCHOR_PREFIX}{name}/", check=False)
+    anchors = []
+    for row in out.decode().splitlines() if status == 0 else []:
+        refname, _, sha = row.partition("\0")
+        tail = refname.rsplit("/", 1)[-1]
+        if tail.startswith("seq-") and tail[4:].isdigit():
+            anchors.append((int(tail[4:]), sha))
+    if not anchors:
+        return []
+    history: set[str] = set()
+    if state.tip is not None:
+        _, revs, _ = run_git(repo, "rev-list", state.tip, "--", check=False)
+        history = set(revs.decode().split())
+    newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
+    findings = []
+    for seq, sha in sorted(anchors, reverse=True):
+        if sha in history and seq <= newest:
+            continue
+        findings.append(Finding(
+            "rollback", sha, f"{state.ref} was rolled back: the anchor tag {anchor_ref(name, seq)} says record seq "
+            f"{seq} was published in notes commit {sha[:12]}, which is "
+            + ("not in the history of the ref" if state.tip is not None else "gone with the whole ref")
+            + f" (its newest record is seq {newest}): records were erased", None,
+            "error" if required else "warning"))
+        break  # the newest anchor says it all
+    return findings
+
+
+def mark_for(marks: dict[str, str], note_commit: str, record: dict[str, Any]) -> str | None:
+    """Why the record (on ``note_commit``) did not verify, or ``None``."""
+    if not marks:
+        return None
+    from engine.audit.ledger import canonical
+
+    return marks.get(line_digest(canonical(record))) or marks.get(note_commit)

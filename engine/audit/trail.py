@@ -1,0 +1,360 @@
+"""Reading the audit trail: commits from one ``git log`` call, and the ledger notes beside them.
+
+Audit stage (read side). History is read with a single ``git log --format=… -z --raw``
+call (notes included with ``--notes=govops``), never by walking commits object by
+object; notes that mention a model are found with one ``git grep`` over the notes
+ref. Note text is parsed with ``engine.audit.ledger``'s reader, so there is one record
+format. This module never writes to the repository and never passes a user-supplied
+string where git could read it as an option (revisions are resolved to SHAs first,
+paths follow ``--``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import git
+
+from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
+from engine.change.gitread import (
+    FETCH_HINT,
+    GIT_SAFE_ENV,
+    FileChange,
+    cat_blobs,
+    parse_raw_parts,
+    resolve_commit,
+    run_git,
+)
+from engine.spec.errors import InputError
+
+# fields of one commit in the log; %x1e starts a record, %x00 separates fields
+_FIELDS = ("sha", "parents", "an", "ae", "ad", "cn", "ce", "cd", "sig", "subject", "body", "notes")
+_FORMAT = "%x1e" + "%x00".join(("%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%G?", "%s", "%b", "%N")) + "%x00"
+_FORMAT_NO_SIG = _FORMAT.replace("%G?", "-")
+
+_PR_MERGE = re.compile(r"^Merge pull request #(\d+)\b")
+_PR_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+_TRAILER = re.compile(r"^(Approved-by|Reviewed-by|Acked-by):\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+_SHUTDOWN = re.compile(r"automatic shutdown|Govops-Action: shutdown|govops/shutdown/", re.IGNORECASE)
+_BOT = re.compile(r"govops(-bot|\[bot\]|\sbot)?", re.IGNORECASE)
+
+
+@dataclass
+class LogCommit:
+    """One commit as ``git log`` printed it, with its raw changes and its govops note."""
+
+    sha: str
+    parents: list[str]
+    author: str
+    author_email: str
+    author_date: str
+    committer: str
+    committer_email: str
+    committer_date: str
+    signature: str
+    subject: str
+    body: str
+    note: LedgerEntry | None = None
+    changes: list[FileChange] = field(default_factory=list)
+
+    @property
+    def pr_number(self) -> int | None:
+        """The pull request number from a merge subject (``Merge pull request #12``) or a squash ``(#12)``."""
+        return pr_number(self.subject)
+
+    @property
+    def reverts(self) -> str | None:
+        """The commit this one reverts (``This reverts commit …``), if any."""
+        m = _REVERTS.search(self.body)
+        return m.group(1) if m else None
+
+    @property
+    def trailer_approvers(self) -> list[str]:
+        """Approvers named in ``Approved-by:``/``Reviewed-by:`` trailers."""
+        return [m.group(2) for m in _TRAILER.finditer(self.body)]
+
+    @property
+    def by_bot(self) -> bool:
+        """Whether the govops bot made this commit (an automatic action)."""
+        bot = os.environ.get("GOVOPS_BOT_NAME")
+        if bot and self.author == bot:
+            return True
+        return bool(_BOT.search(self.author) or _BOT.search(self.author_email.split("@")[0]))
+
+    @property
+    def is_shutdown(self) -> bool:
+        """An automatic shutdown: the bot's commit, or the merge of its ``govops/shutdown/…`` branch."""
+        text = f"{self.subject}\n{self.body}"
+        return bool(_SHUTDOWN.search(text)) and (self.by_bot or "Govops-Action: shutdown" in text
+                                                 or "govops/shutdown/" in self.subject)
+
+    def person(self) -> dict[str, str]:
+        """Author and committer as JSON."""
+        return {
+            "author": f"{self.author} <{self.author_email}>",
+            "committer": f"{self.committer} <{self.committer_email}>",
+        }
+
+
+def pr_number(subject: str) -> int | None:
+    """The PR number in a merge or squash commit subject."""
+    m = _PR_MERGE.match(subject) or _PR_SQUASH.search(subject)
+    return int(m.group(1)) if m else None
+
+
+def parse_date(text: str, option: str) -> datetime:
+    """``YYYY-MM-DD`` or an ISO 8601 time (``Z`` allowed); naive times are UTC. Bad input: exit 2."""
+    raw = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            value = datetime.fromisoformat(raw + "T00:00:00+00:00")
+        else:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date: use YYYY-MM-DD or 2026-11-23T10:00:00+00:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def when(text: str | None) -> datetime | None:
+    """A git/ledger ISO timestamp as an aware datetime (``None`` when absent or unreadable)."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_log(out: bytes) -> list[LogCommit]:
+    """Parse the output of ``git log --format=_FORMAT -z --raw``."""
+    commits: list[LogCommit] = []
+    for chunk in out.split(b"\x1e"):
+        if not chunk.strip(b"\0\n"):
+            continue
+        parts = chunk.split(b"\0")
+        head = [p.decode("utf-8", "replace") for p in parts[: len(_FIELDS)]]
+        if len(head) < len(_FIELDS):
+            continue
+        f = dict(zip(_FIELDS, head, strict=True))
+        note = parse_note(f["sha"], f["notes"]) if f["notes"].strip() else None
+        commits.append(
+            LogCommit(
+                sha=f["sha"],
+                parents=f["parents"].split(),
+                author=f["an"],
+                author_email=f["ae"],
+                author_date=f["ad"],
+                committer=f["cn"],
+                committer_email=f["ce"],
+                committer_date=f["cd"],
+                signature=f["sig"],
+                subject=f["subject"],
+                body=f["body"],
+                note=note if note and (note.records or note.invalid) else None,
+                changes=parse_raw_parts(parts[len(_FIELDS) :]),
+            )
+        )
+    return commits
+
+
+def read_log(
+    repo: git.Repo,
+    rev: str,
+    paths: list[str],
+    *,
+    follow: bool = False,
+    first_parent: bool = True,
+    signatures: bool = False,
+    raw: bool = True,
+    extra: list[str] | None = None,
+) -> list[LogCommit]:
+    """One ``git log`` call: commits of ``rev`` (a resolved SHA) touching ``paths``, newest first.
+
+    ``follow`` follows one file across renames; ``first_parent`` shows merges as one change
+    against the branch they were merged into (what a pull request did to main).
+    ``signatures`` asks git to check signatures (``%G?``), which is slower. ``extra`` are
+    options govops itself builds (``--since=…``), never user text.
+    """
+    args = ["log", "-z", "--no-color", "--no-ext-diff", "--no-textconv", f"--notes={NOTES_REF}",
+            f"--format={_FORMAT if signatures else _FORMAT_NO_SIG}"]
+    if raw:
+        args += ["--raw", "--no-abbrev", "-M"]
+    if first_parent:
+        args += ["--first-parent", "--diff-merges=first-parent"]
+    if follow:
+        args.append("--follow")
+    args += [*(extra or []), rev, "--", *paths]
+    _, out, _ = run_git(repo, *args)
+    return parse_log(out)
+
+
+def notes_mentioning(repo: git.Repo, needle: str) -> list[LedgerEntry]:
+    """Ledger entries whose note text contains ``needle`` (one ``git grep`` on the notes ref + one cat-file)."""
+    names = note_blobs_mentioning(repo, needle)
+    blobs = cat_blobs(repo, names)
+    return parse_note_blobs(names, blobs)
+
+
+def note_blobs_mentioning(repo: git.Repo, needle: str) -> list[str]:
+    """``refs/notes/govops:<fanout path>`` of every note containing ``needle`` (one ``git grep``)."""
+    return NoteGrep(repo, needle).result()
+
+
+class NoteGrep:
+    """``git grep`` over the notes ref, started at once and collected later.
+
+    Searching thousands of notes costs about as much as the ``git log`` itself, so the
+    audit runs both at the same time (two processes, two cores).
+    """
+
+    def __init__(self, repo: git.Repo, needle: str) -> None:
+        cmd = ["git", f"--git-dir={repo.git_dir}", "grep", "-l", "-z", "-F", "--no-color", "-e", needle,
+               FULL_NOTES_REF]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                      env={**os.environ, **GIT_SAFE_ENV})
+
+    def close(self) -> None:
+        """Stop the search if it still runs (the caller failed before collecting it)."""
+        if self._proc.returncode is None:
+            self._proc.kill()
+            self._proc.communicate()
+
+    def result(self) -> list[str]:
+        """The note blob names found (none when there is no notes ref yet)."""
+        out, _ = self._proc.communicate()
+        if self._proc.returncode != 0:  # 1: nothing found; 128: no notes ref yet
+            return []
+        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
+def parse_note_blobs(names: list[str], blobs: dict[str, bytes | None]) -> list[LedgerEntry]:
+    """Ledger entries from note blobs read by name (``refs/notes/govops:ab/cdef…``)."""
+    entries = []
+    for name in names:
+        commit = name.split(":", 1)[1].replace("/", "")
+        text = (blobs.get(name) or b"").decode("utf-8", "replace")
+        entries.append(parse_note(commit, text))
+    return entries
+
+
+def all_notes(repo: git.Repo) -> list[LedgerEntry]:
+    """Every ledger entry: one ``notes list`` and one ``cat-file --batch``."""
+    status, out, _ = run_git(repo, "notes", "--ref", NOTES_REF, "list", check=False)
+    if status != 0:
+        return []
+    pairs = [line.split() for line in out.decode().splitlines() if line.strip()]
+    blobs = cat_blobs(repo, [p[0] for p in pairs])
+    return [parse_note(p[1], (blobs.get(p[0]) or b"").decode("utf-8", "replace")) for p in pairs]
+
+
+@dataclass(frozen=True)
+class Shallow:
+    """A shallow clone: where its history stops."""
+
+    boundary: list[str]
+    oldest_date: str | None
+
+    def hint(self, need: str) -> str:
+        """A message telling how much history is needed."""
+        since = f" (history here starts at {self.oldest_date[:10]})" if self.oldest_date else ""
+        return f"this is a shallow clone{since}; {need} — {FETCH_HINT}"
+
+
+def shallow_info(repo: git.Repo) -> Shallow | None:
+    """``None`` for a full clone, else the shallow boundary commits and the oldest date available."""
+    candidates = [Path(repo.git_dir) / "shallow", Path(repo.common_dir) / "shallow"]
+    shallow_file = next((p for p in candidates if p.is_file()), None)
+    if shallow_file is None:  # git records a shallow clone's boundary in $GIT_DIR/shallow
+        return None
+    boundary = shallow_file.read_text().split()
+    oldest = None
+    if boundary:
+        _, dates, _ = run_git(repo, "show", "-s", "--format=%cI", *boundary, "--", check=False)
+        values = sorted(d for d in dates.decode().split() if d)
+        oldest = values[0] if values else None
+    return Shallow(boundary, oldest)
+
+
+def resolve(repo: git.Repo, ref: str, role: str = "ref") -> str:
+    """The commit SHA of ``ref`` (never read as an option); exit 2 when it does not exist."""
+    return resolve_commit(repo, ref, role)
+
+
+def main_ref(repo: git.Repo, ref: str | None) -> tuple[str, str]:
+    """``(name, sha)`` of ``ref`` if given, else of ``main`` when it exists, else of ``HEAD``."""
+    if ref:
+        return ref, resolve(repo, ref)
+    status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "refs/heads/main^{commit}", check=False)
+    if status == 0:
+        return "main", out.decode().strip()
+    return "HEAD", resolve(repo, "HEAD")
+
+
+def to_utc_text(value: datetime) -> str:
+    """``2026-11-23T10:00:00+00:00``."""
+    return value.astimezone(UTC).isoformat()
+
+
+def records(entry: LedgerEntry | None) -> list[dict[str, Any]]:
+    """The JSON records of a ledger entry (none for ``None``)."""
+    return list(entry.records) if entry else []
+
+
+
+
+@dataclass
+class View:
+    """A repository read at one commit: where govops lives in it and its ``govops.yaml`` there."""
+
+    repo: git.Repo
+    root: Path
+    prefix: str
+    sha: str
+    ref: str
+    config: Any
+    spec_dirs: list[str]
+    prefetched: dict[str, bytes | None] = field(default_factory=dict)
+
+    def git_path(self, local: str) -> str:
+        """Repository path of a govops-root path."""
+        return self.prefix + local
+
+    def local(self, git_path: str) -> str:
+        """govops-root path of a repository path."""
+        return git_path[len(self.prefix) :] if git_path.startswith(self.prefix) else git_path
+
+    def spec_pathspecs(self) -> list[str]:
+        """The spec directories as repository paths."""
+        return [self.git_path(d) for d in self.spec_dirs]
+
+
+def open_view(repo: git.Repo, root: Path, ref: str | None, prefetch: tuple[str, ...] = ()) -> View:
+    """Resolve ``ref`` (default ``main``, else ``HEAD``) and read ``govops.yaml`` there.
+
+    ``prefetch`` names more files (govops-root paths) to read at that commit in the same
+    ``cat-file`` call; they land in ``View.prefetched`` keyed by path.
+    """
+    from engine.change.gitread import config_from_bytes
+    from engine.spec.workspace import CONFIG_FILE
+
+    name, sha = main_ref(repo, ref)
+    toplevel = Path(repo.working_tree_dir or root).resolve()
+    rel = Path(root).resolve().relative_to(toplevel).as_posix()
+    prefix = "" if rel == "." else rel + "/"
+    blobs = cat_blobs(repo, [f"{sha}:{prefix}{p}" for p in (CONFIG_FILE, *prefetch) if "\n" not in p])
+    raw = blobs.get(f"{sha}:{prefix}{CONFIG_FILE}")
+    config, diags = config_from_bytes(raw, CONFIG_FILE)
+    if diags:
+        d = diags[0]
+        raise InputError(f"at {name} ({sha[:12]}): {d.message}", file=d.file, line=d.line, col=d.col)
+    dirs = [p.strip("/") for p in (config.spec_paths if config else ["specs"])]
+    fetched = {p: blobs.get(f"{sha}:{prefix}{p}") for p in prefetch}
+    return View(repo, Path(root).resolve(), prefix, sha, name, config, dirs, fetched)

@@ -1,0 +1,536 @@
+"""The integrity of the audit trail: the history the ledger points at is still there and consistent.
+
+Audit stage (read side). Checks, for the branch ``main`` (or ``--ref``):
+
+- every commit a ledger note was written for (and every ``commit`` a rollout record names)
+  is reachable from the branch: history was not rewritten under the evidence;
+- every rollout record's desired-state digest equals the digest of the specs at its commit
+  (``engine.rollout.desired``'s own digest function);
+- every artifact a rollout loaded has the sha256 that validation read (evidence in the note);
+- where ``govops.yaml`` says ``signedCommits: true``, every commit that landed on the branch
+  since then carries a good signature (``%G?``);
+- each notes ref (rollouts, PR evidence) is one unbroken hash chain whose notes commits are
+  signed by an allowed signer (``engine.audit.chain``), and each record's ``commit`` is the commit
+  its note is attached to;
+- every first-parent commit that changed specs since the ledger started has its rollout
+  record (a removed note, or a deleted notes ref, is found);
+- the PR evidence a rollout cites is in the evidence ref, unchanged, and judged the spec
+  blobs that were rolled out;
+- the local serving directory holds the bytes the last rollout's desired state pins.
+
+Notes that are not valid JSON are problems of the trail. Nothing here writes to the
+repository, and a problem is reported with the commit it concerns, never raised.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.audit import evidence as ev
+from engine.audit.ledger import FULL_NOTES_REF, LedgerEntry
+from engine.audit.trail import View, open_view, shallow_info
+from engine.change.gitread import GIT_SAFE_ENV, open_repo, run_git
+from engine.spec.errors import GovopsError, InputError
+
+GOOD_SIGNATURES = {"G", "U"}
+_SIGNATURE_TEXT = {
+    "N": "is not signed",
+    "B": "has a bad signature",
+    "E": "has a signature that cannot be checked (missing public key or allowed-signers file)",
+    "R": "is signed with a revoked key",
+    "X": "has an expired signature",
+    "Y": "is signed with an expired key",
+}
+
+
+@dataclass
+class Problem:
+    """One integrity problem, tied to the commit it concerns."""
+
+    check: str
+    commit: str
+    message: str
+    severity: str = "error"
+    record: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON form (``record``: the digest of the ledger record concerned, when there is one)."""
+        return {"check": self.check, "commit": self.commit, "severity": self.severity, "message": self.message,
+                "record": self.record}
+
+
+@dataclass
+class VerifyReport:
+    """What was checked and what failed."""
+
+    ref: str
+    commit: str
+    checked: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No error-level problem."""
+        return not any(p.severity == "error" for p in self.problems)
+
+    def offending_commits(self) -> list[str]:
+        """The commits named by error-level problems, in order, once each."""
+        return list(dict.fromkeys(p.commit for p in self.problems if p.severity == "error"))
+
+    def to_data(self) -> dict[str, Any]:
+        """``{"ok", "ref", "commit", "checked", "offending_commits", "problems"}``."""
+        return {
+            "ok": self.ok,
+            "ref": self.ref,
+            "commit": self.commit,
+            "checked": self.checked,
+            "offending_commits": self.offending_commits(),
+            "problems": [p.to_data() for p in self.problems],
+        }
+
+
+class _Git:
+    """``git`` commands started at once and collected later: the history walks run side by side (two cores)."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> None:
+        """Start ``git --literal-pathspecs ARGS`` (govops-built arguments only)."""
+        cmd = ["git", f"--git-dir={self.view.repo.git_dir}", "--literal-pathspecs", *args]
+        self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                            stdin=subprocess.DEVNULL, env={**os.environ, **GIT_SAFE_ENV})
+
+    def out(self, name: str) -> str:
+        """The output of a started command ("" when it failed, e.g. no match)."""
+        proc = self.procs.pop(name)
+        data, _ = proc.communicate()
+        return data.decode("utf-8", "replace") if proc.returncode == 0 else ""
+
+    def close(self) -> None:
+        """Stop what was not collected."""
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.kill()
+                proc.communicate()
+        self.procs.clear()
+
+    def started(self, name: str) -> bool:
+        """Whether ``name`` was started and not yet collected."""
+        return name in self.procs
+
+
+def _walks(view: View) -> _Git:
+    walks = _Git(view)
+    walks.start("reachable", "rev-list", view.sha)
+    walks.start("spec_commits", "log", "--first-parent", "--format=%H%x00%s", view.sha, "--", *view.spec_pathspecs())
+    walks.start("first_parent", "rev-list", "--first-parent", view.sha)
+    walks.start("ledger_start", "log", "--first-parent", "--format=%H", "-G", "^ledger:", view.sha, "--",
+                view.git_path("govops.yaml"))
+    return walks
+
+
+def _reachable(view: View, walks: _Git) -> set[str]:
+    return set(walks.out("reachable").split())
+
+
+def _exists(view: View, shas: list[str]) -> set[str]:
+    unique = sorted(set(shas))
+    if not unique:
+        return set()
+    _, out, _ = run_git(view.repo, "cat-file", "--batch-check", stdin=("\n".join(unique) + "\n").encode())
+    return {line.split()[0] for line in out.decode().splitlines() if line and not line.endswith("missing")}
+
+
+def _signed_since(view: View) -> str | None:
+    """The newest commit (first-parent) that changed the ``signedCommits`` line of govops.yaml."""
+    status, out, _ = run_git(view.repo, "log", "--first-parent", "--format=%H", "-G", "signedCommits",
+                          view.sha, "--", view.git_path("govops.yaml"), check=False)
+    shas = out.decode().split() if status == 0 else []
+    return shas[0] if shas else None
+
+
+def _check_signatures(view: View, report: VerifyReport) -> None:
+    since = _signed_since(view)
+    args = ["log", "--first-parent", "--format=%H%x00%G?%x00%s", view.sha]
+    if since:
+        status, parents, _ = run_git(view.repo, "rev-parse", "--verify", "--quiet", f"{since}^", check=False)
+        if status == 0:
+            args.append("^" + parents.decode().strip())
+    _, out, _ = run_git(view.repo, *args, "--")
+    count = 0
+    for line in out.decode("utf-8", "replace").splitlines():
+        sha, sig, subject = (line.split("\0") + ["", ""])[:3]
+        count += 1
+        if sig in GOOD_SIGNATURES:
+            continue
+        text = _SIGNATURE_TEXT.get(sig, f"has signature status {sig!r}")
+        severity = "warning" if sig in ("X", "Y") else "error"
+        report.problems.append(Problem("signature", sha, f"commit {sha[:12]} ({subject}) {text}; "
+                                       "govops.yaml requires signed commits", severity))
+    report.checked["signed_commits"] = count
+
+
+def verify(
+    root: Path, *, ref: str | None = None, strict: bool = False, every_signature: bool = False, deep: bool = False
+) -> VerifyReport:
+    """Check the trail of ``ref`` (default ``main``, else ``HEAD``); problems are collected, not raised.
+
+    A shallow clone cannot prove anything about history it does not have: that is an
+    ``InputError`` (exit 2) telling how much to fetch. ``strict`` makes missing evidence an error.
+    """
+    from engine.rollout.desired import load_desired
+
+    root = Path(root).resolve()
+    with open_repo(root) as repo:
+        view = open_view(repo, root, ref)
+        shallow = shallow_info(repo)
+        if shallow is not None:
+            raise InputError(shallow.hint(
+                f"`govops verify` needs the whole history of {view.ref} (every rolled-out commit back to the "
+                "first ledger note) to prove it was not rewritten"))
+        report = VerifyReport(ref=view.ref, commit=view.sha)
+        from engine.audit.chain import entries_of, read_ref
+        from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+
+        walks = _walks(view)
+        try:
+            states = {name: read_ref(repo, name) for name in (NOTES_REF, EVIDENCE_REF)}
+            entries = entries_of(states[NOTES_REF])
+            reachable = _reachable(view, walks)
+            named = [e.commit for e in entries] + [str(r.get("commit")) for e in entries for r in e.records
+                                                   if ev.is_rollout(r) and r.get("commit")]
+            present = _exists(view, named)
+            report.checked["noted_commits"] = len(entries)
+            report.checked["rollout_records"] = sum(1 for e in entries for r in e.records if ev.is_rollout(r))
+            desired_cache: dict[str, Any] = {}
+            trees: list[tuple[str, dict[str, Any]]] = []
+            for entry in entries:
+                _check_entry(view, entry, reachable, present, desired_cache, report, strict, load_desired,
+                             None if deep else trees)
+            _check_trees(view, trees, report)
+            if view.config is not None and view.config.signed_commits:
+                _check_signatures(view, report)
+            _check_ledger(view, entries, states, report, strict, every_signature, walks)
+        finally:
+            walks.close()
+    report.checked["digests_compared"] = sum(1 for v in desired_cache.values() if not isinstance(v, str))
+    _check_serving(root, report, load_desired)
+    return report
+
+
+def _check_trees(view: View, trees: list[tuple[str, dict[str, Any]]], report: VerifyReport) -> None:
+    """Each record's ``specs_tree`` (spec directory -> tree id) against Git, in one ``cat-file`` call.
+
+    A record written by govops names the trees its desired-state digest was computed from;
+    with the chain and the signature holding the digest, equal trees prove the specs were
+    not changed under it. ``--deep`` rebuilds every desired state instead (slow).
+    """
+    names = [f"{commit}:{view.git_path(d)}" for commit, rec in trees for d in rec["specs_tree"]]
+    actual = _object_ids(view, names)
+    for commit, rec in trees:
+        for d, tree in rec["specs_tree"].items():
+            got = actual.get(f"{commit}:{view.git_path(d)}")
+            if got != tree:
+                report.problems.append(Problem(
+                    "digest", commit, f"the rollout record of {commit[:12]} was computed from {d}/ tree "
+                    f"{str(tree)[:12]} but Git has {str(got)[:12]} at that commit: the specs were changed under the "
+                    "record"))
+    report.checked["spec_trees_compared"] = len(names)
+
+
+def _object_ids(view: View, names: list[str]) -> dict[str, str | None]:
+    unique = sorted({n for n in names if "\n" not in n})
+    if not unique:
+        return {}
+    _, out, _ = run_git(view.repo, "cat-file", "--batch-check=%(objectname)", stdin=("\n".join(unique) + "\n").encode())
+    result: dict[str, str | None] = {}
+    for name, line in zip(unique, out.decode().splitlines(), strict=False):
+        result[name] = None if line.endswith(" missing") else line.strip()
+    return result
+
+
+def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any], report: VerifyReport, strict: bool,
+                  every: bool, walks: _Git) -> None:
+    """Chain, signatures, coverage and evidence links of both notes refs."""
+    from engine.audit.chain import check_anchors, check_chain, check_signatures
+    from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+
+    ledger = view.config.ledger if view.config is not None else None
+    declared = ledger is not None
+    allowed = list(ledger.allowed_signers) if ledger is not None else []
+    for name in (NOTES_REF, EVIDENCE_REF):
+        state = states[name]
+        findings = check_chain(state, required=declared)
+        if declared:
+            findings += check_anchors(view.repo, state, required=bool(allowed))
+        if name == EVIDENCE_REF:  # (the rollout ref's bad lines are reported per note by _check_entry)
+            report.problems.extend(Problem("ledger", line.commit, f"the {state.ref} note on {line.commit[:12]} has a "
+                                           f"line {line.number} that is {line.error}", record=line.digest)
+                                   for line in state.lines if line.record is None)
+        if allowed and state.tip is not None:
+            findings += check_signatures(view.repo, state, allowed, every=every)
+            report.checked["ledger_signatures"] = report.checked.get("ledger_signatures", 0) + 1
+        for f in findings:
+            report.problems.append(Problem(f.check, f.commit, f.message, f.severity, f.record))
+    if declared and not allowed:
+        report.problems.append(Problem("signature", view.sha, "govops.yaml declares the ledger but lists no "
+                                       "ledger.allowedSigners: notes commits cannot be checked", "warning"))
+    report.checked["evidence_records"] = sum(1 for _ in states[EVIDENCE_REF].records())
+    _, replaced, _ = run_git(view.repo, "for-each-ref", "--format=%(refname)", "refs/replace/", check=False)
+    if replaced.strip():
+        report.problems.append(Problem("replace", view.sha, f"{len(replaced.split())} refs/replace/* ref(s) exist "
+                                       "here; govops reads objects as stored and ignores them (and info/grafts)",
+                                       "warning"))
+    _check_coverage(view, entries, report, strict, declared, walks)
+    _check_evidence_links(view, states[NOTES_REF], states[EVIDENCE_REF], report)
+
+
+def _ledger_start(walks: _Git) -> str | None:
+    """The oldest first-parent commit whose govops.yaml declared the ledger (``ledger:``)."""
+    shas = walks.out("ledger_start").split()
+    return shas[-1] if shas else None
+
+
+def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport, strict: bool,
+                    declared: bool, walks: _Git) -> None:
+    """Every spec-changing first-parent commit since the ledger started has a rollout record."""
+    if not declared and not strict:
+        return
+    out = walks.out("spec_commits")
+    spec_commits = [tuple(line.split("\0", 1)) for line in out.splitlines() if line]
+    rolled = {e.commit for e in entries if any(ev.is_rollout(r) for r in e.records)}
+    covered = set(rolled)
+    line = walks.out("first_parent").split()
+    # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own
+    window: dict[str, set[str]] = {}
+    newer: str | None = None
+    for sha in line:  # newest first
+        if newer is not None:
+            window[newer].add(sha)
+        if sha in rolled:
+            newer = sha
+            window[sha] = {sha}
+    for e in entries:
+        for r in e.records:
+            if ev.is_rollout(r) and isinstance(r.get("covers"), list):
+                covered.update(str(c) for c in r["covers"] if str(c) in window.get(e.commit, set()))
+    start = _ledger_start(walks) if declared else None
+    order = [sha for sha, *_ in spec_commits]
+    if start is None:
+        on_branch = [sha for sha in order if sha in rolled]
+        if not on_branch:
+            if order:
+                report.problems.append(Problem(
+                    "missing-record", view.sha, f"{len(order)} first-parent commit(s) on {view.ref} changed specs "
+                    f"but there is no rollout record at all: {FULL_NOTES_REF} is missing or empty (deleted?)"))
+            return
+        start = on_branch[-1]
+        since_start = order[: order.index(start)]
+    else:
+        after = set(line[: line.index(start)]) if start in line else set()  # strictly after the start
+        since_start = [sha for sha in order if sha in after]
+    missing = [(sha, subj) for sha, *rest in spec_commits for subj in (rest or [""])
+               if sha in since_start and sha not in covered]
+    report.checked["spec_commits_covered"] = len(since_start) - len(missing)
+    for sha, subject in missing:
+        report.problems.append(Problem(
+            "missing-record", sha, f"commit {sha[:12]} ({subject}) changed specs on {view.ref} after the ledger "
+            f"started ({start[:12]}) but has no rollout record in {FULL_NOTES_REF}: its note was removed, or the "
+            "notes ref was deleted or rolled back"))
+
+
+def _check_evidence_links(view: View, rollouts: Any, evidence: Any, report: VerifyReport) -> None:
+    """The PR evidence each rollout cites exists, is unchanged, and judged the spec blobs rolled out."""
+    by_digest = {line.digest: line for line in evidence.lines}
+    wanted: list[str] = []
+    pairs: list[tuple[str, str, str, str]] = []  # (commit the blob is read at, path, expected blob, what)
+    for line, rec in evidence.records():
+        specs = rec.get("specs") if isinstance(rec.get("specs"), dict) else {}
+        for path, blob in specs.items():
+            pairs.append((line.commit, str(path), str(blob), f"evidence record on PR head {line.commit[:12]}"))
+    for line, rec in rollouts.records():
+        if not ev.is_rollout(rec):
+            continue
+        body = rec.get("evidence") if isinstance(rec.get("evidence"), dict) else {}
+        source = body.get("source") if isinstance(body.get("source"), dict) else None
+        if isinstance(rec.get("evidence_missing"), dict):
+            waiver = rec["evidence_missing"]
+            report.problems.append(Problem("evidence", line.commit, f"{line.commit[:12]} was rolled out without PR "
+                                           f"evidence ({waiver.get('flag')} by {waiver.get('allowed_by')})",
+                                           "warning", line.digest))
+        if source is None:
+            continue
+        cited = by_digest.get(str(source.get("record")))
+        if cited is None or cited.record is None:
+            report.problems.append(Problem(
+                "evidence", line.commit, f"the rollout record of {line.commit[:12]} cites PR evidence "
+                f"{str(source.get('record'))[:19]} on head {str(source.get('head'))[:12]}, which is not in "
+                "refs/notes/govops-evidence: the evidence note was removed or edited", record=line.digest))
+            continue
+        theirs = cited.record.get("evidence") if isinstance(cited.record.get("evidence"), dict) else {}
+        for key in ("validation", "policy_decisions", "context"):
+            if body.get(key) != theirs.get(key):
+                report.problems.append(Problem(
+                    "evidence", line.commit, f"the {key.replace('_', ' ')} in the rollout record of "
+                    f"{line.commit[:12]} differ from the PR evidence note on {cited.commit[:12]} it cites: one of "
+                    "them was edited", record=line.digest))
+        specs = cited.record.get("specs") if isinstance(cited.record.get("specs"), dict) else {}
+        for path, blob in specs.items():
+            pairs.append((line.commit, str(path), str(blob), f"rollout of {line.commit[:12]}"))
+    for commit, path, _, _ in pairs:
+        wanted.append(f"{commit}:{path}")
+    actual = _blob_ids(view, wanted)
+    for commit, path, blob, what in pairs:
+        got = actual.get(f"{commit}:{path}")
+        expected = None if blob in ("None", "") else blob
+        if got != expected:
+            report.problems.append(Problem(
+                "digest", commit, f"{what}: {path} is blob {str(got)[:12]} at {commit[:12]} but the evidence "
+                f"names blob {str(expected)[:12]}: the specs judged are not the specs in Git"))
+    report.checked["evidence_blobs_compared"] = len(pairs)
+
+
+def _blob_ids(view: View, names: list[str]) -> dict[str, str | None]:
+    unique = sorted({n for n in names if "\n" not in n})
+    if not unique:
+        return {}
+    _, out, _ = run_git(view.repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                     stdin=("\n".join(unique) + "\n").encode())
+    result: dict[str, str | None] = {}
+    for name, line in zip(unique, out.decode().splitlines(), strict=False):
+        parts = line.split()
+        result[name] = parts[0] if len(parts) == 2 and parts[1] == "blob" else None
+    return result
+
+
+def _check_serving(root: Path, report: VerifyReport, load_desired: Any) -> None:
+    """Re-hash the local serving directory against the desired state of its last rollout."""
+    import os
+
+    base = os.environ.get("GOVOPS_SERVING_DIR")
+    if not (Path(base) if base else root / ".govops" / "serving").joinpath("state.json").is_file():
+        return  # nothing served here (and the serving stage's imports are not paid for)
+    from engine.rollout.serving import ServingPaths, read_json, rehash_served
+
+    paths = ServingPaths.for_repo(root)
+    state = read_json(paths.state)
+    if not paths.repository.is_dir() or not isinstance(state, dict):
+        return
+    commit = str(state.get("commit") or "")
+    desired = None
+    if commit:
+        try:
+            desired = load_desired(root, commit)
+        except GovopsError:
+            report.problems.append(Problem("serving", commit, f"{paths.state} names commit {commit[:12]}, which is "
+                                           "not in this repository: the served files cannot be checked against Git"))
+    bad = rehash_served(paths, desired)
+    report.checked["served_versions_rehashed"] = sum(1 for n in paths.repository.iterdir() if n.is_dir()
+                                                      for v in n.iterdir() if v.is_dir())
+    for m in bad:
+        report.problems.append(Problem("serving", commit or "-", f"served file {m.message()}"))
+
+
+def _where(sha: str, present: set[str]) -> str:
+    return ("it no longer exists in this repository" if sha not in present
+            else "it exists but is not on the branch")
+
+
+def _check_entry(
+    view: View,
+    entry: LedgerEntry,
+    reachable: set[str],
+    present: set[str],
+    cache: dict[str, Any],
+    report: VerifyReport,
+    strict: bool,
+    load_desired: Any,
+    trees: list[tuple[str, dict[str, Any]]] | None = None,
+) -> None:
+    for bad in entry.invalid:
+        report.problems.append(Problem("ledger", entry.commit,
+                                       f"the ledger note on {entry.commit[:12]} has a line {bad['line']} that is "
+                                       f"{bad['error']}"))
+    if entry.commit not in reachable:
+        report.problems.append(Problem("reachable", entry.commit,
+                                       f"commit {entry.commit[:12]} carries a ledger note but is not reachable from "
+                                       f"{view.ref}: history was rewritten ({_where(entry.commit, present)})"))
+    for record in entry.records:
+        if not ev.is_rollout(record):
+            continue
+        commit = str(record.get("commit") or entry.commit)
+        if commit != entry.commit and commit not in reachable:
+            report.problems.append(Problem("reachable", commit,
+                                           f"rolled-out commit {commit[:12]} is not reachable from {view.ref}: "
+                                           f"history was rewritten ({_where(commit, present)})"))
+        if commit not in reachable:
+            continue
+        if trees is not None and isinstance(record.get("specs_tree"), dict) and record["specs_tree"]:
+            trees.append((commit, record))  # the signed record names the spec trees: compared in one batch
+            continue
+        state = cache.get(commit)
+        if state is None:
+            try:
+                state = load_desired(view.root, commit)
+            except GovopsError as exc:
+                state = exc.render()
+            cache[commit] = state
+        if isinstance(state, str):
+            report.problems.append(Problem("digest", commit, f"cannot rebuild the desired state at "
+                                           f"{commit[:12]}: {state}"))
+            continue
+        digest = record.get("digest")
+        if not digest:
+            report.problems.append(Problem("digest", commit, f"the rollout record of {commit[:12]} has no "
+                                           "desired-state digest", "error" if strict else "warning"))
+        elif digest != state.digest:
+            report.problems.append(Problem("digest", commit,
+                                           f"the rollout record of {commit[:12]} says desired state {digest[:12]} "
+                                           f"but the specs at that commit give {state.digest[:12]}: the specs or the "
+                                           "note were changed after the rollout"))
+        if record.get("outcome") == "succeeded":
+            _check_artifacts(commit, record, state, report, strict)
+
+
+def _check_artifacts(commit: str, record: dict[str, Any], state: Any, report: VerifyReport, strict: bool) -> None:
+    for change in record.get("changes") or []:
+        if not isinstance(change, dict) or change.get("action") not in ("load", "replace"):
+            continue
+        model, version = str(change.get("model")), str(change.get("version"))
+        desired = state.models.get(model)
+        wanted = desired.version(version) if desired else None
+        if wanted is None:
+            continue
+        validated: dict[str, str] = {}
+        for result in ev.validation_for(record, model):
+            validated.update(ev.artifact_digests(result))
+        seen = validated.get(wanted.artifact_uri)
+        report.checked["artifacts"] = report.checked.get("artifacts", 0) + 1
+        if seen is None:
+            report.problems.append(Problem(
+                "artifact", commit,
+                f"{model} {version} was deployed at {commit[:12]} but no validation result in its note read "
+                f"{wanted.artifact_uri} (missing evidence)", "error" if strict else "warning"))
+        elif seen != wanted.sha256:
+            report.problems.append(Problem(
+                "artifact", commit,
+                f"{model} {version} was deployed at {commit[:12]} with sha256 {str(wanted.sha256)[:12]} but "
+                f"validation read {seen[:12]}: the deployed artifact is not the one validated"))
+
+
+def render_text(report: VerifyReport) -> str:
+    """Problems first, then what was checked."""
+    out = []
+    for p in report.problems:
+        out.append(f"{p.severity}: {p.check}: {p.message}\n")
+    checked = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.checked.items())
+    offending = ", ".join(c[:12] for c in report.offending_commits())
+    verdict = "ok" if report.ok else f"FAILED: offending commit(s) {offending}"
+    out.append(f"verify {report.ref} ({report.commit[:12]}): {verdict} ({checked})\n")
+    return "".join(out)
