@@ -46,10 +46,10 @@ artifacts: $(STAMP) ## rebuild the example models and data and re-pin their dige
 	$(BIN)/python -m engine.examples build --root .
 
 schema: $(STAMP) ## re-export the committed JSON Schemas from the pydantic models
-	GOVOPS_REGENERATE=1 $(BIN)/python -m pytest -q tests/test_schema_export.py
+	GOVOPS_REGENERATE=1 $(BIN)/python -m pytest -q tests/spec/test_schema_export.py
 
 check-codegen: $(STAMP) ## fail if committed generated files drift from a fresh render
-	$(BIN)/python -m pytest -q tests/test_schema_export.py tests/test_runners_schema.py tests/test_argo_render.py tests/test_rollout_kubernetes.py
+	$(BIN)/python -m pytest -q tests/spec/test_schema_export.py tests/validation/test_runners_schema.py tests/validation/test_argo_render.py tests/rollout/test_rollout_kubernetes.py
 	$(BIN)/python -m engine.cli argo render --check
 
 constraints: $(STAMP) ## re-pin docker/constraints.txt (the validator image) from the installed versions

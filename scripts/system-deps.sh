@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # What some tests need beyond the project's own dependencies, installed when missing and we
 # may. Without them those tests skip and say why, so this never fails the build.
-#   chromium (Debian): renders the compliance report headless (tests/test_compliance_report.py)
+#   chromium (Debian): renders the compliance report headless (tests/audit/test_compliance_report.py)
 #   opa-golib (PyPI wheel opa-golib-python-bindings, OPA v1.20.2's Go engine as a shared
 #     library): the reference engine of the policy conformance suite and of `govops policy
 #     test` (engine/policy/reference.py). Its metadata asks for Python >= 3.14 but the library
 #     and its stdlib-only wrapper load on 3.11, so the wheel is downloaded (not pip-installed),
 #     checked against the sha256 pinned below, and unpacked into <venv>/opa-golib/<version>/.
 #     It is a test oracle, never a runtime dependency of govops.
-#   opa (binary): the OPA-server leg of tests/test_policy_conformance.py runs when one is on
+#   opa (binary): the OPA-server leg of tests/policy/test_policy_conformance.py runs when one is on
 #     PATH or in the virtualenv; no registry ships it and GitHub's releases are not reachable
 #     from every machine, so nothing is downloaded for it here.
 # Usage: scripts/system-deps.sh [VENV_BIN [debian|opa-golib|opa ...]]   (default: all)

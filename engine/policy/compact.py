@@ -10,7 +10,7 @@ base equals the head, replaces the second copy with ``"previous_is_spec": true``
 ``policies/lib.rego`` reads every such field through a helper that prefers the input
 and falls back to the data, so the full input (what ``govops policy input`` prints and
 ``opa eval -I -d policies/ data.govops.main`` replays) and the compact one decide the
-same; ``tests/test_policy_compact.py`` proves it case by case. This module never
+same; ``tests/policy/test_policy_compact.py`` proves it case by case. This module never
 evaluates anything and never changes the published input.
 """
 

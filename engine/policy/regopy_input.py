@@ -15,8 +15,8 @@ around each call) skips both. That API stores what it is handed *as it is*, so:
   as text (``exact.rego_json``: the same canonical strings).
 
 A string that is not valid Unicode is never handed over (``ValueError``; the backends
-refuse such inputs before they get here). ``tests/test_regopy_input.py`` and
-``tests/test_policy_handover.py`` hold both paths to identical values and decisions.
+refuse such inputs before they get here). ``tests/policy/test_regopy_input.py`` and
+``tests/policy/test_policy_handover.py`` hold both paths to identical values and decisions.
 """
 
 from __future__ import annotations

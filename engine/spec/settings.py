@@ -53,7 +53,7 @@ class Settings(BaseSettings):
 
     Off by default: with regopy 1.5.2 a bundle saved by a ``check --all`` run and loaded by a
     later change check returned unparseable output for an input with a change context (the
-    query failed closed with a JSON error). Turn on only after ``tests/test_policy_check.py``
+    query failed closed with a JSON error). Turn on only after ``tests/policy/test_policy_check.py``
     passes with it.
     """
 

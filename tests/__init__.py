@@ -1,0 +1,1 @@
+"""govops tests, laid out like the engine's stage packages."""

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: import them as ``tests.helpers.<module>``."""
