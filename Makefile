@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast lint bench artifacts schema check-codegen constraints clean
+.PHONY: help demo test test-fast lint bench artifacts schema check-codegen constraints clean mutate
 
 help: ## list what you can do here
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,8 +24,23 @@ test: $(STAMP) ## run every test (what CI runs)
 	@scripts/system-deps.sh $(BIN)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## run the fast tests only (no servers, no training)
+test-fast: $(STAMP) ## run the fast tests only (under a minute: no servers, training, Git histories or CLI subprocesses)
 	$(BIN)/python -m pytest -n 2 -m 'not slow' $(PYTEST_ARGS)
+
+# mutation testing (issue 22): slow, so not part of `make test`; MUTATE narrows it (mutmut name globs)
+MUTATE ?= engine.statistics.* engine.policy.exact.* engine.policy.regopy_input.* engine.policy.backend.* \
+	engine.policy.judge.* engine.spec.check_result.* engine.report.handover.* engine.gateway.auth.* \
+	engine.gateway.guard.* engine.gateway.app.x*Gateway*_authorise__mutmut_* engine.audit.chain.* \
+	engine.audit.verify.*
+MUTATE_STAMP := $(VENV)/.installed-mutate
+
+$(MUTATE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	@touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP) ## mutation testing of the modules that carry the promises; prints the survivors table
+	$(BIN)/mutmut run --max-children 2 $(foreach m,$(MUTATE),'$(m)')
+	$(BIN)/python scripts/mutation_report.py
 
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check engine runners tests benchmarks scripts

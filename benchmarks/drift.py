@@ -99,7 +99,7 @@ def phase_check(folder: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
 def phase_core(folder: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
     import pandas as pd
 
-    from runners.stats import numeric_drift, sorted_reference
+    from engine.statistics.drift import numeric_drift, sorted_reference
 
     ref = pd.read_parquet(Path(folder) / "artifacts" / "reference.parquet")
     ev = pd.read_parquet(Path(folder) / "artifacts" / "evaluation.parquet")

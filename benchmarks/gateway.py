@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.mlserver.process import MLServerProcess  # noqa: E402
-from tests.gateway_helpers import FEATURES, IRIS, LAB_KEY, build_repo, v2_body  # noqa: E402
+from tests.helpers.gateway_helpers import FEATURES, IRIS, LAB_KEY, build_repo, v2_body  # noqa: E402
 
 BODY = json.dumps(v2_body()).encode()
 

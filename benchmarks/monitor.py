@@ -131,7 +131,7 @@ def baseline(root: Path, models: int, now_ns: int) -> float:
     from scipy.stats import ks_2samp
 
     from engine.monitoring.logread import read_predictions
-    from runners.stats import psi_sorted
+    from engine.statistics.drift import psi_sorted
 
     t = time.perf_counter()
     for m in range(models):

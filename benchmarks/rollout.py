@@ -30,8 +30,9 @@ import requests
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from engine.mlserver.local_serving import ServingPaths, read_server  # noqa: E402
 from engine.mlserver.process import MLServerProcess  # noqa: E402
-from engine.rollout.serving import ServingPaths, read_server, stop_server  # noqa: E402
+from engine.rollout.serving import stop_server  # noqa: E402
 
 GOVOPS = [str(Path(sys.executable).parent / "govops")]
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@e", "GIT_COMMITTER_NAME": "bench",

@@ -6,14 +6,20 @@ record per spec change (written with ``engine.audit.ledger.append_record``, sign
 key made here, the key listed in ``govops.yaml``'s ``ledger.allowedSigners``). Then times,
 best of ``--repeat``:
 
-- ``git log --notes=govops`` over main (the baseline the issue names);
-- ``govops verify`` (the CLI, a fresh process: signatures of each notes ref's tip, the hash
-  chain, one record for every spec change, spec trees, evidence links);
+- ``git log --notes=govops`` over main (the baseline the issue names), interleaved with
+- ``govops verify`` (the CLI end to end, a fresh process of the ``govops`` console script:
+  signatures of each notes ref's tip, the hash chain, one record for every spec change,
+  spec trees, evidence links);
 - ``govops verify --all-signatures`` (every notes commit's signature through git's
   ``ssh-keygen -Y verify`` path).
 
 Usage: ``python benchmarks/verify.py [--commits 10000] [--records 1000] [--repeat 3]``.
-Results are printed (and written with ``--json FILE``); nothing is asserted.
+Results are printed (and written with ``--json FILE``); nothing is asserted. The repository
+is measured packed (``git repack -ad``, as a clone has it; ``--loose`` keeps the notes as
+the build left them, loose objects). Building the
+repository takes minutes (each record is a signed notes commit), so the built repository is
+kept under ``--cache`` (default ``$TMPDIR/govops-bench-verify-cache``), one per
+``--commits``/``--records`` pair and build format, and reused; ``--rebuild`` starts afresh.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +39,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 SPEC = "specs/lab/iris-species.yaml"
+BUILD_FORMAT = 1  # bump when build() changes what it writes, so cached repositories are not reused
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
@@ -108,6 +116,46 @@ def best(cmd: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = No
     return min(times), code
 
 
+def python_env() -> dict[str, str]:
+    """The environment of the timed processes: bytecode cached outside the checkout, as an installed govops has.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (some CI images set it) every start would compile
+    govops from source, which is not what an installed package does.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "govops-bench-pycache"))
+    return {**env, "PYTHONPATH": str(PROJECT)}
+
+
+def govops_command() -> list[str]:
+    """The ``govops`` console script beside this interpreter (what a user runs), else ``python -m engine.cli``."""
+    script = Path(sys.executable).with_name("govops")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "engine.cli"]
+
+
+def interleaved(
+    cmds: dict[str, list[str]], cwd: Path, repeat: int, env: dict[str, str]
+) -> dict[str, tuple[float, int, float]]:
+    """Best wall time, last exit code and least CPU time (the process and its children) of each command.
+
+    The commands run in turn, ``repeat`` times, so a busy machine slows them alike; CPU time
+    (user + system, from ``RUSAGE_CHILDREN``) does not depend on what else runs.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    cpu: dict[str, list[float]] = {name: [] for name in cmds}
+    codes: dict[str, int] = {}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
+            times[name].append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            codes[name] = res.returncode
+    return {name: (min(times[name]), codes[name], min(cpu[name])) for name in cmds}
+
+
 def main() -> int:
     """Build, time, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -117,6 +165,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the repository (its path is printed)")
     parser.add_argument("--repo", type=Path, help="measure a repository kept by an earlier --keep run (no build)")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "govops-bench-verify-cache",
+                        help="where built repositories are kept and reused (default: %(default)s)")
+    parser.add_argument("--rebuild", action="store_true", help="build afresh even if the cache holds the repository")
+    parser.add_argument("--loose", action="store_true",
+                        help="measure the repository as built (notes as loose objects), not packed like a clone")
     args = parser.parse_args()
     if shutil.which("ssh-keygen") is None:
         print("ssh-keygen is needed to sign the ledger", file=sys.stderr)
@@ -124,20 +177,35 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="govops-bench-verify-"))
     repo = tmp / "repo"
     t0 = time.perf_counter()
-    if args.repo:
-        repo, args.keep = args.repo.resolve(), True
+    cached = args.cache / f"c{args.commits}-r{args.records}-f{BUILD_FORMAT}" / "repo"
+    if args.repo or (cached.is_dir() and not args.rebuild):
+        tmp.rmdir()
+        repo, args.keep = (args.repo or cached).resolve(), True
         spec_commits = _git(repo, "log", "--first-parent", "--format=%H", "main", "--", "specs").split()
     else:
         spec_commits = build(repo, args.commits, args.records)
+        if args.cache and not args.keep:  # keep it for the next run; the key ring sits beside the repository
+            shutil.rmtree(cached.parent, ignore_errors=True)
+            cached.parent.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(tmp), str(cached.parent))
+            repo, tmp, args.keep = cached, cached.parent, True
+            _git(repo, "config", "user.signingkey", str(cached.parent / "ci_key"))
     built = time.perf_counter() - t0
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    git_log, _ = best(["git", "log", "--notes=govops", "--format=%H %N", "main"], repo, args.repeat)
-    verify, code = best([sys.executable, "-m", "engine.cli", "-C", str(repo), "verify"], repo, args.repeat, env)
-    verify_all, code_all = best([sys.executable, "-m", "engine.cli", "-C", str(repo), "verify", "--all-signatures"],
-                                repo, 1, env)
+    loose = int(_git(repo, "count-objects").split()[0])
+    if loose and not args.loose:  # what a CI clone holds: one pack (no commit-graph: a fetch writes none)
+        _git(repo, "repack", "-a", "-d", "-q")
+    env = python_env()
+    cli = govops_command()
+    subprocess.run([*cli, "--version"], env=env, capture_output=True)  # compile once (see python_env)
+    git_log_cmd = ["git", "log", "--notes=govops", "--format=%H %N", "main"]
+    verify_cmd = [*cli, "-C", str(repo), "verify"]
+    runs = interleaved({"git_log": git_log_cmd, "verify": verify_cmd}, repo, args.repeat, env)
+    (git_log, _, git_log_cpu), (verify, code, verify_cpu) = runs["git_log"], runs["verify"]
+    verify_all, code_all = best([*cli, "-C", str(repo), "verify", "--all-signatures"], repo, 1, env)
     startup, _ = best([sys.executable, "-c", "import engine.cli, engine.commands.verify, "
                                              "engine.audit.verify, engine.audit.chain"],
                       PROJECT, args.repeat, env)
+    floor, _ = best([sys.executable, "-c", "pass"], PROJECT, args.repeat, env)
     from engine.audit.verify import verify as verify_in_process
 
     in_process = []
@@ -148,15 +216,22 @@ def main() -> int:
     assert report.ok, report.to_data()["problems"][:3]
     result = {
         "commits": int(_git(repo, "rev-list", "--count", "main")),
+        "packed": not args.loose,
         "rollout_records": len(spec_commits) - 1,
         "build_s": round(built, 1),
         "git_log_notes_s": round(git_log, 3),
         "verify_s": round(verify, 3),
         "verify_exit": code,
         "verify_ratio": round(verify / git_log, 2),
+        "git_log_notes_cpu_s": round(git_log_cpu, 3),
+        "verify_cpu_s": round(verify_cpu, 3),
+        "verify_cpu_ratio": round(verify_cpu / git_log_cpu, 2) if git_log_cpu else None,
         "verify_all_signatures_s": round(verify_all, 3),
         "verify_all_signatures_exit": code_all,
+        "python_start_s": round(floor, 3),
         "python_start_and_imports_s": round(startup, 3),
+        "cli": " ".join(Path(c).name for c in cli),
+        "cores": os.cpu_count(),
         "verify_in_process_s": round(min(in_process), 3),
         "verify_in_process_ratio": round(min(in_process) / git_log, 2),
     }

@@ -1,7 +1,9 @@
 """The ``govops`` command line: one sub-command per thing a person does.
 
-Commands live in ``engine/commands/`` (one module each, discovered at start-up, each
-importing its heavy dependencies only when it runs). This module maps every
+Commands live in ``engine/commands/`` (one module each, importing its heavy dependencies
+only when it runs). ``COMMANDS`` lists them with their one-line help, so ``govops --help``
+and ``--version`` import no command module, and a run imports only the one it names
+(``tests/spec/test_startup_imports.py`` keeps both true). This module maps every
 ``GovopsError`` to its message and exit code in one place: 0 ok, 1 governance
 failure, 2 input or usage error, 3 a bug in govops. Bad input never prints a traceback.
 """
@@ -10,28 +12,70 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import ModuleType
 
 from engine import __version__
-from engine.spec.errors import GovopsError
+from engine.spec.errors import EXIT_BUG, GovopsError
 
-EXIT_BUG = 3
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("init", "init", "scaffold a new GitOps repository that passes `govops lint` at once"),
+    ("lint", "lint", "validate specs and govops.yaml (YAML, schema, structure) at file:line:col"),
+    ("new", "new", "write a lint-clean spec for a trained model: interface from its data, digests pinned"),
+    ("pin", "pin", "re-pin the sha256 digests of the files specs name, keeping comments and layout"),
+    ("hook", "hook", "pre-commit entry points: `lint` the staged specs, `check` the staged change with HEAD's rules"),
+    ("catalog", "catalog", "list the models (id, tier, champion, challengers, versions)"),
+    ("check", "check", "lint + plan + policy for a change (--base/--head), every model (--all) or named models"),
+    ("plan", "plan", "show what a change (base...head) does to each model, policies and govops.yaml"),
+    ("policy", "policy", "policy tools: `input` prints what the engine sends, `test` runs the Rego unit tests"),
+    ("pr-check", "pr_check",
+     "check a pull request: plan, policies, validators; report statuses, annotations, summary"),
+    ("validate", "validate", "run the tier's validation checks (local executor) and write one result per check"),
+    ("profile", "profile", "build reference profiles (mergeable sketches) of model versions for monitoring"),
+    ("argo", "argo",
+     "render argo/ (templates, CronWorkflows), show a change's Workflow, read runs' status and logs"),
+    ("rollout", "rollout",
+     "roll the specs at a Git ref out to MLServer (local) or Kubernetes manifests, health-gated"),
+    ("serve", "serve", "start the local MLServer that serves what govops rolled out"),
+    ("stop", "stop", "stop the local MLServer (the rolled-out state stays on disk)"),
+    ("status", "status", "show every served model version: role, Open Inference Protocol URL, readiness"),
+    ("ledger", "ledger", "show the rollout records stored as git notes (refs/notes/govops)"),
+    ("gateway", "gateway",
+     "run the champion/challenger gateway (V2 protocol): routing, auth, prediction log, metrics"),
+    ("monitor", "monitor",
+     "compute drift/performance/bias/anomaly/operational/KPI metrics, health, alerts and auto-shutdown"),
+    ("audit", "audit", "a model's timeline: changes, approvals, evidence, rollouts, shutdowns, reverts"),
+    ("explain", "explain", "re-evaluate a recorded policy decision and print the rule-level why"),
+    ("verify", "verify",
+     "verify the audit trail: signed hash-chained notes, records for every change, digests, served bytes"),
+    ("report", "report",
+     "compliance report: inventory, changes and approvals, exceptions, failures, incidents, missing evidence"),
+    ("docs", "docs", "generate a model card (Markdown or HTML) from the spec and the recorded evidence"),
+    ("schema", "schema", "print the JSON Schema of a model spec (or of govops.yaml)"),
+)
+"""``(name, module under engine.commands, one-line help)`` in ``govops --help`` order.
+
+The registry, not the modules, is what start-up reads: importing every command module to
+list them cost a second (pandas, pydantic, GitPython). Each module's ``NAME``/``HELP``/``ORDER``
+must agree with its row here; ``tests/spec/test_startup_imports.py`` checks it.
+"""
 
 
-def _command_modules() -> list[ModuleType]:
-    import engine.commands as pkg
+def command_module(name: str) -> ModuleType:
+    """The module of command ``name`` (imported now, and only it)."""
+    module = next(m for n, m, _ in COMMANDS if n == name)
+    return importlib.import_module(f"engine.commands.{module}")
 
-    mods = [importlib.import_module(f"engine.commands.{m.name}") for m in pkgutil.iter_modules(pkg.__path__)]
-    return sorted((m for m in mods if hasattr(m, "NAME")), key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
+def build_parser(configured: Collection[str] | None = None, *, command_help: bool = True) -> argparse.ArgumentParser:
+    """The parser: global options and every command; ``configured`` names the commands whose options are added.
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser: global options and every discovered command."""
+    ``None`` configures every command (imports every module). A command left out is listed
+    with its help line only; ``command_help=False`` also leaves out its ``-h`` so a first pass
+    can find the command's name in argv without acting on the command's own options.
+    """
     parser = argparse.ArgumentParser(
         prog="govops",
         description="GitOps, policy-as-code governance for machine-learning models.",
@@ -48,16 +92,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, default=None, metavar="FILE", help="govops.yaml to use")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for mod in _command_modules():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=(mod.__doc__ or mod.HELP).strip())
+    for name, _, help_line in COMMANDS:
+        if configured is not None and name not in configured:
+            sub.add_parser(name, help=help_line, add_help=command_help)
+            continue
+        mod = command_module(name)
+        p = sub.add_parser(name, help=help_line, description=(mod.__doc__ or help_line).strip())
         mod.configure(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The command ``argv`` names, found with a parser that knows no command's options (imports none).
+
+    ``--version``, ``--help`` and global usage errors are handled here, exactly as the full
+    parser would: the global options and the command list are the same.
+    """
+    probe = build_parser((), command_help=False)
+    known, _ = probe.parse_known_args(argv)
+    return known.command
+
+
+def _debug() -> bool:
+    """``GOVOPS_DEBUG``: show the traceback of a bug (an invalid settings value means no)."""
+    from engine.spec.settings import get_settings
+
+    try:
+        return get_settings().debug
+    except GovopsError:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govops`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(argv)
+    parser = build_parser([command] if command else ())
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
@@ -73,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so plainly, show the traceback only on request
-        if os.environ.get("GOVOPS_DEBUG"):
+        if _debug():
             raise
         print(
             f"internal error: {type(exc).__name__}: {exc}\n"

@@ -1,8 +1,11 @@
 """``govops init``: scaffold a new GitOps repository that passes ``govops lint`` at once.
 
 Writes govops.yaml, one example spec with a real (tiny) model and data whose digests
-are pinned, the default policy library and the GitHub workflows. It never overwrites
-an existing file: an existing non-empty target is refused.
+are pinned, the default policy library, ``argo/`` (for a repository with an Argo Server),
+the GitHub workflows and a ``.pre-commit-config.yaml``
+using govops' own hooks (``.pre-commit-hooks.yaml``). The spec and govops.yaml start with a
+``# yaml-language-server: $schema=`` line (``engine.spec.published``), so editors validate them
+at once. It never overwrites an existing file: an existing non-empty target is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import string
 from pathlib import Path
 
 from engine.spec.errors import InputError
+from engine.spec.published import REPOSITORY_URL, modeline, version_tag
 
 TEMPLATES = Path(__file__).parent / "templates"
 SOURCE_TREE = Path(__file__).resolve().parents[1]
@@ -21,6 +25,30 @@ def policies_dir() -> Path | None:
     """The default policy library shipped with govops (the source tree's ``policies/``)."""
     candidate = SOURCE_TREE / "policies"
     return candidate if candidate.is_dir() else None
+
+
+def _render(template: str, **values: str) -> str:
+    """A template with ``${name}`` filled in (the schema line, digests, the pre-commit repo and rev)."""
+    return string.Template((TEMPLATES / template).read_text()).substitute(values)
+
+
+def _scaffold_argo(target: Path) -> None:
+    """``argo/``: the WorkflowTemplates, CronWorkflows, RBAC and kustomization for the new govops.yaml.
+
+    Used when the repository has an Argo Server (``ARGO_SERVER``); ``govops argo render --check``
+    keeps it in step with govops.yaml.
+    """
+    from engine.spec.workspace import load_config
+    from engine.validation.argo_manifests import render_files
+    from engine.validation.workflow import WorkflowOptions
+
+    config, _, _ = load_config(target)
+    if config is None:
+        return
+    out = target / "argo"
+    out.mkdir()
+    for name, text in render_files(config, "argo", WorkflowOptions()).items():
+        (out / name).write_text(text)
 
 
 def init_repo(target: Path) -> list[str]:
@@ -35,9 +63,9 @@ def init_repo(target: Path) -> list[str]:
             file=str(target),
         )
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(TEMPLATES / "govops.yaml", target / "govops.yaml")
+    (target / "govops.yaml").write_text(_render("govops.yaml", modeline=modeline("governance")))
     digests = build_iris(target)
-    spec = string.Template((TEMPLATES / "model.yaml.tmpl").read_text()).substitute(digests)
+    spec = _render("model.yaml.tmpl", modeline=modeline("model"), **digests)
     (target / "specs" / "example").mkdir(parents=True)
     (target / "specs" / "example" / "iris-species.yaml").write_text(spec)
     policies = policies_dir()
@@ -49,5 +77,8 @@ def init_repo(target: Path) -> list[str]:
         dest.mkdir(parents=True)
         for wf in sorted(workflows.glob("*.yml")):
             shutil.copy(wf, dest / wf.name)
+    _scaffold_argo(target)
     (target / ".gitignore").write_text(".govops/\n.venv/\n")
+    (target / ".pre-commit-config.yaml").write_text(
+        _render("pre-commit-config.yaml", repo=REPOSITORY_URL, rev=version_tag()))
     return sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())

@@ -21,6 +21,7 @@ area_deny := {
 	"lineage": {d | some d in data.govops.lineage.deny},
 	"meta": {d | some d in data.govops.meta.deny},
 	"monitoring": {d | some d in data.govops.monitoring.deny},
+	"packs": {d | some d in data.govops.packs.deny},
 	"removal": {d | some d in data.govops.removal.deny},
 	"rollout": {d | some d in data.govops.rollout.deny},
 	"tenancy": {d | some d in data.govops.tenancy.deny},
@@ -35,12 +36,13 @@ area_warn := {
 	"lineage": {w | some w in data.govops.lineage.warn},
 	"meta": {w | some w in data.govops.meta.warn},
 	"monitoring": {w | some w in data.govops.monitoring.warn},
+	"packs": {w | some w in data.govops.packs.warn},
 	"removal": {w | some w in data.govops.removal.warn},
 	"rollout": {w | some w in data.govops.rollout.warn},
 	"tenancy": {w | some w in data.govops.tenancy.warn},
 }
 
-areas := ["artifacts", "checks", "rollout", "approvals", "tenancy", "meta", "monitoring", "features", "lineage", "freeze"]
+areas := ["artifacts", "checks", "rollout", "approvals", "tenancy", "meta", "monitoring", "features", "lineage", "freeze", "packs"]
 
 # A removed model has no spec left to judge: only who may remove it, and when, decide.
 # (Its last spec is the input's spec, so its tier and tenant pick the approvals.)

@@ -6,8 +6,8 @@ runs one check (the Argo step's entry point); the local executor calls
 named in the spec; they never change the repository, the spec or the served models.
 """
 
+from engine.spec.check_result import CheckResult, InputRef, Metric
 from runners.base import REGISTRY, Check, CheckContext, Outcome, get, names, register
-from runners.result import CheckResult, InputRef, Metric
 
 __all__ = [
     "REGISTRY", "Check", "CheckContext", "CheckResult", "InputRef", "Metric", "Outcome", "get", "names", "register",

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from runners.result import CheckResult
+from engine.spec.check_result import CheckResult
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
 

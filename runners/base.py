@@ -16,12 +16,11 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from engine.spec.catalog_of_checks import CHECK_THRESHOLDS
+from engine.spec.catalog_of_checks import CHECK_THRESHOLDS, THRESHOLD_CLASSES, Thresholds
+from engine.spec.check_result import Metric
+from engine.spec.errors import CheckError
 from engine.spec.model import Feature, ModelSpec, Version
-from runners.data import CheckError, DataLoader, feature_matrix, label_vector
-from runners.result import Metric
-from runners.thresholds import ALL as THRESHOLD_CLASSES
-from runners.thresholds import Thresholds
+from runners.data import DataLoader, feature_matrix, label_vector
 
 CATEGORICAL_TYPES = ("category", "string", "boolean")
 

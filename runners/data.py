@@ -19,20 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.spec.check_result import InputRef
+from engine.spec.errors import CheckError, RefusedInput
 from engine.spec.limits import LimitError, human, max_data_bytes, read_capped
 from engine.spec.model import DataRef
 from engine.spec.uris import REMOTE_SCHEMES, local_path, locate_uri, uri_problem
 from runners.model_worker import FORMATS as MODEL_FORMATS
 from runners.model_worker import ModelWorkerError, RemoteModel
-from runners.result import InputRef
-
-
-class CheckError(Exception):
-    """A check cannot run: bad or missing input. Becomes an ``error`` result with this message."""
-
-
-class RefusedInput(CheckError):
-    """A file a spec URI names that is never read: not a regular file, or over the size cap."""
 
 
 @dataclass

@@ -43,20 +43,21 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from engine.spec.settings import Settings
 
 #: Variables a worker may inherit, by exact name.
 ALLOWED_ENV = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 #: ...and by prefix (locale and thread knobs).
 ALLOWED_ENV_PREFIXES = ("LC_", "OPENBLAS_", "OMP_", "MKL_")
-#: Who the worker runs as when govops runs as root (``""`` keeps root: not recommended).
+#: The worker's settings, named in messages (``engine.spec.settings`` documents them; the parent
+#: reads them, the worker never does): who the worker runs as when govops runs as root, and the
+#: extra types a ``skops`` artifact may hold beyond skops' default trusted set.
 USER_ENV = "GOVOPS_MODEL_WORKER_USER"
-#: Seconds one load or one call may take (default 300).
-TIMEOUT_ENV = "GOVOPS_MODEL_WORKER_TIMEOUT"
-#: Extra types (comma separated, e.g. ``mypkg.MyTransformer``) a ``skops`` artifact may hold,
-#: beyond skops' default trusted set. An operator setting: read by the parent only.
 SKOPS_TRUSTED_ENV = "GOVOPS_SKOPS_TRUSTED_TYPES"
 #: Artifact formats and what loads them. ``skops`` builds only trusted types (no code runs);
 #: ``joblib``/``pickle`` run arbitrary code and are loaded in the sandboxed worker all the same.
@@ -67,11 +68,19 @@ FORMATS = ("joblib", "pickle", "skops")
 #: load it anyway, with the environment scrubbed.
 SANDBOX_ENV = "GOVOPS_MODEL_SANDBOX"
 
-DEFAULT_TIMEOUT_S = 300.0
 MAX_HEADER = 1 << 20
 _HEAD = struct.Struct(">IQ")
 _SCALARS = (str, int, float, bool)
 _KINDS = "biufU"
+
+
+class ModelWorkerError(Exception):
+    """The worker could not load the model, a call failed, or the worker broke the protocol.
+
+    Outside ``engine.spec.errors``' tree on purpose: this file runs alone in the worker, where
+    nothing but the standard library and numpy is imported (``tests/spec/test_error_tree.py``).
+    """
+
 
 _BOOT = (
     "import sys,importlib.util as u;"
@@ -80,10 +89,6 @@ _BOOT = (
     "m=u.module_from_spec(s);sys.modules[s.name]=m;s.loader.exec_module(m);"
     "m.serve(int(sys.argv[2]))"
 )
-
-
-class ModelWorkerError(Exception):
-    """The worker could not load the model, a call failed, or the worker broke the protocol."""
 
 
 # --- framing (both sides) -------------------------------------------------------------------
@@ -331,7 +336,7 @@ def _unprivileged() -> tuple[int, int] | None:
     """``(uid, gid)`` to run the worker as when govops is root; ``None`` when not root."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return None
-    name = os.environ.get(USER_ENV, "nobody")
+    name = _settings().model_worker_user
     if not name:
         return None
     import pwd
@@ -379,12 +384,16 @@ def confined(sandbox: dict[str, Any]) -> bool:
     return bool(sandbox.get("landlock")) or (isinstance(uid, int) and hasattr(os, "getuid") and uid != os.getuid())
 
 
+def _settings() -> Settings:
+    """The operator's settings, read in the parent only (the worker's environment holds no ``GOVOPS_*``)."""
+    from engine.spec.settings import get_settings
+
+    return get_settings()
+
+
 def _timeout() -> float:
-    try:
-        value = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
-    return value if value > 0 else DEFAULT_TIMEOUT_S
+    """Seconds one load or one call may take (``GOVOPS_MODEL_WORKER_TIMEOUT``)."""
+    return _settings().model_worker_timeout
 
 
 def _import_path() -> list[str]:
@@ -394,7 +403,7 @@ def _import_path() -> list[str]:
 
 def trusted_skops_types() -> list[str]:
     """The skops default trusted types plus the operator's extra ones (never from the spec)."""
-    extra = [t.strip() for t in os.environ.get(SKOPS_TRUSTED_ENV, "").split(",") if t.strip()]
+    extra = [t.strip() for t in _settings().skops_trusted_types.split(",") if t.strip()]
     return extra
 
 
@@ -549,7 +558,7 @@ class RemoteModel:
         self.format = fmt
         self._proc = _Proc(timeout_s or _timeout())
         self.sandbox = self._proc.hello()
-        if os.environ.get(SANDBOX_ENV, "best-effort") == "require" and not confined(self.sandbox):
+        if _settings().model_sandbox == "require" and not confined(self.sandbox):
             self._proc.close()
             raise ModelWorkerError(
                 f"{SANDBOX_ENV}=require, but the prediction worker could not be confined (no unprivileged user "

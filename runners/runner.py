@@ -8,20 +8,17 @@ time limit can stop a check without one. This module never writes outside ``out`
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.spec.errors import GovopsError
+from engine.spec.check_result import CheckResult, describe, failed, status_of
+from engine.spec.errors import CheckError, GovopsError
 from engine.spec.model import ModelSpec
 from runners.base import CheckContext, get
-from runners.data import CheckError, DataLoader
-from runners.result import CheckResult, describe, failed, status_of
-
-CACHE_ENV = "GOVOPS_CACHE_DIR"
+from runners.data import DataLoader
 
 
 def default_cache_dir(root: Path) -> Path | None:
@@ -32,8 +29,7 @@ def default_cache_dir(root: Path) -> Path | None:
     """
     from engine.spec.settings import cache_root
 
-    env = os.environ.get(CACHE_ENV)
-    return _outside(root, Path(env).absolute() if env else cache_root())
+    return _outside(root, cache_root())
 
 
 def load_spec(root: Path, spec_file: str | Path) -> tuple[ModelSpec, Any]:

@@ -207,6 +207,8 @@ def main() -> int:
                 "--approved-by", "hana.lead", "--out", str(out / "pr-12"), show=16)
             run(repo, "ledger", "record-pr", str(out / "pr-12"), show=2)
             print("   The evidence is a git note on the PR head (refs/notes/govops-evidence): no CI artifact.")
+            print("   With an Argo Server the validators run there, by reference to argo/'s pinned templates, and "
+                  "each status links to its step (`govops argo status 12` shows the same in a terminal).")
             git(repo, "checkout", "-q", "main")
             git(repo, "merge", "-q", "--no-ff", "gus/end-ab-test", "-m",
                 "Merge pull request #12 from gus/end-ab-test", who="hana")
@@ -271,6 +273,13 @@ def main() -> int:
             report = Path(tmp) / "compliance-report.html"
             run(repo, "report", "--format", "html", "--out", str(report), show=4)
             print(f"   {report.name}: {report.stat().st_size:,} bytes, self-contained (inline SVG, no CDN)")
+            print("   A regulator asks for documentation: a model card, and the SR 11-7 controls the evidence covers.")
+            card = Path(tmp) / "model-card.html"
+            run(repo, "docs", "oncology/tumor-malignancy", "--format", "html", "--out", str(card), show=2)
+            print(f"   {card.name}: {card.stat().st_size:,} bytes; every figure cites its commit and ledger record, "
+                  "a missing fact says 'missing'")
+            run(repo, "report", "--pack", "sr-11-7", "oncology/tumor-malignancy", "--format", "md", expect=(0, 1),
+                show=20)
         finally:
             if gateway is not None:
                 gateway.terminate()

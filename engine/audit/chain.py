@@ -18,13 +18,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.audit.ledger import full_ref, line_digest, split_note
-from engine.change.gitread import cat_blobs, run_git
+from engine.audit.trail import cat_blobs, run_git
 
 _TRAILER = re.compile(r"^Govops-(Record|Commit|Seq):\s*(\S+)\s*$", re.MULTILINE)
 SIGNATURE_TEXT = {
@@ -76,11 +76,18 @@ class RefState:
                 yield line, line.record
 
 
-def read_ref(repo: Any, ref: str) -> RefState:
-    """Every line of every note in ``ref`` (one ``notes list``, one ``cat-file --batch``)."""
+def read_ref(repo: Any, ref: str, *, tips: Mapping[str, str] | None = None) -> RefState:
+    """Every line of every note in ``ref`` (one ``notes list``, one ``cat-file --batch``).
+
+    ``tips``: ``refname -> commit`` already read (one ``for-each-ref`` for every ref a caller
+    needs); the ref is absent when it is not there.
+    """
     target = full_ref(ref)
-    status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", target, check=False)
-    tip = out.decode().strip() if status == 0 else None
+    if tips is not None:
+        tip = tips.get(target)
+    else:
+        status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", target, check=False)
+        tip = out.decode().strip() if status == 0 else None
     state = RefState(target, tip)
     if tip is None:
         return state
@@ -356,14 +363,22 @@ def anchor_ref(ref: str, seq: int) -> str:
     return f"{ANCHOR_PREFIX}{full_ref(ref).removeprefix('refs/notes/')}/seq-{seq:06d}"
 
 
-def check_anchors(repo: Any, state: RefState, *, required: bool = True) -> list[Finding]:
-    """Every anchor tag of this notes ref must point at a notes commit in the ref's history (no rollback)."""
+def check_anchors(
+    repo: Any, state: RefState, *, required: bool = True, refs: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Every anchor tag of this notes ref must point at a notes commit in the ref's history (no rollback).
+
+    ``refs``: ``refname -> object`` already read, holding every tag under ``ANCHOR_PREFIX``.
+    """
     name = state.ref.removeprefix("refs/notes/")
-    status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)",
-                             f"{ANCHOR_PREFIX}{name}/", check=False)
+    if refs is not None:
+        rows = [(refname, sha) for refname, sha in refs.items() if refname.startswith(f"{ANCHOR_PREFIX}{name}/")]
+    else:
+        status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)",
+                                 f"{ANCHOR_PREFIX}{name}/", check=False)
+        rows = [(r.partition("\0")[0], r.partition("\0")[2]) for r in out.decode().splitlines()] if status == 0 else []
     anchors = []
-    for row in out.decode().splitlines() if status == 0 else []:
-        refname, _, sha = row.partition("\0")
+    for refname, sha in rows:
         tail = refname.rsplit("/", 1)[-1]
         if tail.startswith("seq-") and tail[4:].isdigit():
             anchors.append((int(tail[4:]), sha))

@@ -59,6 +59,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _argo_cells(change: dict[str, Any]) -> list[str]:
+    """Each Argo run as ``namespace/name (uid …) URL`` when its identity was recorded, else the bare links."""
+    runs = [r for r in change.get("argo_runs") or [] if isinstance(r, dict)]
+    if runs:
+        return [f"{r.get('namespace')}/{r.get('name')} (uid {r.get('uid') or '?'}) {r.get('url') or ''}".rstrip()
+                for r in runs]
+    return [str(u) for u in change.get("argo") or []]
+
+
 def _sections(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]], str]]:
     return [
         ("Inventory", ["Model", "Tier", "Owners", "Champion", "Versions", "File"],
@@ -70,7 +79,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
            c["approvers"] or "none recorded", f"{c['policy_decisions']} ({c['denied']} denied)",
            f"{c['validation']} ({c['failed_checks']} failed)", c["rollout"],
            "missing" if c["evidence_missing"] else "recorded",
-           [u for u in [c.get("ci_run"), *(c.get("argo") or [])] if u] or "-",
+           [u for u in [c.get("ci_run"), *_argo_cells(c)] if u] or "-",
            f"UNVERIFIED: {c['unverified']}" if c.get("unverified") else "verified"]
           for c in doc["changes"]], "no changes in the period"),
         ("Policy exceptions (waivers)", ["Rule", "Model", "Reason", "Approver", "Expires", "Status"],

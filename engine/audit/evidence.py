@@ -191,5 +191,6 @@ def links_of(record: dict[str, Any] | None) -> dict[str, Any]:
         "reviewers": [str(r) for r in reviewers if r],
         "ci_run": links.get("ci_run"),
         "argo": [str(u) for u in links.get("argo") or [] if u],
+        "argo_runs": [r for r in links.get("argo_runs") or [] if isinstance(r, dict)],
         "pr_head": source.get("head"),
     }

@@ -120,7 +120,7 @@ def _now_ns(record: dict[str, Any]) -> int:
 def explain_record(root: Path, record: dict[str, Any], source: str) -> Explanation:
     """Re-evaluate one decision record; raise ``ExplainMismatch`` when it does not reproduce."""
     from engine.policy.backend import get_backend
-    from engine.spec.settings import Settings
+    from engine.spec.settings import get_settings
 
     labels = record.get("labels") if isinstance(record.get("labels"), dict) else {}
     assert isinstance(labels, dict)
@@ -138,7 +138,7 @@ def explain_record(root: Path, record: dict[str, Any], source: str) -> Explanati
     revision = str((govops or {}).get("revision") or record.get("revision") or "")
     if not revision:
         raise InputError(f"the decision {record.get('decision_id')} names no policy revision (bundles.govops.revision)")
-    settings = Settings()
+    settings = get_settings()
     library = _library_at(root, revision, settings.policy_dir)
     payload = dict(doc)
     payload.setdefault("now_ns", _now_ns(record))

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
-from engine.change.gitread import open_repo
 from engine.spec.errors import GovopsError, InputError
 
 NOTES_REF = "govops"
@@ -209,7 +208,7 @@ def append_record(
     """
     import git
 
-    from engine.change.gitread import run_git
+    from engine.change.gitread import open_repo, run_git
 
     with open_repo(root) as repo:
         seq, prev = chain_head(repo, ref)
@@ -285,6 +284,8 @@ def push_notes(
     """
     import git
 
+    from engine.change.gitread import open_repo
+
     target = full_ref(ref)
     with open_repo(root) as repo:
         names = [r.name for r in repo.remotes]
@@ -357,7 +358,8 @@ def read_ledger(root: Path, ref: str | None = None, *, notes_ref: str = NOTES_RE
     """The ledger entries of ``ref``'s commit, or of every noted commit (one ``notes list`` call)."""
     import git
 
-    from engine.rollout.desired import resolve_commit
+    from engine.change.gitread import open_repo
+    from engine.change.specs_at import resolve_commit
 
     commit = resolve_commit(root, ref) if ref else None
     with open_repo(root) as repo:

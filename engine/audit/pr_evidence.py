@@ -5,7 +5,8 @@ the PR check's statuses writes one ``govops.pr-evidence/v1`` record to
 ``refs/notes/govops-evidence`` on the PR's head commit: the policy decisions in OPA's
 decision-log shape (re-derived here from Git with the base branch's rules, input embedded),
 the validation results with the digests of the data and artifacts they read, the approvals
-with the reviewers' identities, the CI run and Argo workflow links, and the blob id of
+with the reviewers' identities, the CI run and Argo workflow links (each Argo run's name,
+namespace, UID and UI URL, and each result's step link), and the blob id of
 every spec file the change touched. The rollout of a merge finds that record through the
 merge (the merge commit's second parent, the PR API, or, for squash and rebase merges, the
 record whose spec blobs are exactly the merged ones), so no CI artifact is needed and the
@@ -37,6 +38,7 @@ from engine.audit.ledger import (
 )
 from engine.change.gitread import cat_blobs, open_repo, run_git
 from engine.spec.errors import InputError
+from engine.spec.settings import get_settings
 
 KIND = "govops.pr-evidence/v1"
 _RESULT_KEYS = ("check", "model", "version", "status", "summary", "metrics", "inputs", "argo")
@@ -130,9 +132,8 @@ def _rederive(root: Path, base: str, head: str, context: dict[str, Any] | None,
               timestamp: str | None) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The decisions and ``model -> {"model", "file", "input"}`` of the change, again from Git with the base's rules."""
     from engine.policy.check import run_check
-    from engine.spec.settings import Settings
 
-    settings = Settings(now=timestamp) if timestamp else Settings()
+    settings = get_settings().model_copy(update={"now": timestamp}) if timestamp else get_settings()
     outcome = run_check(root, base=base, head=head, context=context, settings=settings)
     inputs = {str(d.get("model")): d for d in outcome.inputs
               if isinstance(d, dict) and isinstance(d.get("input"), dict)}
@@ -185,8 +186,10 @@ def build_evidence(root: Path, report: dict[str, Any], env: dict[str, str] | Non
     assert isinstance(validation, dict)
     results = [{k: r[k] for k in _RESULT_KEYS if k in r} for r in validation.get("results") or []
                if isinstance(r, dict)]
-    argo = sorted({m.group(0) for m in _ARGO_URL.finditer(json.dumps(validation))} |
-                  ({str(run_url)} if run_url and "/workflows/" in str(run_url) else set()))
+    runs = argo_runs(validation.get("argo"))
+    argo = sorted({str(r["url"]) for r in runs if r.get("url")}) if runs else sorted(
+        {m.group(0) for m in _ARGO_URL.finditer(json.dumps(validation))} |
+        ({str(run_url)} if run_url and "/workflows/" in str(run_url) else set()))
     with open_repo(root) as repo:
         specs = spec_blobs(repo, base, head)
     approvals: list[Any] = context["approvals"] if isinstance(context.get("approvals"), list) else []
@@ -209,10 +212,30 @@ def build_evidence(root: Path, report: dict[str, Any], env: dict[str, str] | Non
                         "reviewers": [a.get("approver") for a in approvals if isinstance(a, dict)],
                         "labels": context.get("labels"), "pr_number": context.get("pr_number")},
             "links": {"ci_run": run_url if run_url and "/workflows/" not in str(run_url) else _run_url(env),
-                      "argo": argo},
+                      "argo": argo, "argo_runs": runs},
             "statuses": report.get("statuses") or [],
         },
     }
+
+
+def argo_runs(value: Any) -> list[dict[str, Any]]:
+    """The identity of each Argo run of the check (``pr-check.json``'s ``validation.argo``), strings only.
+
+    ``{"name", "namespace", "uid", "url", "phase", "submission", "templates"}``: what an auditor
+    needs to find the run again in the cluster (name, namespace, UID) and in the UI (URL), and
+    which template versions ran it.
+    """
+    keep = ("name", "namespace", "uid", "url", "phase", "submission")
+    out = []
+    for run in value if isinstance(value, list) else []:
+        if not isinstance(run, dict) or not isinstance(run.get("name"), str):
+            continue
+        item: dict[str, Any] = {k: str(run[k]) for k in keep if isinstance(run.get(k), str)}
+        templates = run.get("templates")
+        if isinstance(templates, dict):
+            item["templates"] = {str(k): str(v) for k, v in templates.items()}
+        out.append(item)
+    return out
 
 
 def _rule_ids(result: Any) -> tuple[list[str], list[str]]:
@@ -227,7 +250,7 @@ def _run_url(env: dict[str, str]) -> str | None:
     server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
     if server and repo and run:
         return f"{server}/{repo}/actions/runs/{run}"
-    return env.get("GOVOPS_RUN_URL") or None
+    return get_settings(env).run_url or None
 
 
 def record_pr_evidence(root: Path, report_dir: Path, *, allowed_signers: list[str] | None = None) -> dict[str, Any]:

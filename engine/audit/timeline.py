@@ -285,26 +285,9 @@ def _build(
         return loaded[(blob, path)]
 
     timeline = Timeline(model=model, ref=view.ref, commit=view.sha, files=[], events=[])
-    entries: dict[str, LedgerEntry] = {}
-    for c in commits:
-        if c.note is not None:
-            entries[c.sha] = c.note
-    for e in noted:
-        entries.setdefault(e.commit, e)
-    for e in entries.values():
-        for bad in e.invalid:
-            timeline.warnings.append(
-                f"ledger note on {e.commit[:12]} line {bad['line']} is {bad['error']}: it is ignored"
-            )
-
-    # rollout/shutdown records, in note order (oldest first by recorded time)
-    rollouts: list[tuple[str, dict[str, Any]]] = []
+    entries = _ledger_entries(commits, noted, timeline.warnings)
     change_shas = {c.sha for c in commits}
-    for e in entries.values():
-        for rec in e.records:
-            if ev.mentions(rec, model) or (e.commit in change_shas and (ev.is_rollout(rec) or ev.is_shutdown(rec))):
-                rollouts.append((e.commit, rec))
-    rollouts.sort(key=lambda item: str(item[1].get("recorded") or ""))
+    rollouts = _rollout_records(entries, change_shas, model)
 
     oldest_first = list(reversed(commits))
     for i, c in enumerate(oldest_first):
@@ -325,8 +308,6 @@ def _build(
                 head_file=head.file if head else None,
                 config=view.config,
             )
-        kind = _kind(c, plan)
-        event = _event_base(c, kind)
         start = when(c.committer_date) or _MIN
         stop = when(oldest_first[i + 1].committer_date) if i + 1 < len(oldest_first) else None
         later = [
@@ -334,41 +315,79 @@ def _build(
             if (sha not in change_shas or sha == c.sha) and _within(r.get("recorded"), start, stop)
         ]
         record = _admitting_record(c.sha, entries, later, model)
-        approvals = ev.approvals_in(record) if record else None
-        approvers = [str(a.get("approver")) for a in approvals] if approvals else []
-        approvers += [a for a in c.trailer_approvers if a not in approvers]
-        either = head or base
-        tier = either.spec.spec.tier if either is not None else None
-        required = list(view.config.tiers[tier].required_checks) if view.config and tier in view.config.tiers else []
-        event.update(
-            {
-                "change": plan["change"] if plan else None,
-                "pr": c.pr_number,
-                "merge": len(c.parents) > 1,
-                "file": view.local(ch.path),
-                "previous_file": view.local(ch.old_path) if ch.old_path else None,
-                "approvers": approvers,
-                "approvals": approvals,
-                "plan": plan,
-                "reverts": c.reverts,
-                "automatic": c.by_bot or c.is_shutdown,
-                "admitted_by": {
-                    "rollout_commit": str(record.get("commit") or "") if record else None,
-                    "policy_decisions": [ev.decision_summary(d) for d in ev.decisions_for(record, model)]
-                    if record else [],
-                    "validation": [ev.validation_summary(v) for v in ev.validation_for(record, model)]
-                    if record else [],
-                },
-                "missing_evidence": ev.missing_evidence(record, model, required) if head is not None else [],
-                "links": ev.links_of(record),
-                "unverified": mark_for(marks, str(record.get("commit") or ""), record) if record else None,
-            }
-        )
-        timeline.events.append(event)
+        timeline.events.append(_change_event(view, model, c, ch, plan, base, head, record, marks))
     for sha, rec in rollouts:
         timeline.events.append(_rollout_event(sha, rec, model, mark_for(marks, sha, rec)))
     timeline.events.sort(key=lambda e: (when(e.get("date")) or _MIN))
     return timeline
+
+
+def _ledger_entries(commits: list[LogCommit], noted: list[LedgerEntry], warnings: list[str]) -> dict[str, LedgerEntry]:
+    """The ledger note of each commit (the log's first, then the others noted); invalid lines become warnings."""
+    entries: dict[str, LedgerEntry] = {}
+    for c in commits:
+        if c.note is not None:
+            entries[c.sha] = c.note
+    for e in noted:
+        entries.setdefault(e.commit, e)
+    for e in entries.values():
+        for bad in e.invalid:
+            warnings.append(f"ledger note on {e.commit[:12]} line {bad['line']} is {bad['error']}: it is ignored")
+    return entries
+
+
+def _rollout_records(
+    entries: dict[str, LedgerEntry], change_shas: set[str], model: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Rollout/shutdown records, in note order (oldest first by recorded time)."""
+    rollouts: list[tuple[str, dict[str, Any]]] = []
+    for e in entries.values():
+        for rec in e.records:
+            if ev.mentions(rec, model) or (e.commit in change_shas and (ev.is_rollout(rec) or ev.is_shutdown(rec))):
+                rollouts.append((e.commit, rec))
+    rollouts.sort(key=lambda item: str(item[1].get("recorded") or ""))
+    return rollouts
+
+
+def _change_event(
+    view: View, model: str, c: LogCommit, ch: FileChange, plan: dict[str, Any] | None, base: LoadedSpec | None,
+    head: LoadedSpec | None, record: dict[str, Any] | None, marks: dict[str, str],
+) -> dict[str, Any]:
+    """The event of one commit that changed the model's spec: its plan entry, approvals and admitting evidence."""
+    from engine.audit.chain import mark_for
+
+    event = _event_base(c, _kind(c, plan))
+    approvals = ev.approvals_in(record) if record else None
+    approvers = [str(a.get("approver")) for a in approvals] if approvals else []
+    approvers += [a for a in c.trailer_approvers if a not in approvers]
+    either = head or base
+    tier = either.spec.spec.tier if either is not None else None
+    required = list(view.config.tiers[tier].required_checks) if view.config and tier in view.config.tiers else []
+    event.update(
+        {
+            "change": plan["change"] if plan else None,
+            "pr": c.pr_number,
+            "merge": len(c.parents) > 1,
+            "file": view.local(ch.path),
+            "previous_file": view.local(ch.old_path) if ch.old_path else None,
+            "approvers": approvers,
+            "approvals": approvals,
+            "plan": plan,
+            "reverts": c.reverts,
+            "automatic": c.by_bot or c.is_shutdown,
+            "admitted_by": {
+                "rollout_commit": str(record.get("commit") or "") if record else None,
+                "policy_decisions": [ev.decision_summary(d) for d in ev.decisions_for(record, model)]
+                if record else [],
+                "validation": [ev.validation_summary(v) for v in ev.validation_for(record, model)]
+                if record else [],
+            },
+            "missing_evidence": ev.missing_evidence(record, model, required) if head is not None else [],
+            "links": ev.links_of(record),
+            "unverified": mark_for(marks, str(record.get("commit") or ""), record) if record else None,
+        }
+    )
+    return event
 
 
 _MIN = datetime.fromisoformat("0001-01-01T00:00:00+00:00")

@@ -54,7 +54,11 @@ def _trail(event: dict[str, Any]) -> str:
         bits.append("reviewers: " + ", ".join(links["reviewers"]))
     if links.get("ci_run"):
         bits.append(f"CI run: {links['ci_run']}")
-    if links.get("argo"):
+    if links.get("argo_runs"):
+        bits.append("Argo: " + ", ".join(
+            f"{r.get('namespace')}/{r.get('name')} (uid {r.get('uid') or '?'}) {r.get('url') or ''}".rstrip()
+            for r in links["argo_runs"]))
+    elif links.get("argo"):
         bits.append("Argo: " + ", ".join(links["argo"]))
     return "; ".join(bits)
 

@@ -7,6 +7,10 @@ ref. Note text is parsed with ``engine.audit.ledger``'s reader, so there is one 
 format. This module never writes to the repository and never passes a user-supplied
 string where git could read it as an option (revisions are resolved to SHAs first,
 paths follow ``--``).
+
+Git is run here directly (``run_git``, ``cat_blobs``, ``open_git``), not through GitPython:
+``govops verify`` reads only Git, and importing GitPython and the spec model cost it more
+than all its git work. The functions take a GitPython ``Repo`` or a :class:`GitDir` alike.
 """
 
 from __future__ import annotations
@@ -17,21 +21,96 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import git
+from typing import TYPE_CHECKING, Any
 
 from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
-from engine.change.gitread import (
-    FETCH_HINT,
-    GIT_SAFE_ENV,
-    FileChange,
-    cat_blobs,
-    parse_raw_parts,
-    resolve_commit,
-    run_git,
-)
 from engine.spec.errors import InputError
+
+if TYPE_CHECKING:
+    import git
+
+    from engine.change.gitread import FileChange
+
+GIT_SAFE_ENV = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
+"""``engine.change.gitread.GIT_SAFE_ENV`` (objects as stored: no replace refs, no grafts), without importing it."""
+_GIT_ENV = {**GIT_SAFE_ENV, "LC_ALL": "C", "LANGUAGE": "C"}  # what GitPython runs git with, plus the safe env
+
+
+@dataclass(frozen=True)
+class GitDir:
+    """A repository as ``git rev-parse`` names it: enough to run git in it, without GitPython.
+
+    Has the attributes of a GitPython ``Repo`` that this module, ``engine.audit.chain`` and
+    ``engine.audit.verify`` read, so either can be passed; a context manager like ``Repo``.
+    """
+
+    git_dir: str
+    common_dir: str
+    working_tree_dir: str | None
+
+    def __enter__(self) -> GitDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def open_git(root: Path) -> Any:
+    """The repository holding ``root`` (one ``git rev-parse``); GitPython's ``open_repo`` for anything unusual.
+
+    A bare repository, a missing directory or no repository at all go through
+    ``engine.change.gitread.open_repo``, which words the error (exit 2) or returns its ``Repo``.
+    """
+    root = Path(root)
+    if root.is_dir():
+        res = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
+                              "--show-toplevel"],
+                             cwd=root, capture_output=True, env={**os.environ, **_GIT_ENV}, stdin=subprocess.DEVNULL)
+        lines = res.stdout.decode("utf-8", "surrogateescape").splitlines()
+        if res.returncode == 0 and len(lines) == 3:
+            return GitDir(lines[0], str((root / lines[1]).resolve()), lines[2])
+    from engine.change.gitread import open_repo
+
+    return open_repo(root)
+
+
+def run_git(repo: Any, *args: str, stdin: bytes | None = None, check: bool = True) -> tuple[int, bytes, str]:
+    """``engine.change.gitread.run_git`` without GitPython: ``git --literal-pathspecs ARGS``, bytes out."""
+    cwd = repo.working_tree_dir or repo.git_dir
+    res = subprocess.run(["git", "--literal-pathspecs", "-c", "core.quotepath=off", *args], cwd=cwd, input=stdin,
+                         capture_output=True, env={**os.environ, **_GIT_ENV},
+                         stdin=None if stdin is not None else subprocess.DEVNULL)
+    err = res.stderr.decode("utf-8", "replace")
+    if check and res.returncode != 0:
+        from engine.change.gitread import GitReadError
+
+        raise GitReadError(f"git {args[0]} failed: {err.strip() or f'exit {res.returncode}'}")
+    return res.returncode, res.stdout, err
+
+
+def cat_blobs(repo: Any, names: list[str]) -> dict[str, bytes | None]:
+    """Objects with one ``git cat-file --batch`` (``None`` when missing): ``gitread.cat_blobs`` without GitPython."""
+    unique = list(dict.fromkeys(n for n in names if n))
+    if not unique:
+        return {}
+    if any("\n" in n for n in unique):
+        from engine.change.gitread import cat_blobs as checked
+
+        return checked(repo, unique)  # raises its error for the name with a newline
+    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
+    result: dict[str, bytes | None] = {}
+    pos = 0
+    for name in unique:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].decode("utf-8", "replace")
+        pos = nl + 1
+        if header.endswith(" missing") or header.endswith(" ambiguous"):
+            result[name] = None
+            continue
+        size = int(header.rsplit(" ", 1)[1])
+        result[name] = out[pos : pos + size]
+        pos += size + 1
+    return result
 
 # fields of one commit in the log; %x1e starts a record, %x00 separates fields
 _FIELDS = ("sha", "parents", "an", "ae", "ad", "cn", "ce", "cd", "sig", "subject", "body", "notes")
@@ -83,7 +162,9 @@ class LogCommit:
     @property
     def by_bot(self) -> bool:
         """Whether the govops bot made this commit (an automatic action)."""
-        bot = os.environ.get("GOVOPS_BOT_NAME")
+        from engine.spec.settings import get_settings
+
+        bot = get_settings().bot_name
         if bot and self.author == bot:
             return True
         return bool(_BOT.search(self.author) or _BOT.search(self.author_email.split("@")[0]))
@@ -135,6 +216,8 @@ def when(text: str | None) -> datetime | None:
 
 def parse_log(out: bytes) -> list[LogCommit]:
     """Parse the output of ``git log --format=_FORMAT -z --raw``."""
+    from engine.change.gitread import parse_raw_parts
+
     commits: list[LogCommit] = []
     for chunk in out.split(b"\x1e"):
         if not chunk.strip(b"\0\n"):
@@ -265,10 +348,12 @@ class Shallow:
     def hint(self, need: str) -> str:
         """A message telling how much history is needed."""
         since = f" (history here starts at {self.oldest_date[:10]})" if self.oldest_date else ""
+        from engine.change.gitread import FETCH_HINT
+
         return f"this is a shallow clone{since}; {need} — {FETCH_HINT}"
 
 
-def shallow_info(repo: git.Repo) -> Shallow | None:
+def shallow_info(repo: Any) -> Shallow | None:
     """``None`` for a full clone, else the shallow boundary commits and the oldest date available."""
     candidates = [Path(repo.git_dir) / "shallow", Path(repo.common_dir) / "shallow"]
     shallow_file = next((p for p in candidates if p.is_file()), None)
@@ -283,12 +368,25 @@ def shallow_info(repo: git.Repo) -> Shallow | None:
     return Shallow(boundary, oldest)
 
 
-def resolve(repo: git.Repo, ref: str, role: str = "ref") -> str:
-    """The commit SHA of ``ref`` (never read as an option); exit 2 when it does not exist."""
+def resolve(repo: Any, ref: str, role: str = "ref") -> str:
+    """The commit SHA of ``ref`` (never read as an option); exit 2 when it does not exist.
+
+    The error is ``engine.change.gitread.resolve_commit``'s (imported only to word it).
+    """
+    if ref and "\n" not in ref and "\0" not in ref:
+        status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
+                                 check=False)
+        if status == 0:
+            return out.decode().strip()
+    from engine.change.gitread import open_repo, resolve_commit
+
+    if isinstance(repo, GitDir):
+        with open_repo(Path(repo.working_tree_dir or repo.git_dir)) as full:
+            return resolve_commit(full, ref, role)
     return resolve_commit(repo, ref, role)
 
 
-def main_ref(repo: git.Repo, ref: str | None) -> tuple[str, str]:
+def main_ref(repo: Any, ref: str | None) -> tuple[str, str]:
     """``(name, sha)`` of ``ref`` if given, else of ``main`` when it exists, else of ``HEAD``."""
     if ref:
         return ref, resolve(repo, ref)
@@ -308,6 +406,69 @@ def records(entry: LedgerEntry | None) -> list[dict[str, Any]]:
     return list(entry.records) if entry else []
 
 
+
+
+CONFIG_FILE = "govops.yaml"  # engine.spec.workspace.CONFIG_FILE
+_CONFIG_KEYS = frozenset({
+    "apiVersion", "kind", "specPaths", "tiers", "tenants", "groups", "riskGroup", "environments", "allowedRuntimes",
+    "personalData", "freezes", "secrets", "signedCommits", "limits", "ledger", "staleApprovals",
+})
+"""The keys of ``engine.spec.config.Governance`` (a test keeps the two lists equal)."""
+
+
+@dataclass(frozen=True)
+class TrailLedger:
+    """``ledger:`` of govops.yaml as the trail reads it (``engine.spec.config.Ledger``'s fields)."""
+
+    allowed_signers: list[str]
+    require_evidence: bool = True
+
+
+@dataclass(frozen=True)
+class TrailConfig:
+    """What reading the trail needs of govops.yaml: spec paths, ``signedCommits``, ``ledger``.
+
+    Read without the pydantic model, which costs ``govops verify`` more than all its git
+    work. Only a document whose keys the model knows and whose three settings have exactly
+    the model's types is read this way; anything else (``None`` from :meth:`read`) goes
+    through the model, which gives its own error. The rest of the document (tiers, tenants)
+    is not checked here: that is ``govops lint``'s job, and nothing in the trail reads it.
+    """
+
+    spec_paths: list[str]
+    signed_commits: bool
+    ledger: TrailLedger | None
+
+    @classmethod
+    def read(cls, raw: bytes | None) -> TrailConfig | None:
+        """The settings of a govops.yaml blob, or ``None`` when the model must judge it (absent, odd, invalid)."""
+        if raw is None:
+            return None
+        from engine.spec.loader import YamlError, parse_yaml
+
+        try:
+            data = parse_yaml(raw, CONFIG_FILE).data
+        except YamlError:
+            return None
+        if not isinstance(data, dict) or not set(data) <= _CONFIG_KEYS or "tiers" not in data:
+            return None
+        if data.get("apiVersion", "govops/v1") != "govops/v1" or data.get("kind", "Governance") != "Governance":
+            return None
+        paths, signed, ledger = data.get("specPaths", ["specs"]), data.get("signedCommits", False), data.get("ledger")
+        if not _strings(paths) or not isinstance(signed, bool):
+            return None
+        if ledger is None:
+            return cls(list(paths), signed, None)
+        if not isinstance(ledger, dict) or not set(ledger) <= {"allowedSigners", "requireEvidence"}:
+            return None
+        signers, required = ledger.get("allowedSigners", []), ledger.get("requireEvidence", True)
+        if not _strings(signers) or not isinstance(required, bool):
+            return None
+        return cls(list(paths), signed, TrailLedger(list(signers), required))
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 @dataclass
@@ -336,22 +497,35 @@ class View:
         return [self.git_path(d) for d in self.spec_dirs]
 
 
-def open_view(repo: git.Repo, root: Path, ref: str | None, prefetch: tuple[str, ...] = ()) -> View:
+def open_view(
+    repo: Any,
+    root: Path,
+    ref: str | None,
+    prefetch: tuple[str, ...] = (),
+    *,
+    light: bool = False,
+    resolved: tuple[str, str] | None = None,
+) -> View:
     """Resolve ``ref`` (default ``main``, else ``HEAD``) and read ``govops.yaml`` there.
 
     ``prefetch`` names more files (govops-root paths) to read at that commit in the same
-    ``cat-file`` call; they land in ``View.prefetched`` keyed by path.
+    ``cat-file`` call; they land in ``View.prefetched`` keyed by path. ``light``: the config
+    is :class:`TrailConfig` (what ``verify`` reads of it) when it can be read without the
+    pydantic model, else the model's ``Governance`` (and its error). ``resolved``: ``main_ref``'s
+    answer for ``ref``, when the caller already has it.
     """
-    from engine.change.gitread import config_from_bytes
-    from engine.spec.workspace import CONFIG_FILE
-
-    name, sha = main_ref(repo, ref)
+    name, sha = resolved or main_ref(repo, ref)
     toplevel = Path(repo.working_tree_dir or root).resolve()
     rel = Path(root).resolve().relative_to(toplevel).as_posix()
     prefix = "" if rel == "." else rel + "/"
     blobs = cat_blobs(repo, [f"{sha}:{prefix}{p}" for p in (CONFIG_FILE, *prefetch) if "\n" not in p])
     raw = blobs.get(f"{sha}:{prefix}{CONFIG_FILE}")
-    config, diags = config_from_bytes(raw, CONFIG_FILE)
+    config: Any = TrailConfig.read(raw) if light else None
+    diags: list[Any] = []
+    if config is None and raw is not None:
+        from engine.change.gitread import config_from_bytes
+
+        config, diags = config_from_bytes(raw, CONFIG_FILE)
     if diags:
         d = diags[0]
         raise InputError(f"at {name} ({sha[:12]}): {d.message}", file=d.file, line=d.line, col=d.col)

@@ -20,23 +20,31 @@ Audit stage (read side). Checks, for the branch ``main`` (or ``--ref``):
 
 Notes that are not valid JSON are problems of the trail. Nothing here writes to the
 repository, and a problem is reported with the commit it concerns, never raised.
+
+Cost (issue #17: within 3x of ``git log --notes`` over the same range): one walk of the
+history (reachability, first-parent line and spec changes together), one read of each notes
+ref, the tip's signature, the anchors and the spec trees checked on threads beside the walk;
+git is run directly and govops.yaml read without pydantic (``engine.audit.trail``), so an
+intact trail imports neither GitPython nor the spec model (``benchmarks/verify.py``).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.audit import evidence as ev
 from engine.audit.ledger import FULL_NOTES_REF, LedgerEntry
-from engine.audit.trail import View, open_view, shallow_info
-from engine.change.gitread import GIT_SAFE_ENV, open_repo, run_git
+from engine.audit.trail import GIT_SAFE_ENV, View, main_ref, open_git, open_view, run_git, shallow_info
 from engine.spec.errors import GovopsError, InputError
 
 GOOD_SIGNATURES = {"G", "U"}
+ROLLOUT_V1 = "govops.rollout/v1"  # the kind engine.audit.ledger.build_record writes
 _SIGNATURE_TEXT = {
     "N": "is not signed",
     "B": "has a bad signature",
@@ -96,20 +104,24 @@ class VerifyReport:
 class _Git:
     """``git`` commands started at once and collected later: the history walks run side by side (two cores)."""
 
-    def __init__(self, view: View) -> None:
-        self.view = view
+    def __init__(self, repo: Any) -> None:
+        self.repo = repo
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *args: str) -> None:
         """Start ``git --literal-pathspecs ARGS`` (govops-built arguments only)."""
-        cmd = ["git", f"--git-dir={self.view.repo.git_dir}", "--literal-pathspecs", *args]
-        self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cmd = ["git", f"--git-dir={self.repo.git_dir}", "--literal-pathspecs", *args]
+        self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             stdin=subprocess.DEVNULL, env={**os.environ, **GIT_SAFE_ENV})
 
-    def out(self, name: str) -> str:
-        """The output of a started command ("" when it failed, e.g. no match)."""
+    def out(self, name: str, *, check: bool = False) -> str:
+        """The output of a started command ("" when it failed, e.g. no match; ``check``: its error, exit 2)."""
         proc = self.procs.pop(name)
-        data, _ = proc.communicate()
+        data, err = proc.communicate()
+        if proc.returncode != 0 and check:
+            from engine.change.gitread import GitReadError
+
+            raise GitReadError(f"git {name} walk failed: {err.decode('utf-8', 'replace').strip()}")
         return data.decode("utf-8", "replace") if proc.returncode == 0 else ""
 
     def close(self) -> None:
@@ -120,23 +132,143 @@ class _Git:
                 proc.communicate()
         self.procs.clear()
 
-    def started(self, name: str) -> bool:
-        """Whether ``name`` was started and not yet collected."""
-        return name in self.procs
+
+def _prefix(repo: Any, root: Path) -> str:
+    """Where govops lives in the repository (``View.prefix``), before govops.yaml is read."""
+    rel = root.relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
+    return "" if rel == "." else rel + "/"
 
 
-def _walks(view: View) -> _Git:
-    walks = _Git(view)
-    walks.start("reachable", "rev-list", view.sha)
-    walks.start("spec_commits", "log", "--first-parent", "--format=%H%x00%s", view.sha, "--", *view.spec_pathspecs())
-    walks.start("first_parent", "rev-list", "--first-parent", view.sha)
-    walks.start("ledger_start", "log", "--first-parent", "--format=%H", "-G", "^ledger:", view.sha, "--",
-                view.git_path("govops.yaml"))
-    return walks
+def _walk(repo: Any, sha: str, prefix: str, spec_dirs: list[str], walks: _Git) -> list[str]:
+    """Start the one walk of the branch's history; the notes are read beside it (two cores).
+
+    Started before govops.yaml is parsed, with the default spec directory, and started again
+    when govops.yaml names others (the parse costs as much as a quarter of the walk).
+    Returns the spec pathspecs walked.
+
+    Every reachable commit with its parents (``--full-history --sparse``: none left out),
+    and for each the spec and govops.yaml paths it changed against its first parent
+    (``--diff-merges=first-parent``, ``--root``; ``--no-renames``: a spec moved out of the spec
+    directories still counts as a spec change). Following first parents from the tip gives
+    the first-parent line and, on it, what ``git log --first-parent -- <spec dirs>`` and
+    ``-- govops.yaml`` would list: one walk instead of four.
+    """
+    pathspecs = [prefix + d for d in spec_dirs]
+    walks.start("history", "log", "--full-history", "--sparse", "--diff-merges=first-parent", "--root", "--no-renames",
+                "-z", "--name-only", "--format=%x1e%H%x00%P%x00%s", sha, "--", *pathspecs, prefix + "govops.yaml")
+    return pathspecs
 
 
-def _reachable(view: View, walks: _Git) -> set[str]:
-    return set(walks.out("reachable").split())
+class _Later:
+    """A call started on a thread now and collected later: its git processes run beside the walks.
+
+    Waiting for a child process releases the GIL, so the signature check, the anchors' walk
+    and the tree lookups cost wall time only where they are longer than the history walks.
+    An exception is raised where the result is collected, as if the call had been made there.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                self._value = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to the caller of result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        """The call's return value (or its exception, raised here)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _start_ledger_checks(view: View, states: dict[str, Any], refs: dict[str, str], every: bool) -> dict[str, Any]:
+    """Start each notes ref's anchor and signature checks (each runs git): ``name -> (anchors, signatures)``."""
+    from engine.audit.chain import check_anchors, check_signatures
+
+    ledger = view.config.ledger if view.config is not None else None
+    allowed = list(ledger.allowed_signers) if ledger is not None else []
+    started: dict[str, Any] = {}
+    for name, state in states.items():
+        anchors = (_Later(check_anchors, view.repo, state, required=bool(allowed), refs=refs)
+                   if ledger is not None else None)
+        signatures = (_Later(check_signatures, view.repo, state, allowed, every=every)
+                      if allowed and state.tip is not None else None)
+        started[name] = (anchors, signatures)
+    return started
+
+
+def _tree_names(view: View, entries: list[LedgerEntry]) -> list[str]:
+    """``commit:<spec dir>`` of every rollout record that names its spec trees (looked up before reachability)."""
+    names: list[str] = []
+    for entry in entries:
+        for record in entry.records:
+            if _is_rollout(record) and isinstance(record.get("specs_tree"), dict):
+                commit = str(record.get("commit") or entry.commit)
+                names.extend(f"{commit}:{view.git_path(d)}" for d in record["specs_tree"])
+    return names
+
+
+@dataclass
+class _History:
+    """The branch's history as verify needs it (newest first)."""
+
+    reachable: set[str]
+    first_parent: list[str]
+    spec_commits: list[tuple[str, str]]
+    """``(sha, subject)`` of the first-parent commits that changed a spec directory."""
+    config_commits: list[str]
+    """The first-parent commits that changed govops.yaml."""
+
+
+def _history(view: View, walks: _Git) -> _History:
+    first: dict[str, str | None] = {}  # commit -> its first parent
+    changed: dict[str, tuple[str, list[str]]] = {}  # commit -> (subject, paths changed), when it changed any
+    for chunk in walks.out("history", check=True).split("\x1e"):  # an empty answer would read as a rewrite
+        parts = chunk.split("\0")
+        if len(parts) < 3 or not parts[0]:
+            continue
+        first[parts[0]] = parts[1].partition(" ")[0] or None
+        if len(parts) > 4 or (len(parts) == 4 and parts[3].strip("\n")):  # paths follow: "\npath\0path\0"
+            changed[parts[0]] = (parts[2], [p.lstrip("\n") for p in parts[3:] if p.strip("\n")])
+    line: list[str] = []
+    sha_: str | None = view.sha if view.sha in first else None
+    while sha_ is not None:
+        line.append(sha_)
+        sha_ = first.get(sha_)
+    dirs = [d.rstrip("/") for d in view.spec_pathspecs()]
+    config = view.git_path("govops.yaml")
+    specs: list[tuple[str, str]] = []
+    configs: list[str] = []
+    for sha in line:
+        if sha not in changed:
+            continue
+        subject, names = changed[sha]
+        if any(not d or n == d or n.startswith(d + "/") for n in names for d in dirs):
+            specs.append((sha, subject))
+        if config in names:
+            configs.append(sha)
+    return _History(set(first), line, specs, configs)
+
+
+class _Present:
+    """The named objects that exist: asked of Git (one ``cat-file``) only when a problem must say so."""
+
+    def __init__(self, view: View, shas: list[str]) -> None:
+        self.view = view
+        self.shas = shas
+        self.found: set[str] | None = None
+
+    def __contains__(self, sha: object) -> bool:
+        if self.found is None:
+            self.found = _exists(self.view, self.shas)
+        return sha in self.found
 
 
 def _exists(view: View, shas: list[str]) -> set[str]:
@@ -184,39 +316,46 @@ def verify(
     A shallow clone cannot prove anything about history it does not have: that is an
     ``InputError`` (exit 2) telling how much to fetch. ``strict`` makes missing evidence an error.
     """
-    from engine.rollout.desired import load_desired
-
     root = Path(root).resolve()
-    with open_repo(root) as repo:
-        view = open_view(repo, root, ref)
-        shallow = shallow_info(repo)
-        if shallow is not None:
-            raise InputError(shallow.hint(
-                f"`govops verify` needs the whole history of {view.ref} (every rolled-out commit back to the "
-                "first ledger note) to prove it was not rewritten"))
-        report = VerifyReport(ref=view.ref, commit=view.sha)
-        from engine.audit.chain import entries_of, read_ref
-        from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
-
-        walks = _walks(view)
+    with open_git(root) as repo:
+        walks = _Git(repo)
         try:
-            states = {name: read_ref(repo, name) for name in (NOTES_REF, EVIDENCE_REF)}
+            resolved = main_ref(repo, ref)
+            guess = _walk(repo, resolved[1], _prefix(repo, root), ["specs"], walks)  # the default specPaths
+            view = open_view(repo, root, ref, light=True, resolved=resolved)
+            shallow = shallow_info(repo)
+            if shallow is not None:
+                raise InputError(shallow.hint(
+                    f"`govops verify` needs the whole history of {view.ref} (every rolled-out commit back to the "
+                    "first ledger note) to prove it was not rewritten"))
+            report = VerifyReport(ref=view.ref, commit=view.sha)
+            from engine.audit.chain import entries_of, read_ref
+            from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+
+            if guess != view.spec_pathspecs():  # govops.yaml names other spec directories: walk those
+                walks.close()
+                _walk(repo, view.sha, view.prefix, view.spec_dirs, walks)
+            refs = _refs(view)
+            states = {name: read_ref(repo, name, tips=refs) for name in (NOTES_REF, EVIDENCE_REF)}
+            ledger_checks = _start_ledger_checks(view, states, refs, every_signature)
             entries = entries_of(states[NOTES_REF])
-            reachable = _reachable(view, walks)
+            tree_ids = None if deep else _Later(_object_ids, view, _tree_names(view, entries))
+            history = _history(view, walks)
+            reachable = history.reachable
             named = [e.commit for e in entries] + [str(r.get("commit")) for e in entries for r in e.records
-                                                   if ev.is_rollout(r) and r.get("commit")]
-            present = _exists(view, named)
+                                                   if _is_rollout(r) and r.get("commit")]
+            present = _Present(view, named)
             report.checked["noted_commits"] = len(entries)
-            report.checked["rollout_records"] = sum(1 for e in entries for r in e.records if ev.is_rollout(r))
+            report.checked["rollout_records"] = sum(1 for e in entries for r in e.records if _is_rollout(r))
             desired_cache: dict[str, Any] = {}
             trees: list[tuple[str, dict[str, Any]]] = []
             for entry in entries:
                 _check_entry(view, entry, reachable, present, desired_cache, report, strict, load_desired,
                              None if deep else trees)
-            _check_trees(view, trees, report)
+            _check_trees(view, trees, report, tree_ids.result() if tree_ids is not None else None)
             if view.config is not None and view.config.signed_commits:
                 _check_signatures(view, report)
-            _check_ledger(view, entries, states, report, strict, every_signature, walks)
+            _check_ledger(view, entries, states, report, strict, ledger_checks, history, refs)
         finally:
             walks.close()
     report.checked["digests_compared"] = sum(1 for v in desired_cache.values() if not isinstance(v, str))
@@ -224,7 +363,30 @@ def verify(
     return report
 
 
-def _check_trees(view: View, trees: list[tuple[str, dict[str, Any]]], report: VerifyReport) -> None:
+def _refs(view: View) -> dict[str, str]:
+    """``refname -> object`` of the notes refs, their anchor tags and ``refs/replace/*`` (one ``for-each-ref``)."""
+    from engine.audit.chain import ANCHOR_PREFIX
+    from engine.audit.ledger import FULL_EVIDENCE_REF
+
+    status, out, _ = run_git(view.repo, "for-each-ref", "--format=%(refname)%00%(objectname)", FULL_NOTES_REF,
+                             FULL_EVIDENCE_REF, ANCHOR_PREFIX, "refs/replace/", check=False)
+    rows = (row.partition("\0") for row in out.decode("utf-8", "replace").splitlines()) if status == 0 else iter(())
+    return {name: sha for name, _, sha in rows if name}
+
+
+def load_desired(root: Path, commit: str) -> Any:
+    """``engine.rollout.desired.load_desired``, imported when a record must be rebuilt (``--deep``, old records).
+
+    A record that names its spec trees is checked by tree id, so an intact trail never
+    pays for the spec model.
+    """
+    from engine.rollout.desired import load_desired as load
+
+    return load(root, commit)
+
+
+def _check_trees(view: View, trees: list[tuple[str, dict[str, Any]]], report: VerifyReport,
+                 looked_up: dict[str, str | None] | None = None) -> None:
     """Each record's ``specs_tree`` (spec directory -> tree id) against Git, in one ``cat-file`` call.
 
     A record written by govops names the trees its desired-state digest was computed from;
@@ -232,7 +394,7 @@ def _check_trees(view: View, trees: list[tuple[str, dict[str, Any]]], report: Ve
     not changed under it. ``--deep`` rebuilds every desired state instead (slow).
     """
     names = [f"{commit}:{view.git_path(d)}" for commit, rec in trees for d in rec["specs_tree"]]
-    actual = _object_ids(view, names)
+    actual = looked_up if looked_up is not None else _object_ids(view, names)
     for commit, rec in trees:
         for d, tree in rec["specs_tree"].items():
             got = actual.get(f"{commit}:{view.git_path(d)}")
@@ -256,9 +418,9 @@ def _object_ids(view: View, names: list[str]) -> dict[str, str | None]:
 
 
 def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any], report: VerifyReport, strict: bool,
-                  every: bool, walks: _Git) -> None:
-    """Chain, signatures, coverage and evidence links of both notes refs."""
-    from engine.audit.chain import check_anchors, check_chain, check_signatures
+                  started: dict[str, Any], history: _History, refs: dict[str, str]) -> None:
+    """Chain, signatures (``started`` by ``_start_ledger_checks``), coverage and evidence links of both notes refs."""
+    from engine.audit.chain import check_chain
     from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
 
     ledger = view.config.ledger if view.config is not None else None
@@ -267,14 +429,15 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
     for name in (NOTES_REF, EVIDENCE_REF):
         state = states[name]
         findings = check_chain(state, required=declared)
-        if declared:
-            findings += check_anchors(view.repo, state, required=bool(allowed))
+        anchors, signatures = started[name]
+        if anchors is not None:
+            findings += anchors.result()
         if name == EVIDENCE_REF:  # (the rollout ref's bad lines are reported per note by _check_entry)
             report.problems.extend(Problem("ledger", line.commit, f"the {state.ref} note on {line.commit[:12]} has a "
                                            f"line {line.number} that is {line.error}", record=line.digest)
                                    for line in state.lines if line.record is None)
-        if allowed and state.tip is not None:
-            findings += check_signatures(view.repo, state, allowed, every=every)
+        if signatures is not None:
+            findings += signatures.result()
             report.checked["ledger_signatures"] = report.checked.get("ledger_signatures", 0) + 1
         for f in findings:
             report.problems.append(Problem(f.check, f.commit, f.message, f.severity, f.record))
@@ -282,31 +445,40 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
         report.problems.append(Problem("signature", view.sha, "govops.yaml declares the ledger but lists no "
                                        "ledger.allowedSigners: notes commits cannot be checked", "warning"))
     report.checked["evidence_records"] = sum(1 for _ in states[EVIDENCE_REF].records())
-    _, replaced, _ = run_git(view.repo, "for-each-ref", "--format=%(refname)", "refs/replace/", check=False)
-    if replaced.strip():
-        report.problems.append(Problem("replace", view.sha, f"{len(replaced.split())} refs/replace/* ref(s) exist "
+    replaced = [name for name in refs if name.startswith("refs/replace/")]
+    if replaced:
+        report.problems.append(Problem("replace", view.sha, f"{len(replaced)} refs/replace/* ref(s) exist "
                                        "here; govops reads objects as stored and ignores them (and info/grafts)",
                                        "warning"))
-    _check_coverage(view, entries, report, strict, declared, walks)
+    _check_coverage(view, entries, report, strict, declared, history)
     _check_evidence_links(view, states[NOTES_REF], states[EVIDENCE_REF], report)
 
 
-def _ledger_start(walks: _Git) -> str | None:
-    """The oldest first-parent commit whose govops.yaml declared the ledger (``ledger:``)."""
-    shas = walks.out("ledger_start").split()
+def _ledger_start(view: View, history: _History) -> str | None:
+    """The oldest first-parent commit whose govops.yaml change added or removed a ``ledger:`` line.
+
+    ``git log -G`` over only the commits that changed govops.yaml (``--no-walk``), not a
+    third walk of the whole history.
+    """
+    if not history.config_commits:
+        return None
+    status, out, _ = run_git(view.repo, "log", "--stdin", "--no-walk=unsorted", "--first-parent",
+                             "--diff-merges=first-parent", "-s", "--format=%H", "-G", "^ledger:", "--",
+                             view.git_path("govops.yaml"), stdin=("\n".join(history.config_commits) + "\n").encode(),
+                             check=False)
+    shas = out.decode().split() if status == 0 else []
     return shas[-1] if shas else None
 
 
 def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport, strict: bool,
-                    declared: bool, walks: _Git) -> None:
+                    declared: bool, history: _History) -> None:
     """Every spec-changing first-parent commit since the ledger started has a rollout record."""
     if not declared and not strict:
         return
-    out = walks.out("spec_commits")
-    spec_commits = [tuple(line.split("\0", 1)) for line in out.splitlines() if line]
-    rolled = {e.commit for e in entries if any(ev.is_rollout(r) for r in e.records)}
+    spec_commits = history.spec_commits
+    rolled = {e.commit for e in entries if any(_is_rollout(r) for r in e.records)}
     covered = set(rolled)
-    line = walks.out("first_parent").split()
+    line = history.first_parent
     # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own
     window: dict[str, set[str]] = {}
     newer: str | None = None
@@ -318,9 +490,9 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
             window[sha] = {sha}
     for e in entries:
         for r in e.records:
-            if ev.is_rollout(r) and isinstance(r.get("covers"), list):
+            if _is_rollout(r) and isinstance(r.get("covers"), list):
                 covered.update(str(c) for c in r["covers"] if str(c) in window.get(e.commit, set()))
-    start = _ledger_start(walks) if declared else None
+    start = _ledger_start(view, history) if declared else None
     order = [sha for sha, *_ in spec_commits]
     if start is None:
         on_branch = [sha for sha in order if sha in rolled]
@@ -335,8 +507,8 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
     else:
         after = set(line[: line.index(start)]) if start in line else set()  # strictly after the start
         since_start = [sha for sha in order if sha in after]
-    missing = [(sha, subj) for sha, *rest in spec_commits for subj in (rest or [""])
-               if sha in since_start and sha not in covered]
+    wanted = set(since_start)
+    missing = [(sha, subject) for sha, subject in spec_commits if sha in wanted and sha not in covered]
     report.checked["spec_commits_covered"] = len(since_start) - len(missing)
     for sha, subject in missing:
         report.problems.append(Problem(
@@ -355,7 +527,7 @@ def _check_evidence_links(view: View, rollouts: Any, evidence: Any, report: Veri
         for path, blob in specs.items():
             pairs.append((line.commit, str(path), str(blob), f"evidence record on PR head {line.commit[:12]}"))
     for line, rec in rollouts.records():
-        if not ev.is_rollout(rec):
+        if not _is_rollout(rec):
             continue
         body = rec.get("evidence") if isinstance(rec.get("evidence"), dict) else {}
         source = body.get("source") if isinstance(body.get("source"), dict) else None
@@ -411,12 +583,15 @@ def _blob_ids(view: View, names: list[str]) -> dict[str, str | None]:
 
 def _check_serving(root: Path, report: VerifyReport, load_desired: Any) -> None:
     """Re-hash the local serving directory against the desired state of its last rollout."""
-    import os
+    base = None
+    if any(name.upper() == "GOVOPS_SERVING_DIR" for name in os.environ):  # the settings model only when it is set
+        from engine.spec.settings import get_settings
 
-    base = os.environ.get("GOVOPS_SERVING_DIR")
+        base = get_settings().serving_dir
     if not (Path(base) if base else root / ".govops" / "serving").joinpath("state.json").is_file():
         return  # nothing served here (and the serving stage's imports are not paid for)
-    from engine.rollout.serving import ServingPaths, read_json, rehash_served
+    from engine.mlserver.local_serving import ServingPaths, read_json
+    from engine.rollout.serving import rehash_served
 
     paths = ServingPaths.for_repo(root)
     state = read_json(paths.state)
@@ -437,7 +612,12 @@ def _check_serving(root: Path, report: VerifyReport, load_desired: Any) -> None:
         report.problems.append(Problem("serving", commit or "-", f"served file {m.message()}"))
 
 
-def _where(sha: str, present: set[str]) -> str:
+def _is_rollout(record: dict[str, Any]) -> bool:
+    """``evidence.is_rollout``, with the kind every govops rollout record has answered first (thousands per run)."""
+    return record.get("kind") == ROLLOUT_V1 or ev.is_rollout(record)
+
+
+def _where(sha: str, present: Container[str]) -> str:
     return ("it no longer exists in this repository" if sha not in present
             else "it exists but is not on the branch")
 
@@ -446,7 +626,7 @@ def _check_entry(
     view: View,
     entry: LedgerEntry,
     reachable: set[str],
-    present: set[str],
+    present: Container[str],
     cache: dict[str, Any],
     report: VerifyReport,
     strict: bool,
@@ -462,7 +642,7 @@ def _check_entry(
                                        f"commit {entry.commit[:12]} carries a ledger note but is not reachable from "
                                        f"{view.ref}: history was rewritten ({_where(entry.commit, present)})"))
     for record in entry.records:
-        if not ev.is_rollout(record):
+        if not _is_rollout(record):
             continue
         commit = str(record.get("commit") or entry.commit)
         if commit != entry.commit and commit not in reachable:

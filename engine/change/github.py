@@ -55,9 +55,9 @@ class GitHubClient:
     ) -> None:
         self._token = token if token is not None else os.environ.get("GITHUB_TOKEN") or None
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-        from engine.spec.settings import Settings
+        from engine.spec.settings import get_settings
 
-        settings = Settings()
+        settings = get_settings()
         self.max_retries = settings.github_retries if max_retries is None else max_retries
         self.backoff_s = settings.github_backoff_s if backoff_s is None else backoff_s
         self.max_wait_s = settings.github_max_wait_s if max_wait_s is None else max_wait_s
@@ -241,6 +241,59 @@ class GitHubClient:
             url = resp.links.get("next", {}).get("url")
             params = None
         return out
+
+    def create_check_run(self, repo: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/check-runs`` (needs ``checks: write``, GitHub Apps only)."""
+        return self._object(self.request("POST", f"/repos/{_repo_path(repo)}/check-runs", json=payload))
+
+    def update_check_run(self, repo: str, run_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH /repos/{owner}/{repo}/check-runs/{id}``; annotations sent here are appended to the run's."""
+        path = f"/repos/{_repo_path(repo)}/check-runs/{int(run_id)}"
+        return self._object(self.request("PATCH", path, json=payload))
+
+    def list_issue_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/issues/{n}/comments``, every page, oldest first (a PR is an issue)."""
+        url: str | None = f"/repos/{_repo_path(repo)}/issues/{int(number)}/comments"
+        params: dict[str, Any] | None = {"per_page": 100}
+        out: list[dict[str, Any]] = []
+        while url:
+            resp = self.request("GET", url, params=params)
+            page = resp.json()
+            if not isinstance(page, list):
+                raise GitHubError("GitHub API returned issue comments that are not a list")
+            out.extend(c for c in page if isinstance(c, dict))
+            url = resp.links.get("next", {}).get("url")
+            params = None
+        return out
+
+    def create_issue_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/issues/{n}/comments``."""
+        path = f"/repos/{_repo_path(repo)}/issues/{int(number)}/comments"
+        return self._object(self.request("POST", path, json={"body": body}))
+
+    def update_issue_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
+        """``PATCH /repos/{owner}/{repo}/issues/comments/{id}``."""
+        path = f"/repos/{_repo_path(repo)}/issues/comments/{int(comment_id)}"
+        return self._object(self.request("PATCH", path, json={"body": body}))
+
+    def authenticated_login(self) -> str | None:
+        """``GET /user``'s login: who the token is; None where the API will not say (an App installation token)."""
+        try:
+            data = self._object(self.request("GET", "/user"))
+        except GitHubError as exc:
+            if exc.status in (401, 403, 404):
+                return None
+            raise
+        login = data.get("login")
+        return login if isinstance(login, str) and login else None
+
+    @staticmethod
+    def _object(resp: requests.Response) -> dict[str, Any]:
+        try:
+            data = resp.json() if resp.content else {}
+        except ValueError:
+            data = {}
+        return data if isinstance(data, dict) else {}
 
 
 def _repo_path(repo: str) -> str:

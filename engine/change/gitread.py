@@ -434,79 +434,156 @@ def plan_between(
     """
     root = Path(root).resolve()
     worktree = head == WORKTREE
+    diagnostics: list[Diagnostic] = []
     with open_repo(root) as repo:
         toplevel = Path(repo.working_tree_dir or root)
         base_tip = resolve_commit(repo, base, "base")
         head_sha = WORKTREE if worktree else resolve_commit(repo, head, "head")
         head_commit = resolve_commit(repo, "HEAD", "HEAD") if worktree else head_sha
         mb = merge_base(repo, base_tip, head_commit, base, "HEAD" if worktree else head)
-
-        probe = _Paths(toplevel, root, [])
-        cfg_git = probe.git(CONFIG_FILE)
-        cfg_blobs = cat_blobs(repo, [f"{mb}:{cfg_git}"] + ([] if worktree else [f"{head_sha}:{cfg_git}"]))
-        base_cfg_raw = cfg_blobs.get(f"{mb}:{cfg_git}")
-        if worktree:
-            cfg_file = root / CONFIG_FILE
-            head_cfg_raw = cfg_file.read_bytes() if cfg_file.is_file() else None
-        else:
-            head_cfg_raw = cfg_blobs.get(f"{head_sha}:{cfg_git}")
-        diagnostics: list[Diagnostic] = []
-        diagnostics += changed_state(root, mb, None if worktree else head_sha)  # no state taken from a change
-        base_cfg, d1 = config_from_bytes(base_cfg_raw, CONFIG_FILE)
-        head_cfg, d2 = config_from_bytes(head_cfg_raw, CONFIG_FILE)
-        diagnostics += [_at_base(d, mb) for d in d1]
-        diagnostics += d2
-        use_head = config if config is not None else head_cfg
-        use_base = config if config is not None else (base_cfg if base_cfg is not None else head_cfg)
-        spec_paths = list(
-            dict.fromkeys([*(use_head.spec_paths if use_head else ["specs"]),
-                           *(use_base.spec_paths if use_base else [])])
-        )
-        paths = _Paths(toplevel, root, spec_paths)
-
-        diff_args = ["diff", "--raw", "-z", "--no-abbrev", "--find-renames", "--no-ext-diff", "--no-textconv",
-                     "--no-color", "--no-relative", mb]
-        if not worktree:
-            diff_args.append(head_sha)
-        _, out, _ = run_git(repo, *diff_args, "--", *paths.pathspecs())
-        changes = parse_raw_diff(out)
-        if worktree:
-            _, untracked, _ = run_git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--",
-                                   *paths.pathspecs())
-            changes += [FileChange("A", os.fsdecode(p)) for p in untracked.split(b"\0") if p]
-
-        files: list[FileChange] = []
-        for c in changes:
-            local = paths.local(c.path)
-            old_local = paths.local(c.old_path) if c.old_path else None
-            if local is None:
-                continue
-            files.append(replace(c, path=local, old_path=old_local))
-        files.sort(key=lambda c: c.path)
-
+        cfgs = _side_configs(repo, root, toplevel, mb, head_sha, config, diagnostics)
+        paths = _Paths(toplevel, root, cfgs.spec_paths)
+        files = _changed_files(repo, paths, mb, head_sha)
         # which blobs to read at each side
-        base_items: list[tuple[str, str]] = []  # (object name, local path)
-        head_items: list[tuple[str, str | None, str]] = []  # (object name, worktree path, local path)
-        for c in files:
-            old_path = c.old_path or c.path
-            if c.status in ("D", "M", "R", "T") and paths.is_spec(old_path):
-                if c.old_mode in _REGULAR_MODES and c.old_blob:
-                    base_items.append((c.old_blob, old_path))
-                else:
-                    diagnostics.append(Diagnostic(old_path, 1, 1, "git/not-a-file",
-                                                  f"at base {mb[:7]}: not a regular file; not read as a spec",
-                                                  severity="warning"))
-            if c.status in ("A", "M", "R", "T", "U") and paths.is_spec(c.path):
-                if c.new_mode and c.new_mode not in _REGULAR_MODES:
-                    diagnostics.append(Diagnostic(c.path, 1, 1, "git/not-a-file",
-                                                  "a symlink or submodule where a spec file belongs; "
-                                                  "commit the spec itself"))
-                elif worktree:
-                    head_items.append(("", str(root / c.path), c.path))
-                else:
-                    head_items.append((c.new_blob or "", None, c.path))
+        base_items, head_items = _blobs_to_read(files, paths, root, mb, worktree, diagnostics)
         blobs = cat_blobs(repo, [o for o, _ in base_items] + [o for o, _, _ in head_items if o])
 
+    base_changed, head_changed, unreadable = _load_changed(
+        blobs, base_items, head_items, root, cfgs, mb, jobs, diagnostics
+    )
+    changed_paths = {c.path for c in files} | {c.old_path for c in files if c.old_path}
+    _match_one_sided(root, mb, paths, cfgs, changed_paths, base_changed, head_changed, diagnostics)
+    entries = _entries(base_changed, head_changed, files, unreadable, cfgs)
+
+    cache: dict[tuple[str, str], Any] = {}
+    config_changed = any(c.path == CONFIG_FILE for c in files)
+    policy_files = sorted({p for c in files for p in (c.path, c.old_path) if p and paths.is_policy(p)})
+    plan = Plan(
+        entries=entries,
+        base_specs=SpecIndex(base_changed, _side_loader(root, mb, cfgs.use_base, cfgs.spec_paths, cache)),
+        head_specs=SpecIndex(
+            head_changed,
+            _side_loader(root, WORKTREE if worktree else head_sha, cfgs.use_head, cfgs.spec_paths, cache),
+        ),
+        changed_files=sorted(changed_paths),
+        config_changed=config_changed,
+        policies_changed=bool(policy_files),
+        base_sha=mb,
+        head_sha=head_sha,
+        diagnostics=sorted(diagnostics),
+        base_ref=base,
+        head_ref=head,
+        base_tip_sha=base_tip,
+        policy_files=policy_files,
+        config_changes=diff_config(cfgs.base_cfg, cfgs.head_cfg) if config_changed else [],
+        files=files,
+        base_config=cfgs.base_cfg,
+        head_config=cfgs.use_head,
+    )
+    return plan
+
+
+@dataclass
+class _SideConfigs:
+    """Each side's own govops.yaml, the one each side is read with, and the spec folders to look in."""
+
+    base_cfg: Governance | None
+    head_cfg: Governance | None
+    use_base: Governance | None
+    use_head: Governance | None
+    spec_paths: list[str]
+
+
+def _side_configs(
+    repo: git.Repo, root: Path, toplevel: Path, mb: str, head_sha: str, config: Governance | None,
+    diagnostics: list[Diagnostic],
+) -> _SideConfigs:
+    """The govops.yaml at the merge base and at the head (``config``, when given, reads both sides)."""
+    worktree = head_sha == WORKTREE
+    probe = _Paths(toplevel, root, [])
+    cfg_git = probe.git(CONFIG_FILE)
+    cfg_blobs = cat_blobs(repo, [f"{mb}:{cfg_git}"] + ([] if worktree else [f"{head_sha}:{cfg_git}"]))
+    base_cfg_raw = cfg_blobs.get(f"{mb}:{cfg_git}")
+    if worktree:
+        cfg_file = root / CONFIG_FILE
+        head_cfg_raw = cfg_file.read_bytes() if cfg_file.is_file() else None
+    else:
+        head_cfg_raw = cfg_blobs.get(f"{head_sha}:{cfg_git}")
+    diagnostics += changed_state(root, mb, None if worktree else head_sha)  # no state taken from a change
+    base_cfg, d1 = config_from_bytes(base_cfg_raw, CONFIG_FILE)
+    head_cfg, d2 = config_from_bytes(head_cfg_raw, CONFIG_FILE)
+    diagnostics += [_at_base(d, mb) for d in d1]
+    diagnostics += d2
+    use_head = config if config is not None else head_cfg
+    use_base = config if config is not None else (base_cfg if base_cfg is not None else head_cfg)
+    spec_paths = list(
+        dict.fromkeys([*(use_head.spec_paths if use_head else ["specs"]),
+                       *(use_base.spec_paths if use_base else [])])
+    )
+    return _SideConfigs(base_cfg, head_cfg, use_base, use_head, spec_paths)
+
+
+def _changed_files(repo: git.Repo, paths: _Paths, mb: str, head_sha: str) -> list[FileChange]:
+    """The files the change touches under the governed paths (untracked ones too for the work tree), by path."""
+    worktree = head_sha == WORKTREE
+    diff_args = ["diff", "--raw", "-z", "--no-abbrev", "--find-renames", "--no-ext-diff", "--no-textconv",
+                 "--no-color", "--no-relative", mb]
+    if not worktree:
+        diff_args.append(head_sha)
+    _, out, _ = run_git(repo, *diff_args, "--", *paths.pathspecs())
+    changes = parse_raw_diff(out)
+    if worktree:
+        _, untracked, _ = run_git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--",
+                                  *paths.pathspecs())
+        changes += [FileChange("A", os.fsdecode(p)) for p in untracked.split(b"\0") if p]
+
+    files: list[FileChange] = []
+    for c in changes:
+        local = paths.local(c.path)
+        old_local = paths.local(c.old_path) if c.old_path else None
+        if local is None:
+            continue
+        files.append(replace(c, path=local, old_path=old_local))
+    files.sort(key=lambda c: c.path)
+    return files
+
+
+def _blobs_to_read(
+    files: list[FileChange], paths: _Paths, root: Path, mb: str, worktree: bool, diagnostics: list[Diagnostic],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str | None, str]]]:
+    """The changed spec files to read: (object, local path) at the base; (object, disk path, local path) at the head.
+
+    A symlink or submodule where a spec belongs is a diagnostic, never read.
+    """
+    base_items: list[tuple[str, str]] = []  # (object name, local path)
+    head_items: list[tuple[str, str | None, str]] = []  # (object name, worktree path, local path)
+    for c in files:
+        old_path = c.old_path or c.path
+        if c.status in ("D", "M", "R", "T") and paths.is_spec(old_path):
+            if c.old_mode in _REGULAR_MODES and c.old_blob:
+                base_items.append((c.old_blob, old_path))
+            else:
+                diagnostics.append(Diagnostic(old_path, 1, 1, "git/not-a-file",
+                                              f"at base {mb[:7]}: not a regular file; not read as a spec",
+                                              severity="warning"))
+        if c.status in ("A", "M", "R", "T", "U") and paths.is_spec(c.path):
+            if c.new_mode and c.new_mode not in _REGULAR_MODES:
+                diagnostics.append(Diagnostic(c.path, 1, 1, "git/not-a-file",
+                                              "a symlink or submodule where a spec file belongs; "
+                                              "commit the spec itself"))
+            elif worktree:
+                head_items.append(("", str(root / c.path), c.path))
+            else:
+                head_items.append((c.new_blob or "", None, c.path))
+    return base_items, head_items
+
+
+def _load_changed(
+    blobs: Mapping[str, bytes | None], base_items: list[tuple[str, str]],
+    head_items: list[tuple[str, str | None, str]], root: Path, cfgs: _SideConfigs, mb: str, jobs: int | None,
+    diagnostics: list[Diagnostic],
+) -> tuple[dict[str, LoadedSpec], dict[str, LoadedSpec], set[str]]:
+    """The changed specs of each side by model id, and the head files that do not load."""
     base_raw = [(blobs.get(o) or b"", p) for o, p in base_items]
     head_raw: list[tuple[bytes, str]] = []
     for obj, disk, p in head_items:
@@ -514,12 +591,12 @@ def plan_between(
             head_raw.append((_read_disk(Path(disk)), p))
         else:
             head_raw.append((blobs.get(obj) or b"", p))
-    if use_head is use_base:
-        loaded = load_blobs(base_raw + head_raw, root, use_head, jobs)
+    if cfgs.use_head is cfgs.use_base:
+        loaded = load_blobs(base_raw + head_raw, root, cfgs.use_head, jobs)
         base_loaded, head_loaded = loaded[: len(base_raw)], loaded[len(base_raw) :]
     else:  # each side is validated against its own govops.yaml
-        base_loaded = load_blobs(base_raw, root, use_base, jobs)
-        head_loaded = load_blobs(head_raw, root, use_head, jobs)
+        base_loaded = load_blobs(base_raw, root, cfgs.use_base, jobs)
+        head_loaded = load_blobs(head_raw, root, cfgs.use_head, jobs)
 
     base_changed: dict[str, LoadedSpec] = {}
     for spec, diags in base_loaded:
@@ -538,24 +615,36 @@ def plan_between(
             diagnostics.append(_duplicate(spec, other.file))
             continue
         head_changed[spec.id] = spec
+    return base_changed, head_changed, unreadable
 
-    changed_paths = {c.path for c in files} | {c.old_path for c in files if c.old_path}
-    cache: dict[tuple[str, str], Any] = {}
+
+def _match_one_sided(
+    root: Path, mb: str, paths: _Paths, cfgs: _SideConfigs, changed_paths: set[str],
+    base_changed: dict[str, LoadedSpec], head_changed: dict[str, LoadedSpec], diagnostics: list[Diagnostic],
+) -> None:
+    """A model only one side's changed files declare may live on in an untouched file: pair it with that one."""
     one_sided = sorted(set(base_changed) ^ set(head_changed))
-    if one_sided:
-        existing = _specs_in_unchanged_files(
-            root, mb, paths, [(base_changed.get(i) or head_changed[i]).spec.metadata.name for i in one_sided],
-            changed_paths, use_base if use_base is not None else use_head,
-        )
-        for spec in existing:
-            if spec.id in head_changed and spec.id not in base_changed:
-                diagnostics.append(_duplicate(head_changed[spec.id], spec.file))
-                head_changed[spec.id] = spec
-                base_changed[spec.id] = spec
-            elif spec.id in base_changed and spec.id not in head_changed:
-                base_changed[spec.id] = spec
-                head_changed[spec.id] = spec
+    if not one_sided:
+        return
+    existing = _specs_in_unchanged_files(
+        root, mb, paths, [(base_changed.get(i) or head_changed[i]).spec.metadata.name for i in one_sided],
+        changed_paths, cfgs.use_base if cfgs.use_base is not None else cfgs.use_head,
+    )
+    for spec in existing:
+        if spec.id in head_changed and spec.id not in base_changed:
+            diagnostics.append(_duplicate(head_changed[spec.id], spec.file))
+            head_changed[spec.id] = spec
+            base_changed[spec.id] = spec
+        elif spec.id in base_changed and spec.id not in head_changed:
+            base_changed[spec.id] = spec
+            head_changed[spec.id] = spec
 
+
+def _entries(
+    base_changed: dict[str, LoadedSpec], head_changed: dict[str, LoadedSpec], files: list[FileChange],
+    unreadable: set[str], cfgs: _SideConfigs,
+) -> list[dict[str, Any]]:
+    """One plan entry per model whose spec differs between the sides, by model id."""
     renamed_to = {c.old_path: c.path for c in files if c.old_path}
     entries: list[dict[str, Any]] = []
     for model_id in sorted(set(base_changed) | set(head_changed)):
@@ -570,36 +659,11 @@ def plan_between(
                 h.spec if h else None,
                 base_file=b.file if b else None,
                 head_file=h.file if h else None,
-                config=use_head,
-                base_config=use_base,
+                config=cfgs.use_head,
+                base_config=cfgs.use_base,
             )
         )
-
-    config_changed = any(c.path == CONFIG_FILE for c in files)
-    policy_files = sorted({p for c in files for p in (c.path, c.old_path) if p and paths.is_policy(p)})
-    plan = Plan(
-        entries=entries,
-        base_specs=SpecIndex(base_changed, _side_loader(root, mb, use_base, spec_paths, cache)),
-        head_specs=SpecIndex(
-            head_changed,
-            _side_loader(root, WORKTREE if worktree else head_sha, use_head, spec_paths, cache),
-        ),
-        changed_files=sorted(changed_paths),
-        config_changed=config_changed,
-        policies_changed=bool(policy_files),
-        base_sha=mb,
-        head_sha=head_sha,
-        diagnostics=sorted(diagnostics),
-        base_ref=base,
-        head_ref=head,
-        base_tip_sha=base_tip,
-        policy_files=policy_files,
-        config_changes=diff_config(base_cfg, head_cfg) if config_changed else [],
-        files=files,
-        base_config=base_cfg,
-        head_config=use_head,
-    )
-    return plan
+    return entries
 
 
 def _at_base(d: Diagnostic, mb: str) -> Diagnostic:

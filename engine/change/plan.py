@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.spec.catalog_of_checks import direction
-from engine.spec.config import Governance
+from engine.spec.config import Governance, TierConfig
 from engine.spec.model import ModelSpec
 from engine.spec.thresholds import effective_checks
 
@@ -66,7 +66,8 @@ def diff_specs(
 
     ``config`` is the governance config at the head; ``base_config`` the one at the base
     (default: the same), so a threshold loosened by a tier default in ``govops.yaml``
-    shows as loosened for the model too.
+    shows as loosened for the model too. The entry's kinds come in a fixed order: the
+    model itself, its versions, its deployment and tier, its thresholds, its other sections.
     """
     if base is None and head is None:
         raise ValueError("diff_specs needs at least one side")
@@ -88,7 +89,26 @@ def diff_specs(
     elif base_file and head_file and base_file != head_file:
         entry["change"] = "moved"
         kinds.append("moved")
+    _diff_versions(entry, base, head)
+    _diff_deployment(entry, base, head)
+    entry["tier"] = {"from": base.spec.tier if base else None, "to": head.spec.tier if head else None}
+    if base is not None and head is not None and base.spec.tier != head.spec.tier:
+        kinds.append("tier_change")
+    entry["thresholds"] = _threshold_changes(base, head, config, base_config)
+    if base is not None and head is not None:
+        kinds.extend(_section_kinds(base, head, {t["change"] for t in entry["thresholds"]}))
+        if not kinds and base != head:
+            # nothing above names it, but the spec differs: never let an edit read as "unchanged"
+            # (every rule guarded by a change, such as approvals, must see it)
+            kinds.append("spec_change")
+    if not kinds:
+        entry["change"] = "unchanged"
+    return entry
 
+
+def _diff_versions(entry: dict[str, Any], base: ModelSpec | None, head: ModelSpec | None) -> None:
+    """New, removed and re-pointed versions (by digest, then whole)."""
+    kinds: list[str] = entry["kinds"]
     old_v, new_v = _digests(base), _digests(head)
     entry["new_versions"] = [v for v in new_v if v not in old_v]
     entry["removed_versions"] = [v for v in old_v if v not in new_v]
@@ -105,6 +125,10 @@ def diff_specs(
     if entry["changed_versions"]:
         kinds.append("version_changed")
 
+
+def _diff_deployment(entry: dict[str, Any], base: ModelSpec | None, head: ModelSpec | None) -> None:
+    """The champion, the traffic split, the challengers and the failover."""
+    kinds: list[str] = entry["kinds"]
     old_dep = base.spec.deployment if base else None
     new_dep = head.spec.deployment if head else None
     old_champ = old_dep.champion if old_dep else None
@@ -114,51 +138,45 @@ def diff_specs(
         kinds.append("champion_change")
     old_t, new_t = _traffic(base), _traffic(head)
     entry["traffic"] = {"from": old_t, "to": new_t}
+    if base is None or head is None:
+        return
     old_ch = {k: v for k, v in old_t.items() if v["role"] in ("canary", "ab", "shadow")}
     new_ch = {k: v for k, v in new_t.items() if v["role"] in ("canary", "ab", "shadow")}
-    if base is not None and head is not None:
-        if {k: v["role"] for k, v in old_ch.items()} != {k: v["role"] for k, v in new_ch.items()}:
-            kinds.append("challenger_change")
-        if {k: v.get("weight") for k, v in old_ch.items()} != {k: v.get("weight") for k, v in new_ch.items()}:
-            kinds.append("traffic_change")
-        old_fo = old_dep.failover if old_dep else None
-        new_fo = new_dep.failover if new_dep else None
-        if old_fo != new_fo:
-            kinds.append("failover_change")
-    entry["tier"] = {"from": base.spec.tier if base else None, "to": head.spec.tier if head else None}
-    if base is not None and head is not None and base.spec.tier != head.spec.tier:
-        kinds.append("tier_change")
+    if {k: v["role"] for k, v in old_ch.items()} != {k: v["role"] for k, v in new_ch.items()}:
+        kinds.append("challenger_change")
+    if {k: v.get("weight") for k, v in old_ch.items()} != {k: v.get("weight") for k, v in new_ch.items()}:
+        kinds.append("traffic_change")
+    old_fo = old_dep.failover if old_dep else None
+    new_fo = new_dep.failover if new_dep else None
+    if old_fo != new_fo:
+        kinds.append("failover_change")
 
-    entry["thresholds"] = _threshold_changes(base, head, config, base_config)
-    if base is not None and head is not None:
-        changes = {t["change"] for t in entry["thresholds"]}
+
+def _section_kinds(base: ModelSpec, head: ModelSpec, threshold_changes: set[str]) -> list[str]:
+    """The kinds of a model on both sides: threshold moves, then each other section that differs."""
+    kinds = [
+        kind
         for change, kind in (
             ("tightened", "threshold_tightened"),
             ("loosened", "threshold_loosened"),
             ("check_added", "check_added"),
             ("check_removed", "check_removed"),
-        ):
-            if change in changes:
-                kinds.append(kind)
-        if base.spec.monitoring != head.spec.monitoring:
-            kinds.append("monitoring_change")
-        if base.spec.interface != head.spec.interface:
-            kinds.append("interface_change")
-        if base.metadata != head.metadata:
-            kinds.append("metadata_change")
-        if base.spec.task != head.spec.task:
-            kinds.append("task_change")
-        if _deployment_settings(base) != _deployment_settings(head):
-            kinds.append("deployment_change")
-        if _validation_settings(base) != _validation_settings(head):
-            kinds.append("validation_change")
-        if not kinds and base != head:
-            # nothing above names it, but the spec differs: never let an edit read as "unchanged"
-            # (every rule guarded by a change, such as approvals, must see it)
-            kinds.append("spec_change")
-    if not kinds:
-        entry["change"] = "unchanged"
-    return entry
+        )
+        if change in threshold_changes
+    ]
+    if base.spec.monitoring != head.spec.monitoring:
+        kinds.append("monitoring_change")
+    if base.spec.interface != head.spec.interface:
+        kinds.append("interface_change")
+    if base.metadata != head.metadata:
+        kinds.append("metadata_change")
+    if base.spec.task != head.spec.task:
+        kinds.append("task_change")
+    if _deployment_settings(base) != _deployment_settings(head):
+        kinds.append("deployment_change")
+    if _validation_settings(base) != _validation_settings(head):
+        kinds.append("validation_change")
+    return kinds
 
 
 def _changed_versions(base: ModelSpec | None, head: ModelSpec | None) -> list[str]:
@@ -252,57 +270,64 @@ def diff_config(base: Governance | None, head: Governance | None) -> list[dict[s
         if old_t is None or new_t is None:
             out.append({"what": "tier", "tier": tier, "change": "added" if old_t is None else "removed"})
             continue
-        for check in new_t.required_checks:
-            if check not in old_t.required_checks:
-                out.append({"what": "required_check", "tier": tier, "check": check, "change": "tightened"})
-        for check in old_t.required_checks:
-            if check not in new_t.required_checks:
-                out.append({"what": "required_check", "tier": tier, "check": check, "change": "loosened"})
-        for check in sorted(set(old_t.defaults) | set(new_t.defaults)):
-            a_map, b_map = old_t.defaults.get(check, {}), new_t.defaults.get(check, {})
-            for name in sorted(set(a_map) | set(b_map)):
-                a, b = a_map.get(name), b_map.get(name)
-                if a != b:
-                    out.append(
-                        {
-                            "what": "default_threshold",
-                            "tier": tier,
-                            "check": check,
-                            "threshold": name,
-                            "from": a,
-                            "to": b,
-                            "change": _threshold_change(name, a, b),
-                        }
-                    )
-        oa, na = old_t.approvals, new_t.approvals
-        if oa != na:
-            looser = na.count < oa.count or not set(oa.groups) <= set(na.groups)
-            out.append(
-                {
-                    "what": "approvals",
-                    "tier": tier,
-                    "from": oa.model_dump(),
-                    "to": na.model_dump(),
-                    "change": "loosened" if looser else "tightened",
-                }
-            )
-        rest_old = old_t.model_dump(exclude={"required_checks", "defaults", "approvals", "description"})
-        rest_new = new_t.model_dump(exclude={"required_checks", "defaults", "approvals", "description"})
-        for key in sorted(rest_old):
-            if rest_old[key] != rest_new[key]:
-                out.append(
-                    {
-                        "what": "tier_setting",
-                        "tier": tier,
-                        "setting": key,
-                        "from": rest_old[key],
-                        "to": rest_new[key],
-                        "change": "changed",
-                    }
-                )
+        out.extend(_diff_tier(tier, old_t, new_t))
     old_d = base.to_data()
     new_d = head.to_data()
     for key in sorted((set(old_d) | set(new_d)) - {"tiers"}):
         if old_d.get(key) != new_d.get(key):
             out.append({"what": key, "change": "changed", "from": old_d.get(key), "to": new_d.get(key)})
+    return out
+
+
+def _diff_tier(tier: str, old_t: TierConfig, new_t: TierConfig) -> list[dict[str, Any]]:
+    """What changed in one tier on both sides: required checks, defaults, approvals, other settings."""
+    out: list[dict[str, Any]] = []
+    for check in new_t.required_checks:
+        if check not in old_t.required_checks:
+            out.append({"what": "required_check", "tier": tier, "check": check, "change": "tightened"})
+    for check in old_t.required_checks:
+        if check not in new_t.required_checks:
+            out.append({"what": "required_check", "tier": tier, "check": check, "change": "loosened"})
+    for check in sorted(set(old_t.defaults) | set(new_t.defaults)):
+        a_map, b_map = old_t.defaults.get(check, {}), new_t.defaults.get(check, {})
+        for name in sorted(set(a_map) | set(b_map)):
+            a, b = a_map.get(name), b_map.get(name)
+            if a != b:
+                out.append(
+                    {
+                        "what": "default_threshold",
+                        "tier": tier,
+                        "check": check,
+                        "threshold": name,
+                        "from": a,
+                        "to": b,
+                        "change": _threshold_change(name, a, b),
+                    }
+                )
+    oa, na = old_t.approvals, new_t.approvals
+    if oa != na:
+        looser = na.count < oa.count or not set(oa.groups) <= set(na.groups)
+        out.append(
+            {
+                "what": "approvals",
+                "tier": tier,
+                "from": oa.model_dump(),
+                "to": na.model_dump(),
+                "change": "loosened" if looser else "tightened",
+            }
+        )
+    rest_old = old_t.model_dump(exclude={"required_checks", "defaults", "approvals", "description"})
+    rest_new = new_t.model_dump(exclude={"required_checks", "defaults", "approvals", "description"})
+    for key in sorted(rest_old):
+        if rest_old[key] != rest_new[key]:
+            out.append(
+                {
+                    "what": "tier_setting",
+                    "tier": tier,
+                    "setting": key,
+                    "from": rest_old[key],
+                    "to": rest_new[key],
+                    "change": "changed",
+                }
+            )
     return out

@@ -92,7 +92,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check and report."""
+    """Check and report (every model through the result cache where it can: ``engine.policy.cached_check``)."""
+    if args.base is None and args.head is None and not args.models and args.decisions is None:
+        import os
+
+        from engine.policy.cached_check import cached_check_all
+
+        config = Path(args.config).resolve() if args.config else None
+        cached = cached_check_all(repo_root(args), context=context_from_args(args), backend=args.backend,
+                                  config_path=config, env=os.environ)
+        if cached is not None:
+            emit(cached.findings, args.format, args.out)
+            return _exit_code(cached.findings.diagnostics, cached.findings.ok)
     from engine.policy.check import run_check
 
     outcome = run_check(
@@ -108,7 +119,11 @@ def run(args: argparse.Namespace) -> int:
     emit(outcome.findings, args.format, args.out)
     if args.decisions is not None:
         args.decisions.write_text(json.dumps(outcome.decisions, indent=2) + "\n")
-    diags = outcome.findings.diagnostics
+    return _exit_code(outcome.findings.diagnostics, outcome.findings.ok)
+
+
+def _exit_code(diags: list[Any], ok: bool) -> int:
+    """2 when a spec is invalid (a finding that is no policy's), 1 when a policy denies, else 0."""
     if any(d.severity == "error" and not d.rule.startswith("GOV-") for d in diags):
         return EXIT_INPUT
-    return EXIT_GOVERNANCE if not outcome.findings.ok else EXIT_OK
+    return EXIT_GOVERNANCE if not ok else EXIT_OK

@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.gateway.app import GatewayConfig, build_gateway
     from engine.gateway.auth import ENV_KEYS, load_keys
     from engine.gateway.predlog import DEFAULT_LOG_DIR, PredictionLog
-    from engine.gateway.routing import TableError
     from engine.gateway.server import serve
     from engine.gateway.table import load_table
+    from engine.spec.errors import TableError
     from engine.spec.settings import get_settings
     from engine.spec.workspace import load_config
 
@@ -54,13 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is not a TCP port (0-65535)")
     if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
         raise UsageError(f"--metrics-port {args.metrics_port} is not a TCP port (0-65535)")
-    from pydantic import ValidationError
-
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(f"GOVOPS_{str(err['loc'][0]).upper()}: {err['msg']}") from None
+    settings = get_settings()  # a bad GOVOPS_* value is an InputError naming the variable
     keys = None
     if not args.no_auth:
         config, shown, diags = load_config(root, Path(args.config).resolve() if args.config else None)

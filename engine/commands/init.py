@@ -33,4 +33,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"next: cd {args.dir} && git init && govops lint && govops catalog")
     print("on GitHub: govops-pr-report.yml posts the statuses once it is on the default branch (workflow_run "
           "runs only that copy); make govops/policy and govops/validation required checks for main")
+    print("with an Argo cluster: kubectl apply -k argo/, then set the repository variable ARGO_SERVER and the "
+          "secret ARGO_TOKEN (the govops-submitter token): PR validation then runs there; without them it runs "
+          "in the Actions job")
     return 0

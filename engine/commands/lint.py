@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from engine.commands._common import add_format, emit, exit_for, repo_root, workspace
-from engine.report.output import Findings
+from engine.spec.diagnostics import Findings
 
 NAME = "lint"
 HELP = "validate specs and govops.yaml (YAML, schema, structure) at file:line:col"
@@ -26,11 +26,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Lint and print every finding."""
+    """Lint and print every finding (through the result cache where it can stand in: ``engine.policy.cached_lint``)."""
+    import os
+
+    from engine.policy.cached_lint import cached_lint
+
+    config = Path(args.config).resolve() if args.config else None
+    cached = cached_lint(repo_root(args), [p.resolve() for p in args.paths] or None, config,
+                         getattr(args, "jobs", None), os.environ)
+    if cached is not None:
+        emit(cached[0], args.format)
+        return exit_for(cached[0])
+    from engine.policy.evidence_lint import evidence_findings, evidence_summary
+    from engine.spec.settings import get_settings
     from engine.spec.statedir import tracked_state
 
-    ws = workspace(args, [p.resolve() for p in args.paths] or None, keep_specs=False)
+    # each spec summarised where it is loaded: what the evidence rules need (no evaluation data)
+    ws = workspace(args, [p.resolve() for p in args.paths] or None, keep_specs=False, summarise=evidence_summary)
     state = tracked_state(repo_root(args))  # a committed .govops/ would be read as state by the next checkout
-    findings = Findings([*ws.diagnostics, *state], models_checked=ws.files_read, tool="govops lint")
+    evidence = evidence_findings(ws, repo_root(args), get_settings().policy_dir)  # packs, evaluation data
+    findings = Findings([*ws.diagnostics, *state, *evidence], models_checked=ws.files_read, tool="govops lint")
     emit(findings, args.format)
     return exit_for(findings)

@@ -37,6 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", default=None, metavar="DURATION",
                         help="window of logged predictions (default: each spec's monitoring.window)")
     parser.add_argument("--model", action="append", default=[], metavar="ID", help="only this model (repeatable)")
+    parser.add_argument("--tenant", action="append", default=[], metavar="NAME",
+                        help="only this tenant's models (repeatable; the per-tenant Argo CronWorkflows use it)")
     parser.add_argument("--dry-run", action="store_true",
                         help="compute and record metrics and health, but send no alert and take no action")
     parser.add_argument("--now", default=None, metavar="TIME",
@@ -89,6 +91,14 @@ def _print_text(doc: dict[str, Any]) -> None:
         print(f"{doc['outbox']['pending']} alert(s) waiting in the outbox (.govops/monitoring/outbox.json)")
 
 
+def _tenant_models(args: argparse.Namespace, models: list[str] | None) -> list[str]:
+    """The models of ``--tenant`` (within ``--model`` when both are given)."""
+    from engine.commands._common import workspace
+
+    ids = sorted(m for m in workspace(args).by_id() if m.split("/", 1)[0] in args.tenant)
+    return [m for m in ids if models is None or m in models]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one pass, or a pass every interval."""
     from engine.monitoring.run import monitor_once
@@ -100,10 +110,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--now replays one window; it cannot be combined with --every")
     now_ns = _now_ns(args.now) if args.now is not None else None
     root = repo_root(args)
+    models = list(args.model) or None
+    if args.tenant:
+        models = _tenant_models(args, models)
+        if not models:
+            print(f"no model of tenant(s) {', '.join(args.tenant)} to monitor")
+            return EXIT_OK
     passes = 0
     while True:
         started = time.monotonic()
-        result = monitor_once(root, window=args.window, models=args.model or None, act=not args.dry_run,
+        result = monitor_once(root, window=args.window, models=models, act=not args.dry_run,
                               now_ns=now_ns)
         doc = result.to_data()
         if args.format == "json":

@@ -31,6 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p_input = sub.add_parser("input", help="print the policy input documents as JSON")
     add_scope(p_input)
     add_context(p_input)
+    p_input.add_argument("--validate", action="store_true",
+                         help="check every input against <policy dir>/input.schema.json (exit 2 naming the field)")
     p_test = sub.add_parser("test", help="run the Rego unit tests (test_* rules in *_test.rego)")
     p_test.add_argument("--run", default=None, metavar="SUBSTRING", help="only tests whose name contains this")
     p_test.add_argument("-v", "--verbose", action="store_true", help="also print passing tests (default: yes)")
@@ -51,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
 def _input(args: argparse.Namespace) -> int:
     from engine.commands.check import context_from_args
     from engine.policy.check import build_inputs, select
-    from engine.spec.settings import Settings
+    from engine.spec.settings import get_settings
 
     root = repo_root(args)
-    settings = Settings()
+    settings = get_settings()
     scope = select(
         root,
         base=args.base,
@@ -67,6 +69,10 @@ def _input(args: argparse.Namespace) -> int:
     for d in scope.diagnostics:
         print(d.render(), file=sys.stderr)
     _, docs = build_inputs(scope, settings)
+    if args.validate:
+        from engine.policy.input_schema import validate_inputs
+
+        validate_inputs(docs, root, settings.policy_dir)
     sys.stdout.write(json.dumps(docs, indent=2, allow_nan=False) + "\n")
     return EXIT_OK
 
@@ -75,9 +81,9 @@ def _test(args: argparse.Namespace) -> int:
     from engine.policy.reference import ENGINE, open_reference
     from engine.policy.testing import run_tests
     from engine.spec.errors import UsageError
-    from engine.spec.settings import Settings
+    from engine.spec.settings import get_settings
 
-    settings = Settings()
+    settings = get_settings()
     reference, how = open_reference("off" if args.reference == "off" else settings.reference_engine)
     if reference is None and args.reference == "require":
         raise UsageError(f"--reference require: {how}")

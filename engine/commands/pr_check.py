@@ -19,6 +19,8 @@ it expects from ``DIR`` (``engine.report.handover``), so it never loads an artif
 On ``workflow_run`` (the report workflow, run from the default branch's copy) the PR is read
 from the API by the number GitHub recorded for the validation run; results handed over by a
 run of a change that edits ``.github/`` are not trusted (that run used the PR's own workflow).
+The pipeline itself is a library call (``engine.report.pipeline``); this command turns its
+flags into a request, sends or prints the statuses, writes the summary and prints the verdict.
 Exit codes: 0 the change may merge, 1 a policy denies or a validator fails, 2 bad input.
 """
 
@@ -31,12 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands._common import repo_root
-from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT, EXIT_OK, GovopsError, InputError, UsageError
 
 NAME = "pr-check"
 HELP = "check a pull request: plan, policies, validators; report statuses, annotations, summary"
 ORDER = 45
-
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,20 +73,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 class _Sender:
-    """Sends statuses, or prints them on a dry run (never both, never the token)."""
+    """Sends check runs (statuses where the token may not), or prints statuses on a dry run (never the token)."""
 
     def __init__(self, args: argparse.Namespace, repo: str | None) -> None:
         from engine.change.github import GitHubClient
+        from engine.report.publish import Publisher
 
         self.client = GitHubClient()
         self.repo = repo
         self.dry = bool(args.dry_run or not self.client.has_token or not repo)
         self.sent: list[dict[str, Any]] = []
+        self.publisher = Publisher(self.client, repo or "", lambda text: print(f"govops: {text}", file=sys.stderr))
 
     def send(self, sha: str | None, statuses: list[dict[str, Any]]) -> None:
         import json
-
-        from engine.report.statuses import publish
 
         for s in statuses:
             self.sent.append(s)
@@ -95,101 +95,55 @@ class _Sender:
             for s in statuses:
                 print(f"would send status ({why}): {json.dumps(s, sort_keys=True)}")
             return
-        publish(self.client.create_status, self.repo, sha, statuses)
+        self.publisher.send(sha, statuses)
+
+    def finish(self, sha: str | None, statuses: list[dict[str, Any]], report: Any) -> None:
+        """The final verdicts with annotations and summary, then the one sticky PR comment."""
+        if self.dry or not sha or not self.repo:
+            self.send(sha, statuses)
+            return
+        self.sent.extend(statuses)
+        self.publisher.finish(sha, statuses, report)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the check and report it."""
-    from engine.change.context import build_context
-    from engine.change.gitread import plan_between
-    from engine.report import PrReport, get, one_line, run_url
+    """Run the check (``engine.report.pipeline``) and report it."""
+    from engine.report import get
     from engine.report import statuses as st
-
-    env = dict(os.environ)
-    root = repo_root(args)
-    config_path = Path(args.config).resolve() if args.config else None
-    from engine.policy.judge import rules_for_change
+    from engine.report.pipeline import PrCheckRequest, check_change, exit_code, locate, write_report
     from engine.spec.settings import Settings
 
+    env = dict(os.environ)
     settings = Settings()
-    # the event (or the flags) say which change this is; its rules are the base's, read from Git.
+    request = PrCheckRequest(
+        root=repo_root(args), base=args.base, head=args.head,
+        config_path=Path(args.config).resolve() if args.config else None,
+        author=args.author, approved_by=args.approved_by, labels=args.label, pr_number=args.pr_number,
+        target_branch=args.target_branch, sha=args.sha, github_repo=args.github_repo,
+        validate=not args.no_validate, validation_results=args.validation_results, executor=args.executor,
+        jobs=args.jobs, timeout=args.timeout, backend=args.backend, out=args.out,
+    )
     # On workflow_run (the report workflow) the PR comes from the API, read once for both contexts.
     fetch_pull = _pull_reader()
-    where = build_context(config=None, env=env, pr_number=args.pr_number, target_branch=args.target_branch,
-                          fetch_pull=fetch_pull)
-    base = args.base or where.base_sha
-    head = args.head or where.head_sha or "HEAD"
-    if not base:
-        raise InputError("pass --base REF (outside a pull_request event there is no base to read)")
-    repo_slug = args.github_repo or where.repository or env.get("GITHUB_REPOSITORY")
-    sender = _Sender(args, repo_slug)
-    url = run_url(env)
-    validate = not args.no_validate
-    if args.validation_results is not None and not validate:
-        raise UsageError("--validation-results and --no-validate contradict each other: choose one")
-    sha = args.sha or where.head_sha
-    sender.send(sha, st.pending(validate, url))
-
-    try:
-        rules = rules_for_change(root, base, head, settings.policy_dir, config_path)
-        config = rules.config
-        from engine.change.github import GitHubClient
-
-        reviews_client = GitHubClient()
-        ctx = build_context(
-            config=config, env=env, author=args.author, approved_by=args.approved_by, labels=args.label,
-            pr_number=args.pr_number, target_branch=args.target_branch,
-            fetch_reviews=reviews_client.list_reviews if reviews_client.has_token else None,
-            fetch_pull=fetch_pull,
-        )
-        rules.admit(ctx.to_policy())
-        plan = plan_between(root, base, head, config)
-        if sha is None and plan.head_sha != "WORKTREE":
-            sha = plan.head_sha
-        ctx.changed_files = list(plan.changed_files)
-        try:
-            from engine.policy.check import run_check
-        except ImportError:  # pragma: no cover - the policy stage is part of govops
-            raise InputError("pr-check needs engine.policy (not installed)") from None
-        outcome = run_check(root, base=base, head=head, context=ctx.to_policy(), backend=args.backend,
-                            config_path=config_path, settings=settings, rules=rules)
-        report = PrReport(
-            plan=plan, context=ctx, config=config, policy_diagnostics=outcome.findings.diagnostics,
-            decisions=outcome.decisions, models_checked=outcome.findings.models_checked, run_url=url,
-        )
-        if validate:
-            _run_validators(args, root, plan, config, report, sha, ctx)
-    except GovopsError as exc:
-        failed = [{"state": "error", "context": st.POLICY, "description": one_line(exc.render()), "target_url": url}]
-        if validate:
-            failed.append({"state": "error", "context": st.VALIDATION, "description": "not run: the check failed",
-                           "target_url": url})
-        sender.send(sha, [{k: v for k, v in s.items() if v} for s in failed])
-        raise
+    target = locate(request, env, fetch_pull)
+    sender = _Sender(args, target.repository)
+    done = check_change(request, target, env, sender.send, fetch_pull, settings)
+    report = done.report
 
     annotate = args.annotations == "always" or (args.annotations == "auto" and env.get("GITHUB_ACTIONS") == "true")
     if annotate:
         sys.stdout.write(get("annotations").render(report))
-    markdown = get("markdown").render(report)
     summary_file = args.summary or (Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None)
-    if summary_file is not None:
-        with summary_file.open("a", encoding="utf-8") as fh:
-            fh.write(markdown)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "pr-check.json").write_text(get("json").render(report))
-        (args.out / "summary.md").write_text(markdown)
+    write_report(report, summary_file=summary_file, out=args.out)
     for d in sorted(report.policy_diagnostics):
         print(d.render(), file=sys.stderr)
     final = st.build(report)
-    sender.send(sha, final)
+    sender.finish(done.sha, final, report)
     for s in final:
         print(f"{s['state']:>8}  {s['context']}  {s['description']}")
     verdict = "passed" if report.ok else "FAILED"
-    print(f"govops pr-check: {verdict}: {len(plan.changed())} model(s) changed")
-    if any(d.severity == "error" for d in plan.diagnostics):
-        return EXIT_INPUT
-    return EXIT_OK if report.ok else EXIT_GOVERNANCE
+    print(f"govops pr-check: {verdict}: {len(report.plan.changed())} model(s) changed")
+    return exit_code(report)
 
 
 def _pull_reader() -> Any:
@@ -207,42 +161,3 @@ def _pull_reader() -> Any:
         return seen[(repo, number)]
 
     return fetch
-
-
-def _run_validators(args: argparse.Namespace, root: Path, plan: Any, config: Any, report: Any,
-                    sha: str | None, ctx: Any) -> None:
-    from engine.validation.dag import build_plan_dag
-
-    tasks = build_plan_dag(plan, config)
-    report.validation_ran = True
-    report.tasks = tasks
-    if not tasks:
-        return
-    if getattr(args, "validation_results", None) is not None:
-        from engine.report.handover import read_results
-
-        # results from a validation run of a PR that edits .github/ come from the PR's own workflow
-        report.results = read_results(args.validation_results, tasks, changed_files=plan.changed_files)
-        return
-    out_dir = (args.out / "validation") if args.out else root / ".govops" / "runs" / (sha or "worktree")[:12]
-    if args.executor == "argo":
-        from engine.validation.executors.argo import run_validation_argo
-
-        if not sha:
-            raise InputError("validation on Argo needs the head commit SHA (--sha)")
-        argo_run = run_validation_argo(root, tasks, out_dir, head_sha=sha, timeout_s=args.timeout,
-                                       repository=ctx.repository, pr_number=ctx.pr_number)
-        if argo_run.ui_urls and not os.environ.get("GOVOPS_RUN_URL"):
-            report.run_url = argo_run.ui_urls[0]
-        report.results = list(argo_run.results)
-        return
-    else:
-        try:
-            from engine.validation.executors.local import run_validation
-        except ImportError:  # pragma: no cover - the executor ships with govops
-            print("warning: engine.validation.executors.local is not installed: validators not run", file=sys.stderr)
-            report.validation_ran = False
-            report.tasks = []
-            return
-        run = run_validation(root, tasks, out_dir, jobs=args.jobs, timeout_s=args.timeout)
-    report.results = list(run.results)

@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and store profiles."""
-    from engine.monitoring.profile import compute_profile, save_profile, store_beside_results, stored_path
+    from engine.validation.profile import compute_profile, save_profile, store_beside_results, stored_path
 
     ws = workspace(args)
     root = repo_root(args)

@@ -2,6 +2,8 @@
 
 HTML is one self-contained file (inline CSS, charts as inline SVG, no JavaScript, no
 network). ``--tenant`` narrows it to one tenant, ``--since``/``--until`` to a period.
+``--pack NAME [MODEL]`` reports a regulation pack instead: per model, each control covered
+(with links to its evidence), partial or missing; exit 1 when a control is not covered.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", metavar="DATE", help="end of the period (default: now)")
     parser.add_argument("--ref", metavar="REF", default=None, help="the branch to read (default: main, else HEAD)")
     parser.add_argument("--out", metavar="FILE", type=Path, help="write to FILE instead of stdout")
+    parser.add_argument("--pack", metavar="NAME", default=None,
+                        help="a regulation pack (policies/packs/NAME.yaml): each control covered, partial or missing "
+                        "per model, with links to its evidence (exit 1 when a control is not covered)")
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None, help="with --pack: only this model")
     add_format(parser, ["html", "md", "json"], default="html")
 
 
@@ -35,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.audit.compliance_render import render_html, render_markdown
     from engine.audit.trail import parse_date
 
+    if args.pack or args.model:
+        return _pack(args)
     since = parse_date(args.since, "--since") if args.since else None
     until = parse_date(args.until, "--until") if args.until else None
     root = repo_root(args)
@@ -56,3 +64,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _pack(args: argparse.Namespace) -> int:
+    """``--pack NAME [MODEL]``: the regulation pack's coverage, from the shared evidence index."""
+    from engine.audit.evidence_index import build_index
+    from engine.audit.model_card_render import render_pack_html, render_pack_markdown
+    from engine.audit.pack_report import pack_report
+    from engine.spec.errors import EXIT_GOVERNANCE
+    from engine.spec.settings import get_settings
+
+    if not args.pack:
+        raise InputError("MODEL is only taken with --pack NAME")
+    doc = pack_report(build_index(repo_root(args), args.ref), args.pack, args.model,
+                      policy_dir=get_settings().policy_dir)
+    if args.format == "json":
+        text = json.dumps(doc, indent=2, default=str) + "\n"
+    elif args.format == "md":
+        text = render_pack_markdown(doc)
+    else:
+        text = render_pack_html(doc)
+    if args.out:
+        try:
+            args.out.write_text(text)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror}", file=str(args.out)) from None
+        print(f"wrote {args.out} ({len(text)} bytes)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if doc["complete"] else EXIT_GOVERNANCE

@@ -14,10 +14,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.commands._common import add_format, repo_root
 from engine.spec.errors import EXIT_GOVERNANCE, EXIT_OK, GovernanceFailure, UsageError
+
+if TYPE_CHECKING:
+    from engine.rollout.desired import DesiredState
+    from engine.rollout.diff import LiveState
+    from engine.rollout.targets import RolloutResult
 
 NAME = "rollout"
 HELP = "roll the specs at a Git ref out to MLServer (local) or Kubernetes manifests, health-gated"
@@ -55,7 +60,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute, print and apply the rollout."""
-    from engine.audit.ledger import append_record, build_record, push_notes
     from engine.rollout.desired import load_desired
     from engine.rollout.targets import RolloutResult, get
 
@@ -86,6 +90,33 @@ def run(args: argparse.Namespace) -> int:
             result = RolloutResult(target=target.name, outcome="dry-run", changes=changes)
         else:
             result = target.apply(desired, live, changes)
+    target_name = target.name if not renders else f"kubernetes/{args.flavor}"
+    ledger = _record(args, root, target_name, desired, live, result, evidence, waiver)
+    if args.format == "json":
+        doc = {"ref": args.ref, "commit": desired.commit, "digest": desired.digest, "diff": text,
+               "result": result.to_data(), "ledger": ledger}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    if result.outcome == "failed":
+        print(f"error: rollout failed: {result.message}; the previous state keeps serving", file=sys.stderr)
+        return EXIT_GOVERNANCE
+    if args.format == "text":
+        if result.outcome == "succeeded":
+            print(f"rollout succeeded: {result.message}")
+        elif result.outcome == "rendered":
+            print(result.message)
+        if ledger.get("commit"):
+            print(f"recorded in refs/notes/govops on {desired.commit[:12] if desired.commit else ''}"
+                  + (f"; {ledger['push']}" if ledger.get("push") else ""))
+    return EXIT_OK
+
+
+def _record(
+    args: argparse.Namespace, root: Path, target_name: str, desired: DesiredState, live: LiveState,
+    result: RolloutResult, evidence: dict[str, Any] | None, waiver: dict[str, Any] | None,
+) -> dict[str, object]:
+    """Record the rollout in the ledger (a git note on the commit) when it is one; what was recorded."""
+    from engine.audit.ledger import append_record, build_record, push_notes
+
     ledger: dict[str, object] = {}
     recorded = result.outcome in ("succeeded", "failed") and bool(result.changes)
     if (not recorded and result.outcome == "in-sync" and desired.commit and not args.dry_run
@@ -93,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         recorded = True  # a spec change that moved nothing is still a rollout of that commit: the trail has it
     if recorded and not args.no_ledger and desired.commit:
         record = build_record(
-            target=target.name if not renders else f"kubernetes/{args.flavor}",
+            target=target_name,
             ref=args.ref,
             commit=desired.commit,
             digest=desired.digest,
@@ -114,22 +145,7 @@ def run(args: argparse.Namespace) -> int:
             ledger["push"] = push_notes(root, args.remote, pending=[(desired.commit, record)], allowed_signers=allowed)
     elif recorded and not desired.commit and not args.no_ledger:
         ledger = {"skipped": "WORKTREE has no commit to attach the record to"}
-    if args.format == "json":
-        doc = {"ref": args.ref, "commit": desired.commit, "digest": desired.digest, "diff": text,
-               "result": result.to_data(), "ledger": ledger}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    if result.outcome == "failed":
-        print(f"error: rollout failed: {result.message}; the previous state keeps serving", file=sys.stderr)
-        return EXIT_GOVERNANCE
-    if args.format == "text":
-        if result.outcome == "succeeded":
-            print(f"rollout succeeded: {result.message}")
-        elif result.outcome == "rendered":
-            print(result.message)
-        if ledger.get("commit"):
-            print(f"recorded in refs/notes/govops on {desired.commit[:12] if desired.commit else ''}"
-                  + (f"; {ledger['push']}" if ledger.get("push") else ""))
-    return EXIT_OK
+    return ledger
 
 
 def _allowed_signers(args: argparse.Namespace, root: Path) -> list[str] | None:

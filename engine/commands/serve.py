@@ -32,7 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start (or find) the server and print where it listens."""
-    from engine.rollout.serving import ServingPaths, start_server
+    from engine.mlserver.local_serving import ServingPaths
+    from engine.rollout.serving import start_server
 
     root = repo_root(args)
     paths = ServingPaths.for_repo(root)
@@ -50,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
 def refuse_tampered(root: Path, paths: Any) -> None:
     """Raise ``GovernanceFailure`` (exit 1) naming every served file that is not what the ledger says."""
+    from engine.mlserver.local_serving import read_json
     from engine.rollout.desired import load_desired
-    from engine.rollout.serving import read_json, rehash_served
+    from engine.rollout.serving import rehash_served
     from engine.spec.errors import GovopsError
 
     state = read_json(paths.state)

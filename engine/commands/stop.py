@@ -23,7 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Stop the recorded server, if any."""
-    from engine.rollout.serving import ServingPaths, stop_server
+    from engine.mlserver.local_serving import ServingPaths
+    from engine.rollout.serving import stop_server
 
     info = stop_server(ServingPaths.for_repo(repo_root(args)), args.timeout)
     print(f"stopped MLServer (pid {info.pid}, {info.url})" if info else "no MLServer is running")

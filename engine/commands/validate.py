@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(d.render(), file=sys.stderr)
     by_id = ws.by_id()
     head_sha: str | None = None
+    judged_by = ws.config  # the config whose tiers the Argo templates were rendered from
     if args.base:
         from engine.policy.judge import config_for_change
         from engine.validation.dag import build_plan_dag
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         # a change is validated as the base's govops.yaml says (tiers, required checks, thresholds)
         base_config = config_for_change(root, args.base, Path(args.config).resolve() if args.config else None)
         plan, head_sha = _plan(root, args.base, args.head, base_config)
+        judged_by = base_config
         tasks = build_plan_dag(plan, base_config)
         selected = sorted({t.model for t in tasks})
         print(f"validating {len(selected)} model(s) changed between {args.base} and {args.head or 'HEAD'}: "
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     out = (args.out if args.out is not None else root / ".govops" / "validation").resolve()
     if args.executor == "argo" and head_sha is None:
         head_sha = _checked_out_sha(root)
-    executor = get_executor(args.executor, head_sha=head_sha)
+    tiers = {s.id: s.spec.spec.tier for s in ws.specs}
+    executor = get_executor(args.executor, head_sha=head_sha, config=judged_by, tiers=tiers)
     run_ = executor.run(root, tasks, out, jobs=args.jobs, timeout_s=args.timeout)
     if args.format == "json":
         doc = json.loads(run_.summary_path.read_text())

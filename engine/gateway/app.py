@@ -44,11 +44,12 @@ from engine.gateway.auth import MAX_KEY_BYTES, KeyStore, key_id, presented_key
 from engine.gateway.guard import PathGuard, Scope
 from engine.gateway.metrics import GatewayMetrics
 from engine.gateway.predlog import Exchange, Feedback, PredictionLog
-from engine.gateway.routing import ModelRoute, RouteTable, TableError, VersionRoute
+from engine.gateway.routing import ModelRoute, RouteTable, VersionRoute
 from engine.gateway.shadow import ShadowJob, ShadowSender
 from engine.gateway.table import fingerprint, load_table, watched_files
 from engine.gateway.upstream import Answer, Upstream
-from engine.gateway.v2 import PayloadError, parse_infer_request
+from engine.gateway.v2 import parse_infer_request
+from engine.spec.errors import PayloadError, TableError
 
 KEY_HEADER = "x-govops-key"
 REQUEST_ID_HEADER = "x-govops-request-id"

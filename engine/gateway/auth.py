@@ -152,8 +152,11 @@ def load_keys(root: Path, secrets_file: str | None, environ: Mapping[str, str] |
         if found:
             sources.append(secrets_file)
         pairs += found
-    if env.get(ENV_KEYS):
-        pairs += keys_from_env(env[ENV_KEYS])
+    from engine.spec.settings import get_settings
+
+    configured = get_settings(env).gateway_keys
+    if configured:
+        pairs += keys_from_env(configured.get_secret_value())
         sources.append(ENV_KEYS)
     owner: dict[str, str] = {}
     for tenant, key in pairs:

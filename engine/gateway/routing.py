@@ -17,13 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.mlserver.settings import mlserver_name
+from engine.spec.errors import TableError
 
 WEIGHTED_ROLES = ("canary", "ab")
 ROLES = ("champion", "canary", "ab", "shadow", "failover")
-
-
-class TableError(ValueError):
-    """A routing table document that cannot be used (the message says what and where)."""
 
 
 @dataclass(frozen=True)

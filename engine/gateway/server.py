@@ -5,8 +5,9 @@ are handled before anything starts), writes ``.govops/gateway.json`` (URL, pid a
 reload token, mode 0600) for ``govops status`` and ``govops rollout``, runs uvicorn on
 the socket with the gateway's connection protocol (:mod:`engine.gateway.protocol`: capped
 request heads, head and keep-alive timeouts), and removes the file when it stops. With a
-metrics port it also listens on 127.0.0.1 only for keyless ``/metrics`` scrapes. :func:`notify_reload` is the hook a
-rollout calls afterwards: it never raises and does nothing when no gateway runs.
+metrics port it also listens on 127.0.0.1 only for keyless ``/metrics`` scrapes. The file's place,
+how it is read and how a rollout asks for a reload are the handshake in
+:mod:`engine.mlserver.local_serving` (the rollout never imports the gateway).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.gateway.app import Gateway
 from engine.gateway.protocol import protocol_class
-from engine.gateway.table import gateway_state_path
+from engine.mlserver.local_serving import gateway_state_path, read_gateway_state
 from engine.spec.errors import InputError
 from engine.spec.private_files import write_private
 
@@ -74,55 +75,10 @@ def write_state(root: Path, gateway: Gateway, url: str) -> Path:
 def remove_state(root: Path) -> None:
     """Remove ``.govops/gateway.json`` if this process wrote it."""
     path = gateway_state_path(root)
-    doc = read_state(root, check_alive=False)
+    doc = read_gateway_state(root, check_alive=False)
     if doc is not None and doc.get("pid") == os.getpid():
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def read_state(root: Path, *, check_alive: bool = True) -> dict[str, Any] | None:
-    """The running gateway's ``gateway.json``; ``None`` if absent, unreadable or its pid is gone."""
-    try:
-        doc = json.loads(gateway_state_path(root).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict):
-        return None
-    if check_alive and not (isinstance(doc.get("pid"), int) and _alive(doc["pid"])):
-        return None
-    return doc
-
-
-def notify_reload(root: Path, timeout_s: float = 2.0) -> str:
-    """Ask a running gateway to reload its routing table; a one-line outcome, never an exception.
-
-    For ``govops rollout`` to call after a rollout. Without a gateway it does nothing (the
-    gateway also polls the rollout state every ``GOVOPS_GATEWAY_WATCH_S`` seconds).
-    """
-    doc = read_state(root)
-    if doc is None:
-        return "no gateway running"
-    try:
-        import requests
-
-        r = requests.post(str(doc["reload_url"]), headers={"X-Govops-Reload-Token": str(doc["reload_token"])},
-                          timeout=timeout_s)
-        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    except Exception as exc:  # noqa: BLE001 - a gateway that does not answer must not fail a rollout
-        return f"gateway at {doc.get('url')} did not take the reload ({type(exc).__name__}); it polls the state"
-    if r.status_code != 200:
-        return f"gateway at {doc.get('url')} refused the reload (HTTP {r.status_code}: {body.get('error', '')})"
-    return f"gateway at {doc.get('url')} reloaded its routing table ({body.get('models')} models)"
 
 
 FD_RESERVE = 128  # descriptors kept for upstream connections, the log and the listeners

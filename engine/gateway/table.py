@@ -1,12 +1,13 @@
 """Where the gateway's routing table comes from: the rollout's live state, or a table file.
 
-Serving stage. By default the table is the local rollout's state
-(``.govops/serving/state.json``: roles and weights of every version as last rolled out)
-joined with its MLServer (``server.json``: the base URL); the feature names used for
-the prediction log's ``in.<feature>`` columns come from the specs at the rolled-out
-commit. ``--table FILE`` (JSON or YAML, see :func:`engine.gateway.routing.table_from_data`)
-replaces all of that, e.g. for MLServers this machine does not run. This module only
-reads files; a change is noticed by :func:`fingerprint` (polled) or a reload call.
+Serving stage. By default the table is the local rollout's state (``.govops/serving/state.json``:
+roles and weights of every version as last rolled out) joined with its MLServer (``server.json``:
+the base URL), read through the serving directory's contract (:mod:`engine.mlserver.local_serving`),
+never by importing the rollout; the feature names used for the prediction log's ``in.<feature>``
+columns come from the specs at the rolled-out commit (:mod:`engine.change.specs_at`).
+``--table FILE`` (JSON or YAML, see :func:`engine.gateway.routing.table_from_data`) replaces all of that, e.g.
+for MLServers this machine does not run. This module only reads files; a change is noticed by
+:func:`fingerprint` (polled) or a reload call.
 """
 
 from __future__ import annotations
@@ -15,15 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.gateway.routing import RouteTable, TableError, table_from_data
-from engine.rollout.serving import ServingPaths, read_json, read_server
-
-GATEWAY_STATE_FILE = "gateway.json"
-
-
-def gateway_state_path(root: Path) -> Path:
-    """``.govops/gateway.json``: where a running gateway writes its URL (``govops status`` reads it)."""
-    return ServingPaths.for_repo(root).base.parent / GATEWAY_STATE_FILE
+from engine.gateway.routing import RouteTable, table_from_data
+from engine.mlserver.local_serving import ServingPaths, read_json, read_server
+from engine.spec.errors import TableError
 
 
 def watched_files(root: Path, table_file: Path | None) -> list[Path]:
@@ -56,12 +51,13 @@ def _inputs_at(root: Path, commit: str | None) -> dict[str, list[str]]:
     key = (str(root), commit)
     if key in _INPUTS_CACHE and commit is not None:
         return _INPUTS_CACHE[key]
-    from engine.rollout.desired import WORKTREE, load_desired
+    from engine.change.specs_at import WORKTREE, load_specs_at
     from engine.spec.errors import GovopsError
 
     try:
-        desired = load_desired(root, commit or WORKTREE)
-        found = {m.model: list(m.inputs) for m in desired.models.values()}
+        at = load_specs_at(root, commit or WORKTREE)
+        found = {s.id: s.spec.model_inputs() for s in sorted(at.specs, key=lambda s: s.id)
+                 if s.spec.spec.deployment is not None}  # the deployed models, as the rollout's desired state
     except (GovopsError, OSError, ValueError):
         found = {}
     _INPUTS_CACHE[key] = found

@@ -28,7 +28,9 @@ class NameFolderRepository(SchemalessModelRepository):
     """
 
     def __init__(self, root: str = "") -> None:
-        super().__init__(os.environ.get("GOVOPS_MODEL_REPOSITORY_ROOT") or root)
+        from engine.spec.settings import get_settings
+
+        super().__init__(get_settings().model_repository_root or root)
 
     async def find(self, name: str) -> list[ModelSettings]:
         """The settings of every version in ``root/<name>/``; the full scan if that folder has none."""

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.monitoring.sketch import category_key, row_keys
-from engine.spec.kpi_syntax import AGGREGATES, KpiError, _column_name, columns_used, parse
+from engine.spec.errors import KpiError
+from engine.spec.kpi_syntax import AGGREGATES, _column_name, columns_used, parse
+from engine.statistics.sketch import category_key, row_keys
 
 __all__ = ["AGGREGATES", "KpiError", "columns_used", "evaluate", "parse"]
 

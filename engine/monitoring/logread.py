@@ -7,7 +7,6 @@ how the metric kinds say "nothing to judge". Never writes to the log.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +16,9 @@ from engine.gateway import predlog
 
 def log_dir(root: Path) -> Path:
     """``GOVOPS_LOG_DIR`` if set (relative to the repository), else ``<repo>/.govops/logs``."""
-    env = os.environ.get("GOVOPS_LOG_DIR")
+    from engine.spec.settings import get_settings
+
+    env = get_settings().log_dir
     if env:
         p = Path(env)
         return p if p.is_absolute() else root / p

@@ -34,15 +34,15 @@ from engine.monitoring.health import Health, health
 from engine.monitoring.kinds import KINDS
 from engine.monitoring.kinds.base import KindContext
 from engine.monitoring.logread import log_dir as default_log_dir
-from engine.monitoring.logread import read_feedback, read_predictions
+from engine.monitoring.logread import read_predictions
 from engine.monitoring.measure import Measured
-from engine.monitoring.profile import ensure_profile
 from engine.monitoring.shutdown import shutdown
 from engine.monitoring.state import locked, read_state, state_dir, update_models
 from engine.monitoring.window import Window
 from engine.spec.diagnostics import Diagnostic
 from engine.spec.errors import GovopsError, InputError
 from engine.spec.workspace import LoadedSpec, load_workspace
+from engine.validation.profile import ensure_profile
 
 
 @dataclass
@@ -145,11 +145,9 @@ def measure_model(loaded: LoadedSpec, root: Path, logs: Path, since_ns: int, unt
 
 
 def read_feedback_any(logs: Path, model: str, since_ns: int, until_ns: int) -> Any:
-    """Feedback via ``engine.gateway.predlog`` when present, else the local reader."""
-    try:
-        from engine.gateway.predlog import read_feedback as pl_read_feedback
-    except ImportError:
-        return read_feedback(logs, model, since_ns, until_ns)
+    """Every feedback column that arrived in the window (``engine.gateway.predlog``), or ``None``."""
+    from engine.gateway.predlog import read_feedback as pl_read_feedback
+
     table = pl_read_feedback(logs, model, since_ns, until_ns)
     return table if table.num_rows else None
 

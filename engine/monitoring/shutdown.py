@@ -127,9 +127,9 @@ def commit_message(spec: ModelSpec, action: str, from_v: str | None, to_v: str |
 def commit_shutdown(root: Path, spec_file: str, new_text: str, message: str, branch: str,
                     base_ref: str = "HEAD") -> str:
     """Create ``branch`` at a new commit on ``base_ref`` that changes one file; returns the commit sha."""
-    from engine.spec.settings import Settings
+    from engine.spec.settings import get_settings
 
-    settings = Settings()
+    settings = get_settings()
     top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
     rel = (Path(_git(root, "rev-parse", "--show-prefix").strip() or ".") / spec_file).as_posix()
     rel = os.path.normpath(rel)
@@ -189,12 +189,9 @@ def shutdown(root: Path, spec: ModelSpec, spec_file: str, health: Health, measur
     branch = f"govops/shutdown/{spec.metadata.tenant}-{spec.metadata.name}-{stamp}"
     set_override(root, spec.id, {"action": action, "version": to_v, "from": from_v, "at": result.at,
                                  "reason": f"health {health.score} < critical {health.critical}", "branch": branch})
-    try:
-        from engine.gateway.server import notify_reload
+    from engine.mlserver.local_serving import notify_reload
 
-        result.gateway = notify_reload(root)
-    except ImportError:
-        result.gateway = "no gateway module"
+    result.gateway = notify_reload(root)
     message = commit_message(spec, action, from_v, to_v, health, measured, window)
     try:
         base = _git(root, "rev-parse", "--verify", "--end-of-options", f"{base_ref}^{{commit}}").strip()

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.change.plan import diff_specs
 from engine.policy.backend import Decision, PolicyBackend, get_backend
@@ -28,13 +29,15 @@ from engine.policy.judge import Rules, rules_for_change, rules_of_tree
 from engine.policy.library import ENTRYPOINT_PATH, PolicyLibrary
 from engine.policy.prepare import InputPreparer, Prepared, PrepareFailure, RunDocuments, prepare
 from engine.policy.timeutil import parse_now
-from engine.report.output import Findings
 from engine.spec.config import Governance
-from engine.spec.diagnostics import Diagnostic
+from engine.spec.diagnostics import Diagnostic, Findings
 from engine.spec.errors import ConfigError, GovopsError, InputError
 from engine.spec.loader import YamlDocument
 from engine.spec.settings import Settings
 from engine.spec.workspace import LoadedSpec, load_workspace
+
+if TYPE_CHECKING:
+    from engine.change.gitread import Plan
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -59,6 +62,10 @@ class CheckOutcome:
     findings: Findings
     decisions: list[dict[str, Any]]
     inputs: list[dict[str, Any]]
+    prepared: list[Prepared] = field(default_factory=list)
+    """The models judged, in order (with ``decisions``)."""
+    spec_diagnostics: list[Diagnostic] = field(default_factory=list)
+    """The findings of loading the specs and the rules (``findings`` less the policy violations)."""
 
 
 def parse_path(path: str) -> tuple[str | int, ...]:
@@ -77,8 +84,12 @@ def select(
     config_path: Path | None = None,
     rules: Rules | None = None,
     settings: Settings | None = None,
+    plan: Plan | None = None,
 ) -> Scope:
-    """The models in scope, with their base/head specs, plan entries and the rules that judge them."""
+    """The models in scope, with their base/head specs, plan entries and the rules that judge them.
+
+    ``plan`` is the change's plan when the caller already made it (with ``rules.config``): it is not made again.
+    """
     if (base is None) != (head is None):
         raise InputError("pass both --base and --head (or neither, with --all or model ids)")
     if base is not None and all_models:
@@ -86,7 +97,7 @@ def select(
     settings = settings or Settings()
     if base is not None and head is not None:
         rules = rules or rules_for_change(root, base, head, settings.policy_dir, config_path, context)
-        return _select_change(root, base, head, models, context, rules)
+        return _select_change(root, base, head, models, context, rules, plan)
     rules = rules or rules_of_tree(root, settings.policy_dir, config_path)
     ws = load_workspace(root, config_path=config_path)
     if ws.config is None:
@@ -111,13 +122,15 @@ def _select_change(
     models: list[str] | None,
     context: dict[str, Any] | None,
     rules: Rules,
+    plan: Plan | None = None,
 ) -> Scope:
     from engine.change.gitread import GATE_PATHS, plan_between
 
     # both sides are read with the base's govops.yaml: a change cannot redefine the tiers,
     # tenants or groups it is judged by (its edits to them apply once merged)
     config = rules.config
-    plan = plan_between(root, base, head, config)
+    if plan is None:
+        plan = plan_between(root, base, head, config)
     items: list[tuple[LoadedSpec, LoadedSpec | None, dict[str, Any] | None]] = []
     seen: set[str] = set()
     for entry in plan.entries:
@@ -146,6 +159,7 @@ def _select_change(
 def build_inputs(scope: Scope, settings: Settings) -> tuple[InputBuilder, list[dict[str, Any]]]:
     """The input documents for every model in scope (exactly what the backends receive), with its rules' waivers."""
     builder = _builder(scope.config, settings, scope.rules.waivers, scope.context, scope.mode)
+    builder.packs = scope.rules.packs
     docs = []
     for head_spec, base_spec, entry in scope.items:
         if entry is None and base_spec is head_spec:
@@ -219,12 +233,18 @@ def run_check(
     config_path: Path | None = None,
     settings: Settings | None = None,
     rules: Rules | None = None,
+    plan: Plan | None = None,
+    spec_files: list[Path] | None = None,
 ) -> CheckOutcome:
     """Lint + plan + policy for the models in scope; raises ``PolicyError`` when no decision can be reached.
 
+    ``spec_files`` limits a re-check of every model to those files (the result cache's misses,
+    ``engine.policy.cached_check``) where the re-check path applies; elsewhere it is ignored.
+
     A change (``base``/``head``) is judged by the base's rules (``engine.policy.judge``);
-    anything else by the working tree's. ``rules`` lets a caller that already read them
-    (``pr-check``) pass them in.
+    anything else by the working tree's. ``rules`` and ``plan`` let a caller that already
+    read the rules and planned the change (``engine.report.pipeline``) pass them in; the
+    plan must have been made with ``rules.config`` for the same ``base``/``head``.
     """
     settings = settings or Settings()
     root = root.resolve()
@@ -236,7 +256,7 @@ def run_check(
     early = _Prestart.start(rules, settings, backend)
     try:
         return _run_check(root, base, head, all_models, models, context, backend, config_path, settings, early,
-                          rules)
+                          rules, plan, spec_files)
     finally:
         early.close()
 
@@ -253,6 +273,8 @@ def _run_check(
     settings: Settings,
     early: _Prestart,
     rules: Rules,
+    plan: Plan | None = None,
+    spec_files: list[Path] | None = None,
 ) -> CheckOutcome:
     library = rules.library
     from engine.policy.reference import check_custom_library  # a custom library either engine refuses: file:line
@@ -261,11 +283,11 @@ def _run_check(
     compact_ok = not direct_reads(library.modules)
     fresh = get_backend(backend, settings)
     if base is None and head is None and not models and compact_ok and fresh.accepts_compact:
-        batch = prepare_recheck(root, settings, rules, context, config_path)
+        batch = prepare_recheck(root, settings, rules, context, config_path, spec_files)
     else:
         scope = select(
             root, base=base, head=head, all_models=all_models, models=models, context=context,
-            config_path=config_path, rules=rules, settings=settings,
+            config_path=config_path, rules=rules, settings=settings, plan=plan,
         )
         batch = _prepare_scope(scope, settings)
     builder, run = batch.builder, batch.run
@@ -312,9 +334,10 @@ def _run_check(
         for i, p in enumerate(batch.prepared)
     ]
     diagnostics = list(batch.diagnostics)
-    diagnostics.extend(_violations(root, batch, decisions))
+    diagnostics.extend(_violations(batch.prepared, decisions, lambda i: batch.document(root, i)))
     findings = Findings(diagnostics, models_checked=len(batch.prepared), tool="govops check")
-    return CheckOutcome(findings=findings, decisions=records, inputs=batch.docs or [])
+    return CheckOutcome(findings=findings, decisions=records, inputs=batch.docs or [], prepared=list(batch.prepared),
+                        spec_diagnostics=list(batch.diagnostics))
 
 
 @dataclass
@@ -356,13 +379,14 @@ def _prepare_scope(scope: Scope, settings: Settings) -> _Batch:
 
 
 def prepare_recheck(
-    root: Path, settings: Settings, rules: Rules, context: dict[str, Any] | None, config_path: Path | None
+    root: Path, settings: Settings, rules: Rules, context: dict[str, Any] | None, config_path: Path | None,
+    spec_files: list[Path] | None = None,
 ) -> _Batch:
-    """Inputs for every model, built where each spec is loaded (worker processes for a large repository)."""
+    """Inputs for every model (or those of ``spec_files``), built where each spec is loaded (worker processes)."""
     builder = _builder(rules.config, settings, rules.waivers, context, "recheck")
     run = RunDocuments.of(builder)
     preparer = InputPreparer(builder, run, builder.time_bucket())
-    ws = load_workspace(root, config_path=config_path, summarise=preparer)
+    ws = load_workspace(root, spec_files, config_path=config_path, summarise=preparer)
     prepared: list[Prepared] = []
     for summary in ws.summaries:
         if isinstance(summary.extra, PrepareFailure):
@@ -371,10 +395,18 @@ def prepare_recheck(
     return _Batch(builder, run, prepared, list(ws.diagnostics))
 
 
-def _violations(root: Path, batch: _Batch, decisions: list[Decision | None]) -> list[Diagnostic]:
+def violations_of(root: Path, prepared: Prepared, decision: Decision) -> list[Diagnostic]:
+    """The findings of one model's decision, at its spec's file:line (change-level ones at their own file)."""
+    return _violations([prepared], [decision], lambda _: YamlDocument(prepared.file, None, {},
+                                                                     (root / prepared.file).read_bytes()))
+
+
+def _violations(
+    models: list[Prepared], decisions: list[Decision | None], document: Callable[[int], YamlDocument]
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen_change_level: set[tuple[str, str]] = set()
-    for i, (prepared, decision) in enumerate(zip(batch.prepared, decisions, strict=True)):
+    for i, (prepared, decision) in enumerate(zip(models, decisions, strict=True)):
         assert decision is not None
         doc: YamlDocument | None = None
         for severity, key in (("error", "deny"), ("warning", "warn")):
@@ -386,7 +418,7 @@ def _violations(root: Path, batch: _Batch, decisions: list[Decision | None]) -> 
                     seen_change_level.add((item["rule"], item["message"]))
                     file, line, col = other_file, 1, 1
                 else:
-                    doc = doc or batch.document(root, i)
+                    doc = doc or document(i)
                     file = prepared.file
                     line, col = doc.position(parse_path(item.get("path") or ""))
                 out.append(

@@ -36,13 +36,11 @@ import re
 from json.encoder import encode_basestring
 from typing import Any
 
+from engine.spec.errors import MalformedOutput
+
 HANDOVER_REVISION = "exact-strings-1"
 """Changes whenever the hand-over changes what an engine sees; part of every decision-cache key, so a
 decision reached by an older hand-over (one a forged string could fool) is never reused."""
-
-
-class MalformedOutput(ValueError):
-    """An engine's answer that cannot be read exactly (the caller raises ``PolicyError``)."""
 
 
 def rego_string(s: str) -> bytes:

@@ -19,6 +19,8 @@ from typing import Any
 
 from engine.change.plan import diff_specs
 from engine.policy.errors import PolicyInputError
+from engine.policy.pack_coverage import change_coverage
+from engine.policy.packs import required_packs
 from engine.policy.timeutil import to_ns, to_rfc3339
 from engine.spec.config import Governance
 from engine.spec.loader import format_path
@@ -106,6 +108,8 @@ class InputBuilder:
         self.waivers = waivers
         self.freezes = freezes_data(config)
         self.mode = mode
+        self.packs: dict[str, Any] = {}
+        """The judging library's regulation packs (``engine.policy.packs``), set by the caller."""
 
     def time_boundaries(self) -> list[int]:
         """Every time the policies compare ``now_ns`` with (freeze bounds, waiver expiries)."""
@@ -159,6 +163,12 @@ class InputBuilder:
             "waivers": self.waivers,
             "now_ns": self.now_ns,
         }
+        required = required_packs(self.config, head.spec.spec.tier)
+        if base is not None:  # lowering the tier in the same change does not shed the base tier's packs
+            required += [p for p in required_packs(self.config, base.spec.spec.tier) if p not in required]
+        if required:  # only where a tier requires a pack: every other input stays as it was
+            doc["packs"] = change_coverage(self.packs, required, spec_data, checks, self.context,
+                                           dict(self.config.groups))
         return {"model": head.id, "input": doc}
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from engine.policy.errors import PolicyError
 from engine.policy.library import PolicyLibrary, library_from_sources, load_library
+from engine.policy.packs import PACKS_DIR, load_packs, packs_from_files
 from engine.policy.waivers import WAIVERS_FILE, load_waivers, parse_waivers
 from engine.spec.config import Governance
 from engine.spec.diagnostics import Diagnostic
@@ -53,6 +54,8 @@ class Rules:
     proposed_waivers: list[tuple[dict[str, Any], int]] = field(default_factory=list)
     """Waivers the change adds or edits, with their line in its waivers file."""
     waivers_file: str = ""
+    packs: dict[str, Any] = field(default_factory=dict)
+    """Regulation packs (``policies/packs/*.yaml``) of the same library: read where the Rego is read."""
 
     def admit(self, context: dict[str, Any] | None) -> Rules:
         """Count the change's waivers whose named approver approved it (and is not its author)."""
@@ -91,7 +94,10 @@ def rules_of_tree(root: Path, policy_dir: str, config_path: Path | None = None, 
         raise ConfigError("govops.yaml is invalid; run `govops lint` and fix it first", file=config_file)
     library = load_library(root, policy_dir, with_tests=with_tests)
     waivers = load_waivers(_on_disk(root, policy_dir), library.directory)
-    return Rules(config, config_file, library, waivers, None, list(diags), base_waivers=list(waivers))
+    rules = Rules(config, config_file, library, waivers, None, list(diags), base_waivers=list(waivers))
+    rules.packs, pack_diags = load_packs(_on_disk(root, policy_dir) / PACKS_DIR, f"{library.directory}/{PACKS_DIR}")
+    rules.diagnostics += pack_diags
+    return rules
 
 
 def rules_for_change(
@@ -123,9 +129,13 @@ def rules_for_change(
         diags += cfg_diags
 
         library, waivers_raw = _library_at(root, reader, base_sha, policy_dir)
+        packs, pack_diags = _packs_at(root, reader, base_sha, policy_dir)
+        diags += pack_diags
         if library is None:
             library = load_library(root, policy_dir)
             base_waivers = load_waivers(_on_disk(root, policy_dir), library.directory)
+            packs, pack_diags = load_packs(_on_disk(root, policy_dir) / PACKS_DIR, f"{policy_dir}/{PACKS_DIR}")
+            diags += pack_diags  # adopting govops: its own packs judge it, like its own library
             diags.append(Diagnostic(policy_dir, 1, 1, "govops/unjudged",
                                     f"no policy library at base {base_sha[:12]}: this change is judged by its own "
                                     f"{policy_dir}/ (adopting govops)", severity="warning"))
@@ -143,6 +153,7 @@ def rules_for_change(
         # the change breaks its waivers file: an error it must fix, whatever the base says
         diags.append(Diagnostic(exc.file or shown, exc.line or 1, exc.col or 1, "govops/waivers", exc.message))
     rules.waivers_file = shown
+    rules.packs = packs
     return rules.admit(context)
 
 
@@ -273,6 +284,18 @@ def _library_at(
                               line=1, col=1) from None
     library = library_from_sources(root, rel, sources, at=commit)
     return library, blobs.get(files[WAIVERS_FILE]) if WAIVERS_FILE in files else None
+
+
+def _packs_at(root: Path, reader: _TreeReader, commit: str, policy_dir: str) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The regulation packs at ``commit`` (the base): a change can never weaken the pack it is judged by."""
+    rel = reader.inside(root / policy_dir)
+    if rel is None:  # an organisation-wide library outside the repository: read as given
+        return load_packs(_on_disk(root, policy_dir) / PACKS_DIR, f"{policy_dir}/{PACKS_DIR}")
+    files = {n[len(PACKS_DIR) + 1:]: b for n, b in reader.files(commit, rel).items()
+             if n.startswith(PACKS_DIR + "/") and n.endswith(".yaml") and "/" not in n[len(PACKS_DIR) + 1:]}
+    blobs = reader.read(list(files.values())) if files else {}
+    return packs_from_files({n: blobs.get(b) or b"" for n, b in files.items()},
+                            f"{rel.rstrip('/')}/{PACKS_DIR}")
 
 
 def _head_waivers(root: Path, reader: _TreeReader, head_sha: str | None, policy_dir: str) -> bytes | None:

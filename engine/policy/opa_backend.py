@@ -18,8 +18,9 @@ from urllib.parse import urlparse
 
 from engine.policy.backend import Decision, check_result, refuse_inexact
 from engine.policy.errors import PolicyError
-from engine.policy.exact import MalformedOutput, loads_strict
+from engine.policy.exact import loads_strict
 from engine.policy.library import PolicyLibrary
+from engine.spec.errors import MalformedOutput
 
 
 class OpaBackend:

@@ -49,6 +49,10 @@ class Prepared:
     text: str
     """Canonical JSON without ``now_ns``: the compact form when ``compact``, else the full input."""
     compact: bool
+    uris: tuple[str, ...] = ()
+    """The URIs the spec names (its lint result depends on those files: ``engine.policy.cached_check``)."""
+    name_position: tuple[int, int] = (1, 1)
+    """Line and column of ``metadata.name`` (where a duplicate model id is reported)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,13 @@ class InputPreparer:
 
     def __call__(self, loaded: LoadedSpec) -> Prepared | PrepareFailure:
         """The prepared input of ``loaded`` (a re-check: the spec is its own base)."""
+        from dataclasses import replace
+
+        from engine.spec.result_cache import spec_uris
+
         try:
-            return prepare(self.builder.build(loaded, loaded)["input"], loaded, self.run, self.bucket)
+            prepared = prepare(self.builder.build(loaded, loaded)["input"], loaded, self.run, self.bucket)
+            return replace(prepared, uris=tuple(spec_uris(loaded.doc.data)),
+                           name_position=loaded.doc.position(("metadata", "name")))
         except PolicyInputError as exc:
             return PrepareFailure(exc.message, exc.file, exc.line, exc.col)

@@ -60,9 +60,9 @@ def candidates() -> list[Path]:
 def find_engine(setting: str | None = None) -> tuple[Path | None, str]:
     """The engine's directory and how it was found, or None and why not (a sentence for a skip)."""
     if setting is None:
-        from engine.spec.settings import Settings
+        from engine.spec.settings import get_settings
 
-        setting = Settings().reference_engine
+        setting = get_settings().reference_engine
     if setting.strip().lower() == "off":
         return None, "the reference engine is turned off (GOVOPS_REFERENCE_ENGINE=off)"
     if setting.strip().lower() not in ("", "auto"):

@@ -39,10 +39,11 @@ from engine.policy.backend import Decision, check_result, refuse_inexact
 from engine.policy.cache import CACHE_KIND
 from engine.policy.compact import RUN_DATA_ROOT, data_json
 from engine.policy.errors import PolicyError
-from engine.policy.exact import MalformedOutput, loads_strict
+from engine.policy.exact import loads_strict
 from engine.policy.library import ENTRYPOINT, PolicyLibrary
 from engine.policy.rego_errors import line_col, parse_errors
 from engine.policy.regopy_input import set_input
+from engine.spec.errors import MalformedOutput
 from engine.spec.statedir import cache_dir
 
 MIN_PER_WORKER = 64
@@ -165,11 +166,32 @@ def _worker_main(
     """Compile (or load the cached bundle), report readiness, then answer batches until told to stop."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # rego-cpp may print diagnostics on stdout; stdout belongs to the CLI
-    from regopy import RegoError
-    from regopy import rego_shared as rs
 
     interp = _new_interpreter()
     bundle = _load_cached(interp, bundle_path) if mode == "eval" else None
+    compiled, bundle = _compile(conn, interp, bundle, modules, mode, entrypoints, data, bundle_path)
+    if not compiled:
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg[0] == "stop":
+            return
+        for idx, payload in msg[1]:
+            _answer(conn, interp, bundle, mode, idx, payload)
+
+
+def _compile(
+    conn: Connection, interp: Any, bundle: Any, modules: list[tuple[str, str]], mode: str, entrypoints: list[str],
+    data: str | None, bundle_path: str | None,
+) -> tuple[bool, Any]:
+    """Add the modules and data and build the bundle, unless a cached one was loaded; a failure is sent to govops."""
+    from regopy import RegoError
+    from regopy import rego_shared as rs
+
     try:
         if bundle is None:
             for name, source in modules:
@@ -181,41 +203,38 @@ def _worker_main(
                 if not bundle.ok():
                     detail = _error_text(rs.rego_bundle_node(bundle._impl))
                     conn.send(("compile_error", f"the policy bundle did not build: {detail}"))
-                    return
+                    return False, bundle
                 if bundle_path:
                     _save_cached(interp, bundle, bundle_path)
     except RegoError as exc:
         conn.send(("compile_error", str(exc)))
-        return
-    conn.send(("ready", None))
-    while True:
-        try:
-            msg = conn.recv()
-        except EOFError:
-            return
-        if msg[0] == "stop":
-            return
-        for idx, payload in msg[1]:
-            try:
-                if mode == "eval":
-                    set_input(interp, payload)
-                    impl = rs.rego_bundle_query(interp._impl, bundle._impl)  # type: ignore[union-attr]
-                else:
-                    request = json.loads(payload)
-                    set_input(interp, json.dumps(request.get("input") or {}))
-                    impl = rs.rego_bundle_query_entrypoint(
-                        interp._impl, bundle._impl, request["entrypoint"]  # type: ignore[union-attr]
-                    )
-                ok, text = _read_output(impl)
-                if ok:
-                    kind, value = _value(text)
-                    conn.send((kind, idx, value))
-                else:
-                    conn.send(("error", idx, text))
-            except RegoError as exc:
-                conn.send(("error", idx, "; ".join(p.message for p in parse_errors(str(exc)))))
-            except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails closed
-                conn.send(("error", idx, f"{type(exc).__name__}: {exc}"))
+        return False, bundle
+    return True, bundle
+
+
+def _answer(conn: Connection, interp: Any, bundle: Any, mode: str, idx: int, payload: str) -> None:
+    """Evaluate one input and send its value or its error (the parent fails closed on an error)."""
+    from regopy import RegoError
+    from regopy import rego_shared as rs
+
+    try:
+        if mode == "eval":
+            set_input(interp, payload)
+            impl = rs.rego_bundle_query(interp._impl, bundle._impl)
+        else:
+            request = json.loads(payload)
+            set_input(interp, json.dumps(request.get("input") or {}))
+            impl = rs.rego_bundle_query_entrypoint(interp._impl, bundle._impl, request["entrypoint"])
+        ok, text = _read_output(impl)
+        if ok:
+            kind, value = _value(text)
+            conn.send((kind, idx, value))
+        else:
+            conn.send(("error", idx, text))
+    except RegoError as exc:
+        conn.send(("error", idx, "; ".join(p.message for p in parse_errors(str(exc)))))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails closed
+        conn.send(("error", idx, f"{type(exc).__name__}: {exc}"))
 
 
 # ---------------------------------------------------------------- in govops

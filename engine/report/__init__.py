@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.spec.diagnostics import Diagnostic, has_errors
 from engine.spec.errors import UsageError
-from runners.result import document_passes as result_passed
 
 if TYPE_CHECKING:
     from engine.change.context import ChangeContext
@@ -25,6 +24,17 @@ if TYPE_CHECKING:
     from engine.validation.dag import ValidationTask
 
 DESCRIPTION_MAX = 140
+
+
+def result_passed(result: dict[str, Any] | None) -> bool:
+    """``engine.spec.check_result.document_passes``, imported when first needed.
+
+    That module pulls in pydantic; ``lint`` and ``check`` render through ``engine.report.output``
+    (a sub-package of this one) and their warm, cached path must not pay for it.
+    """
+    from engine.spec.check_result import document_passes
+
+    return document_passes(result)
 
 
 
@@ -42,6 +52,8 @@ class PrReport:
     tasks: list[ValidationTask] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
     run_url: str | None = None
+    argo_runs: list[dict[str, Any]] = field(default_factory=list)
+    """Identity of each Argo run that validated the change: name, namespace, uid, url, phase, templates."""
 
     @property
     def policy_ok(self) -> bool:
@@ -81,9 +93,12 @@ def one_line(text: str, limit: int = DESCRIPTION_MAX) -> str:
 
 def run_url(env: Mapping[str, str] | None = None, argo_url: str | None = None) -> str | None:
     """The link a status points to: ``GOVOPS_RUN_URL``, else the Argo UI, else the Actions run."""
+    from engine.spec.settings import get_settings
+
     env = os.environ if env is None else env
-    if env.get("GOVOPS_RUN_URL"):
-        return env["GOVOPS_RUN_URL"]
+    configured = get_settings(env).run_url
+    if configured:
+        return configured
     if argo_url:
         return argo_url
     server, repo, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")

@@ -59,7 +59,7 @@ def result_file(results_dir: Path, task: ValidationTask) -> Path:
 
 def read_one(results_dir: Path, task: ValidationTask) -> dict[str, Any]:
     """The handed-over result of ``task``, or an ``error`` result saying what was wrong with it."""
-    from runners.result import document_passes
+    from engine.spec.check_result import document_passes
 
     path = result_file(results_dir, task)
     rel = f"{task.model}/{task.check}.json"

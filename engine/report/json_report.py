@@ -36,6 +36,7 @@ def document(report: PrReport) -> dict[str, Any]:
             "ok": report.validation_ok,
             "tasks": [t.to_json() for t in report.tasks],
             "results": report.results,
+            "argo": report.argo_runs,
         },
         "statuses": build_statuses(report),
         "run_url": report.run_url,

@@ -85,6 +85,9 @@ class MarkdownReporter:
                    f"(merge base `{report.plan.base_sha[:12]}`, head `{head}`)")
         if report.run_url:
             out.append(f"[run details]({report.run_url})")
+        for run in report.argo_runs:  # where the validators ran (each validator's status links to its step)
+            if run.get("url"):
+                out.append(f"[Argo run `{run.get('name')}`]({run['url']})")
         out.append("")
         out += ["### Policy", ""]
         if report.policy_diagnostics:

@@ -62,14 +62,7 @@ def entry_lines(e: dict[str, Any]) -> list[str]:
         lines.append(f"~ failover: {_fmt(old)} -> {_fmt(new)}")
     if "tier_change" in kinds:
         lines.append(f"~ tier: {e['tier']['from']} -> {e['tier']['to']}")
-    for t in e["thresholds"]:
-        if t["change"] in ("check_added", "check_removed"):
-            sign = "+" if t["change"] == "check_added" else "-"
-            lines.append(f"{sign} check {t['check']}")
-        else:
-            mark = "!" if t["change"] == "loosened" else "~"
-            lines.append(f"{mark} threshold {t['check']}.{t['threshold']}: {_fmt(t['from'])} -> "
-                         f"{_fmt(t['to'])} ({t['change']})")
+    lines.extend(_threshold_line(t) for t in e["thresholds"])
     for kind, label in (("monitoring_change", "monitoring"), ("interface_change", "interface"),
                         ("metadata_change", "metadata")):
         if kind in kinds:
@@ -77,6 +70,15 @@ def entry_lines(e: dict[str, Any]) -> list[str]:
     if e["change"] == "unchanged":
         lines.append("no governed change (formatting or comments only)")
     return lines
+
+
+def _threshold_line(t: dict[str, Any]) -> str:
+    """One threshold change: a check added or removed, or a threshold moved (``!`` when loosened)."""
+    if t["change"] in ("check_added", "check_removed"):
+        sign = "+" if t["change"] == "check_added" else "-"
+        return f"{sign} check {t['check']}"
+    mark = "!" if t["change"] == "loosened" else "~"
+    return f"{mark} threshold {t['check']}.{t['threshold']}: {_fmt(t['from'])} -> {_fmt(t['to'])} ({t['change']})"
 
 
 def config_lines(changes: list[dict[str, Any]]) -> list[str]:

@@ -3,7 +3,10 @@
 Contexts: ``govops/policy`` (every policy decision), ``govops/<tenant>/<model>/<check>``
 (one validator on one model) and ``govops/validation`` (all validators together: the
 context to make required in branch protection, since per-model contexts vary by PR).
-Each has a one-line description (at most 140 characters) and the run URL.
+Each has a one-line description (at most 140 characters) and a link: a validator's status
+opens its own step in the Argo UI (the result's ``url``, set by the Argo executor, never by the
+step), ``govops/validation`` the Argo run, and ``govops/policy`` the CI run (policy never runs
+in Argo).
 """
 
 from __future__ import annotations
@@ -66,15 +69,15 @@ def check_statuses(report: PrReport) -> list[dict[str, Any]]:
 
 
 def validation_status(report: PrReport) -> dict[str, Any]:
-    """``govops/validation``: all validators of the change together."""
+    """``govops/validation``: all validators of the change together (linked to the Argo run when there is one)."""
+    url = next((str(r["url"]) for r in report.argo_runs if r.get("url")), None) or report.run_url
     if not report.tasks:
         return _status("success", VALIDATION, "no model needs validation in this change", report.run_url)
     bad = [t for t in report.tasks if not result_passed(report.result_for(t.model, t.check))]
     if not bad:
-        return _status("success", VALIDATION, f"{len(report.tasks)} validator(s) passed", report.run_url)
+        return _status("success", VALIDATION, f"{len(report.tasks)} validator(s) passed", url)
     names = ", ".join(f"{t.model}/{t.check}" for t in bad[:3])
-    return _status("failure", VALIDATION, f"{len(bad)} of {len(report.tasks)} validator(s) failed: {names}",
-                   report.run_url)
+    return _status("failure", VALIDATION, f"{len(bad)} of {len(report.tasks)} validator(s) failed: {names}", url)
 
 
 def build(report: PrReport) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.rollout.serving import read_json, write_json
+from engine.mlserver.local_serving import read_json, write_json
 from engine.spec.errors import GovopsError
 
 PHASE_STAGING = "staging"

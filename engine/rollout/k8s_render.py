@@ -14,7 +14,6 @@ invalid name. Pure functions: no files, no cluster.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import re
 from typing import Any
@@ -22,6 +21,7 @@ from urllib.parse import urlparse
 
 from engine.rollout.desired import DesiredModel, DesiredState, DesiredVersion
 from engine.spec.errors import InputError
+from engine.spec.settings import get_settings
 
 DEFAULT_ARTIFACT_BASE = "s3://govops-artifacts"
 SERVER_NAME = "govops-mlserver"
@@ -79,7 +79,7 @@ def storage_uri(version: DesiredVersion, base: str | None) -> str:
             f"{version.model} {version.version}: artifact {version.artifact_uri} is a local file a cluster cannot "
             "read; publish it to object storage (s3:// or gs://) or use a repository path with --artifact-base"
         )
-    prefix = (base or os.environ.get("GOVOPS_ARTIFACT_BASE") or DEFAULT_ARTIFACT_BASE).rstrip("/")
+    prefix = (base or get_settings().artifact_base or DEFAULT_ARTIFACT_BASE).rstrip("/")
     return f"{prefix}/{posixpath.dirname(version.artifact_uri)}"
 
 

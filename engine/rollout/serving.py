@@ -1,139 +1,24 @@
-"""The local serving directory (``.govops/serving/``) and the supervised MLServer behind it.
+"""The supervised MLServer behind the local serving directory (``.govops/serving/``), and what serves there.
 
-Merge stage, local target. Holds the paths (model repository, state, journal, lock,
-log), reads and writes the small JSON files atomically, and starts, finds and stops
-the one detached MLServer that ``govops serve`` / ``govops rollout`` run. It never
-decides what serves: the model repository on disk is the live state, and MLServer
-loads exactly that.
+Merge stage, local target. Starts, finds and stops the one detached MLServer that
+``govops serve`` / ``govops rollout`` run, and re-hashes the model repository it loads.
+The directory's layout and its small JSON files are :mod:`engine.mlserver.local_serving`
+(the gateway reads them too). It never decides what serves: the model repository on disk
+is the live state, and MLServer loads exactly that.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.mlserver.client import MLServerClient
-from engine.mlserver.process import MLServerProcess, is_mlserver_pid, stop_pid
-
-SERVING_DIR = Path(".govops") / "serving"
-
-
-@dataclass(frozen=True)
-class ServingPaths:
-    """Every file and directory of the local target, under ``<repo>/.govops/serving``."""
-
-    base: Path
-
-    @classmethod
-    def for_repo(cls, root: Path) -> ServingPaths:
-        """The serving directory of a GitOps repository (``GOVOPS_SERVING_DIR`` overrides it)."""
-        override = os.environ.get("GOVOPS_SERVING_DIR")
-        return cls(Path(override).resolve() if override else root.resolve() / SERVING_DIR)
-
-    @property
-    def repository(self) -> Path:
-        """The MLServer model repository govops materialises."""
-        return self.base / "repository"
-
-    @property
-    def server(self) -> Path:
-        """``server.json``: pid, ports and URL of the running MLServer."""
-        return self.base / "server.json"
-
-    @property
-    def state(self) -> Path:
-        """``state.json``: roles, commit and digest of the last completed rollout."""
-        return self.base / "state.json"
-
-    @property
-    def journal(self) -> Path:
-        """``journal.json``: the write-ahead journal of a rollout in progress."""
-        return self.base / "journal.json"
-
-    @property
-    def lock(self) -> Path:
-        """``rollout.lock``: held (fcntl) by the running rollout."""
-        return self.base / "rollout.lock"
-
-    @property
-    def log(self) -> Path:
-        """MLServer's log file."""
-        return self.base / "mlserver.log"
-
-    @property
-    def work(self) -> Path:
-        """MLServer's working directory (metrics, environments)."""
-        return self.base / "work"
-
-    @property
-    def staging(self) -> Path:
-        """Where artifacts are copied and verified before they enter the repository."""
-        return self.base / "staging"
-
-    @property
-    def backup(self) -> Path:
-        """Copies of replaced versions, kept until the rollout commits."""
-        return self.base / "backup"
-
-    def version_dir(self, name: str, version: str) -> Path:
-        """The repository folder of one model version."""
-        return self.repository / name / version
-
-    def ensure(self) -> None:
-        """Create the directories."""
-        for d in (self.base, self.repository, self.work, self.staging, self.backup):
-            d.mkdir(parents=True, exist_ok=True)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file, fsync, rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any | None:
-    """The JSON in ``path``, or ``None`` if it does not exist or is not valid JSON."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """The running (or last known) local MLServer."""
-
-    pid: int
-    url: str
-    http_port: int
-    grpc_port: int
-    metrics_port: int
-    started: float
-
-    def running(self) -> bool:
-        """Whether the recorded pid is alive and still MLServer."""
-        return is_mlserver_pid(self.pid)
-
-
-def read_server(paths: ServingPaths) -> ServerInfo | None:
-    """The server recorded in ``server.json``, if any."""
-    data = read_json(paths.server)
-    if not isinstance(data, dict):
-        return None
-    try:
-        return ServerInfo(**{k: data[k] for k in ServerInfo.__dataclass_fields__})
-    except (KeyError, TypeError):
-        return None
+from engine.mlserver.local_serving import ServerInfo, ServingPaths, read_json, read_server, write_json
+from engine.mlserver.process import MLServerProcess, stop_pid
 
 
 def running_server(paths: ServingPaths) -> ServerInfo | None:

@@ -50,6 +50,11 @@ class TierConfig(_Model):
     forbid_sensitive_features: bool = Field(
         default=False, description="sensitive attributes may be declared for bias checks but not fed to the model"
     )
+    require_packs: list[str] | None = Field(
+        default=None,
+        description="regulation packs (policies/packs/<name>.yaml) whose every control a production rollout of "
+        "this tier's models must cover (policy GOV-PACK-001/002)",
+    )
 
 
 class Tenant(_Model):

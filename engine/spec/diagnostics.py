@@ -48,3 +48,22 @@ class Diagnostic:
 def has_errors(diagnostics: list[Diagnostic]) -> bool:
     """True if any diagnostic blocks (severity ``error``)."""
     return any(d.severity == "error" for d in diagnostics)
+
+
+@dataclass
+class Findings:
+    """What a judging command found: diagnostics and how many models it looked at.
+
+    The collection every output format renders (:mod:`engine.report.output`). It sits here, beside
+    ``Diagnostic``, because the stages that produce it (lint, policy check) come before the report.
+    """
+
+    diagnostics: list[Diagnostic]
+    models_checked: int
+    tool: str = "govops"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing blocks."""
+        return not has_errors(self.diagnostics)

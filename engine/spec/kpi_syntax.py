@@ -17,17 +17,13 @@ import io
 import math
 import tokenize
 
+from engine.spec.errors import KpiError
+
 PREFIXES = ("in", "out")
 MANGLE = "__col_{}__{}"
 AGGREGATES = ("mean", "sum", "count", "rate", "min", "max", "quantile")
 
 
-class KpiError(ValueError):
-    """An expression that is not in the KPI language, or that cannot be evaluated on this log."""
-
-    def __init__(self, message: str, col: int | None = None) -> None:
-        super().__init__(message)
-        self.col = col
 
 
 def _rewrite(expression: str) -> str:

@@ -74,21 +74,16 @@ class LimitError(InputError):
 
 
 def env_limit(name: str, default: int) -> int:
-    """``GOVOPS_<NAME>`` as a positive integer, else ``default`` (a bad value is an input error).
+    """``GOVOPS_<NAME>`` (the ``Settings`` field ``<name>``) when set, else ``default``.
 
-    Read straight from the environment (not through ``Settings``) because lint asks for a
-    cap once per data URI of every spec; the knobs are documented in ``engine.spec.settings``.
+    A bad value is an input error naming the variable (raised by ``get_settings``).
     """
-    raw = os.environ.get(f"GOVOPS_{name}")
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"GOVOPS_{name} must be a whole number of bytes or items, got {raw!r}") from None
-    if value < 1:
-        raise InputError(f"GOVOPS_{name} must be at least 1, got {value}")
-    return value
+    from engine.spec.settings import get_settings  # pydantic-settings only when a bound is asked for
+
+    settings = get_settings()
+    field = name.lower()
+    value = getattr(settings, field)
+    return int(value) if field in settings.model_fields_set and value is not None else default
 
 
 def max_data_bytes(config: Governance | None = None) -> int:

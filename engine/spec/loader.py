@@ -19,7 +19,6 @@ iterative: no input can end in a ``RecursionError``.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,12 +85,10 @@ def format_path(path: Sequence[str | int]) -> str:
 
 def limits_from_env() -> tuple[int, int]:
     """The size and depth bounds, overridable by ``GOVOPS_MAX_SPEC_BYTES``/``GOVOPS_MAX_SPEC_DEPTH``."""
-    try:
-        max_bytes = int(os.environ.get("GOVOPS_MAX_SPEC_BYTES", DEFAULT_MAX_BYTES))
-        max_depth = int(os.environ.get("GOVOPS_MAX_SPEC_DEPTH", DEFAULT_MAX_DEPTH))
-    except ValueError as exc:
-        raise InputError(f"GOVOPS_MAX_SPEC_BYTES/GOVOPS_MAX_SPEC_DEPTH must be integers ({exc})") from None
-    return max_bytes, max_depth
+    from engine.spec.settings import get_settings  # pydantic-settings only when a bound is asked for
+
+    settings = get_settings()
+    return settings.max_spec_bytes, settings.max_spec_depth
 
 
 def load_yaml_file(

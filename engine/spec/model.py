@@ -69,6 +69,12 @@ class Metadata(_Model):
     owners: list[str] = Field(min_length=1, description="people (handles or emails) accountable for the model")
     description: str = Field(default="", description="what the model decides, in a sentence")
     tags: list[str] = Field(default_factory=list)
+    limitations: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="known limitations, caveats and uses the model is not fit for (free text; the model card's "
+        "'Caveats and recommendations')",
+    )
 
 
 FeatureType = Literal["float", "integer", "string", "boolean", "category"]

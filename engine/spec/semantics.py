@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.spec.catalog_of_checks import CHECK_THRESHOLDS, MONITORING_METRICS
 from engine.spec.config import Governance
 from engine.spec.diagnostics import Diagnostic
-from engine.spec.kpi_syntax import KpiError
+from engine.spec.errors import KpiError
 from engine.spec.kpi_syntax import parse as parse_kpi
 from engine.spec.limits import max_data_bytes
 from engine.spec.loader import JsonPath, YamlDocument, format_path
@@ -25,28 +25,42 @@ Finding = tuple[JsonPath, str, str]  # (path into the spec, rule id, message)
 
 
 def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Iterator[Finding]:
-    """Every structural problem in ``spec`` as (path, rule, message)."""
-    body = spec.spec
+    """Every structural problem in ``spec`` as (path, rule, message), one generator per part of the spec."""
     cap = max_data_bytes(config)
     if config is not None:
-        if body.tier not in config.tiers:
-            yield (
-                ("spec", "tier"),
-                "spec/unknown-tier",
-                f"tier '{body.tier}' is not defined in govops.yaml{suggest(body.tier, set(config.tiers))}; "
-                f"defined tiers: {', '.join(config.tiers)}",
-            )
-        if config.tenants and spec.metadata.tenant not in config.tenants:
-            yield (
-                ("metadata", "tenant"),
-                "spec/unknown-tenant",
-                f"tenant '{spec.metadata.tenant}' is not declared in govops.yaml"
-                f"{suggest(spec.metadata.tenant, set(config.tenants))}",
-            )
+        yield from _config_names(spec, config)
         yield from _channel_secrets(spec, config)
+    yield from _versions(spec, root, cap)
+    yield from _features(spec)
+    yield from _deployment(spec, config)
+    yield from _validation_data(spec, root, cap)
+    yield from _validation_checks(spec)
+    yield from _monitoring(spec)
 
+
+def _config_names(spec: ModelSpec, config: Governance) -> Iterator[Finding]:
+    """The tier and the tenant are ones govops.yaml defines."""
+    body = spec.spec
+    if body.tier not in config.tiers:
+        yield (
+            ("spec", "tier"),
+            "spec/unknown-tier",
+            f"tier '{body.tier}' is not defined in govops.yaml{suggest(body.tier, set(config.tiers))}; "
+            f"defined tiers: {', '.join(config.tiers)}",
+        )
+    if config.tenants and spec.metadata.tenant not in config.tenants:
+        yield (
+            ("metadata", "tenant"),
+            "spec/unknown-tenant",
+            f"tenant '{spec.metadata.tenant}' is not declared in govops.yaml"
+            f"{suggest(spec.metadata.tenant, set(config.tenants))}",
+        )
+
+
+def _versions(spec: ModelSpec, root: Path, cap: int) -> Iterator[Finding]:
+    """Each version is declared once; its artifact (and training data) URIs are well formed and readable."""
     ids: dict[str, int] = {}
-    for i, version in enumerate(body.versions):
+    for i, version in enumerate(spec.spec.versions):
         if version.id in ids:
             yield (
                 ("spec", "versions", i, "id"),
@@ -64,104 +78,123 @@ def spec_findings(spec: ModelSpec, config: Governance | None, root: Path) -> Ite
                 read=False,
             )
 
-    yield from _features(spec)
 
-    dep = body.deployment
-    if dep is not None:
-        declared = ", ".join(ids)
-        if dep.champion not in ids:
+def _deployment(spec: ModelSpec, config: Governance | None) -> Iterator[Finding]:
+    """The deployment names declared versions (a challenger once, never the champion) and a known environment."""
+    dep = spec.spec.deployment
+    if dep is None:
+        return
+    ids = dict.fromkeys(v.id for v in spec.spec.versions)  # declaration order, first of each
+    declared = ", ".join(ids)
+    if dep.champion not in ids:
+        yield (
+            ("spec", "deployment", "champion"),
+            "spec/undeclared-version",
+            f"champion '{dep.champion}' is not a declared version (declared: {declared})",
+        )
+    seen: set[str] = set()
+    for j, ch in enumerate(dep.challengers):
+        where: JsonPath = ("spec", "deployment", "challengers", j, "version")
+        if ch.version not in ids:
+            yield where, "spec/undeclared-version", f"challenger '{ch.version}' is not a declared version"
+        if ch.version == dep.champion:
             yield (
-                ("spec", "deployment", "champion"),
-                "spec/undeclared-version",
-                f"champion '{dep.champion}' is not a declared version (declared: {declared})",
+                where,
+                "spec/challenger-is-champion",
+                f"'{ch.version}' is the champion; it cannot challenge itself",
             )
-        seen: set[str] = set()
-        for j, ch in enumerate(dep.challengers):
-            where: JsonPath = ("spec", "deployment", "challengers", j, "version")
-            if ch.version not in ids:
-                yield where, "spec/undeclared-version", f"challenger '{ch.version}' is not a declared version"
-            if ch.version == dep.champion:
-                yield (
-                    where,
-                    "spec/challenger-is-champion",
-                    f"'{ch.version}' is the champion; it cannot challenge itself",
-                )
-            if ch.version in seen:
-                yield where, "spec/duplicate-challenger", f"'{ch.version}' is listed twice as a challenger"
-            seen.add(ch.version)
-        if dep.failover is not None and dep.failover not in ids:
-            yield (
-                ("spec", "deployment", "failover"),
-                "spec/undeclared-version",
-                f"failover '{dep.failover}' is not a declared version (declared: {declared})",
-            )
-        if config is not None and config.environments and dep.environment not in config.environments:
-            yield (
-                ("spec", "deployment", "environment"),
-                "spec/unknown-environment",
-                f"environment '{dep.environment}' is not defined in govops.yaml"
-                f"{suggest(dep.environment, set(config.environments))}",
-            )
+        if ch.version in seen:
+            yield where, "spec/duplicate-challenger", f"'{ch.version}' is listed twice as a challenger"
+        seen.add(ch.version)
+    if dep.failover is not None and dep.failover not in ids:
+        yield (
+            ("spec", "deployment", "failover"),
+            "spec/undeclared-version",
+            f"failover '{dep.failover}' is not a declared version (declared: {declared})",
+        )
+    if config is not None and config.environments and dep.environment not in config.environments:
+        yield (
+            ("spec", "deployment", "environment"),
+            "spec/unknown-environment",
+            f"environment '{dep.environment}' is not defined in govops.yaml"
+            f"{suggest(dep.environment, set(config.environments))}",
+        )
 
+
+def _validation_data(spec: ModelSpec, root: Path, cap: int) -> Iterator[Finding]:
+    """The validation data is readable, and its label, slice and time columns fit the interface."""
+    body = spec.spec
     val = body.validation
-    if val is not None:
-        inputs = {f.name for f in body.interface.inputs}
-        yield from _uri(val.reference_data.uri, ("spec", "validation", "referenceData", "uri"), root, cap)
-        yield from _uri(val.evaluation_data.uri, ("spec", "validation", "evaluationData", "uri"), root, cap)
-        if val.label in inputs:
+    if val is None:
+        return
+    inputs = {f.name for f in body.interface.inputs}
+    yield from _uri(val.reference_data.uri, ("spec", "validation", "referenceData", "uri"), root, cap)
+    yield from _uri(val.evaluation_data.uri, ("spec", "validation", "evaluationData", "uri"), root, cap)
+    if val.label in inputs:
+        yield (
+            ("spec", "validation", "label"),
+            "spec/label-is-input",
+            f"label '{val.label}' is also a model input; that is leakage by construction",
+        )
+    for k, col in enumerate(val.slice_columns):
+        if col not in inputs:
             yield (
-                ("spec", "validation", "label"),
-                "spec/label-is-input",
-                f"label '{val.label}' is also a model input; that is leakage by construction",
-            )
-        for k, col in enumerate(val.slice_columns):
-            if col not in inputs:
-                yield (
-                    ("spec", "validation", "sliceColumns", k),
-                    "spec/unknown-column",
-                    f"slice column '{col}' is not an input of the interface{suggest(col, inputs)}",
-                )
-        if val.time_column is not None and val.time_column not in inputs:
-            yield (
-                ("spec", "validation", "timeColumn"),
+                ("spec", "validation", "sliceColumns", k),
                 "spec/unknown-column",
-                f"time column '{val.time_column}' is not an input of the interface{suggest(val.time_column, inputs)}",
+                f"slice column '{col}' is not an input of the interface{suggest(col, inputs)}",
             )
-        for name, check in val.checks.items():
-            check_path: JsonPath = ("spec", "validation", "checks", name)
-            if name not in CHECK_THRESHOLDS:
-                yield check_path, "spec/unknown-check", f"unknown check '{name}'{suggest(name, set(CHECK_THRESHOLDS))}"
-                continue
-            for threshold in check.thresholds:
-                if threshold not in CHECK_THRESHOLDS[name]:
-                    yield (
-                        check_path + ("thresholds", threshold),
-                        "spec/unknown-threshold",
-                        f"check '{name}' has no threshold '{threshold}'"
-                        f"{suggest(threshold, set(CHECK_THRESHOLDS[name]))}; "
-                        f"known: {', '.join(CHECK_THRESHOLDS[name])}",
-                    )
+    if val.time_column is not None and val.time_column not in inputs:
+        yield (
+            ("spec", "validation", "timeColumn"),
+            "spec/unknown-column",
+            f"time column '{val.time_column}' is not an input of the interface{suggest(val.time_column, inputs)}",
+        )
 
-    mon = body.monitoring
-    if mon is not None:
-        for kind, known in MONITORING_METRICS.items():
-            for metric in getattr(mon.thresholds, kind):
-                if metric not in known:
-                    yield (
-                        ("spec", "monitoring", "thresholds", kind, metric),
-                        "spec/unknown-metric",
-                        f"{kind} has no alert metric '{metric}'{suggest(metric, set(known))}; "
-                        f"known: {', '.join(known)}",
-                    )
-        for k, kpi in enumerate(mon.thresholds.kpis):
-            try:
-                parse_kpi(kpi.expression)
-            except KpiError as exc:
+
+def _validation_checks(spec: ModelSpec) -> Iterator[Finding]:
+    """Every check and threshold named is one govops knows (``engine.spec.catalog_of_checks``)."""
+    val = spec.spec.validation
+    if val is None:
+        return
+    for name, check in val.checks.items():
+        check_path: JsonPath = ("spec", "validation", "checks", name)
+        if name not in CHECK_THRESHOLDS:
+            yield check_path, "spec/unknown-check", f"unknown check '{name}'{suggest(name, set(CHECK_THRESHOLDS))}"
+            continue
+        for threshold in check.thresholds:
+            if threshold not in CHECK_THRESHOLDS[name]:
                 yield (
-                    ("spec", "monitoring", "thresholds", "kpis", k, "expression"),
-                    "spec/bad-kpi",
-                    f"KPI '{kpi.name}': {exc} (monitoring would refuse it)",
+                    check_path + ("thresholds", threshold),
+                    "spec/unknown-threshold",
+                    f"check '{name}' has no threshold '{threshold}'"
+                    f"{suggest(threshold, set(CHECK_THRESHOLDS[name]))}; "
+                    f"known: {', '.join(CHECK_THRESHOLDS[name])}",
                 )
+
+
+def _monitoring(spec: ModelSpec) -> Iterator[Finding]:
+    """Alert metrics are known ones and every KPI expression parses (monitoring would refuse it otherwise)."""
+    mon = spec.spec.monitoring
+    if mon is None:
+        return
+    for kind, known in MONITORING_METRICS.items():
+        for metric in getattr(mon.thresholds, kind):
+            if metric not in known:
+                yield (
+                    ("spec", "monitoring", "thresholds", kind, metric),
+                    "spec/unknown-metric",
+                    f"{kind} has no alert metric '{metric}'{suggest(metric, set(known))}; "
+                    f"known: {', '.join(known)}",
+                )
+    for k, kpi in enumerate(mon.thresholds.kpis):
+        try:
+            parse_kpi(kpi.expression)
+        except KpiError as exc:
+            yield (
+                ("spec", "monitoring", "thresholds", "kpis", k, "expression"),
+                "spec/bad-kpi",
+                f"KPI '{kpi.name}': {exc} (monitoring would refuse it)",
+            )
 
 
 def _uri(uri: str, path: JsonPath, root: Path, cap: int, *, read: bool = True) -> Iterator[Finding]:
@@ -193,7 +226,7 @@ def _features(spec: ModelSpec) -> Iterator[Finding]:
 
 def _channel_secrets(spec: ModelSpec, config: Governance) -> Iterator[Finding]:
     """A channel may only name secrets its tenant is given in govops.yaml (never govops', CI or cloud ones)."""
-    from engine.monitoring.alerts.secrets import reserved_secret
+    from engine.spec.secret_names import reserved_secret
 
     monitoring = spec.spec.monitoring
     if monitoring is None:

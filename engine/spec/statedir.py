@@ -21,10 +21,13 @@ import os
 import stat
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.spec.diagnostics import Diagnostic
 from engine.spec.errors import ConfigError
-from engine.spec.settings import Settings, cache_root
+
+if TYPE_CHECKING:
+    from engine.spec.settings import Settings
 
 STATE_DIR = ".govops"
 RULE = "state/committed"
@@ -41,7 +44,13 @@ def cache_dir(kind: str, settings: Settings | None = None, *, root: Path | None 
     Raises ``ConfigError`` (exit 2) when ``GOVOPS_CACHE_DIR`` points into the repository, where a
     pull request could commit entries, or when the directory belongs to another user.
     """
-    base = cache_root(settings)
+    from engine.spec.settings import cache_root  # the settings class is heavy: only when asked for
+
+    return cache_dir_at(cache_root(settings), kind, root=root)
+
+
+def cache_dir_at(base: Path, kind: str, *, root: Path | None = None) -> Path:
+    """``cache_dir`` for an already resolved cache root ``base`` (the warm paths resolve it without settings)."""
     if root is not None:
         inside = Path(root).resolve()
         if base.resolve() == inside or inside in base.resolve().parents:

@@ -23,6 +23,7 @@ from engine.spec.loader import YamlDocument, YamlError, load_yaml_file, parse_ya
 from engine.spec.model import ModelSpec
 from engine.spec.schema_errors import diagnostics_from_validation
 from engine.spec.semantics import config_findings, spec_findings, to_diagnostics
+from engine.spec.spec_files import duplicate_id
 
 CONFIG_FILE = "govops.yaml"
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -73,10 +74,9 @@ def find_root(start: Path) -> Path:
 
 def display_path(path: Path, root: Path) -> str:
     """Repository-relative path for messages (absolute if outside the repository)."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    from engine.spec.spec_files import display_path as shown
+
+    return shown(path, root)
 
 
 def diagnostic_from_error(exc: YamlError | InputError, file: str, rule: str = "yaml/syntax") -> Diagnostic:
@@ -116,21 +116,10 @@ def load_config(root: Path, path: Path | None = None) -> tuple[Governance | None
 
 
 def discover(root: Path, paths: Iterable[Path] | None, config: Governance | None) -> list[Path]:
-    """Every spec file under ``paths`` (default: the config's spec paths), sorted."""
-    if paths is None:
-        spec_roots = [root / p for p in (config.spec_paths if config else ["specs"])]
-        paths = [p for p in spec_roots if p.exists()]
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                files.extend(Path(dirpath) / f for f in filenames if f.endswith(SPEC_SUFFIXES))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise InputError(f"{p}: no such file or directory", file=str(p))
-    return sorted(files)
+    """Every spec file under ``paths`` (default: the config's spec paths), sorted (``engine.spec.spec_files``)."""
+    from engine.spec.spec_files import discover_files
+
+    return discover_files(root, paths, list(config.spec_paths) if config else ["specs"])
 
 
 def load_spec_text(
@@ -260,17 +249,7 @@ def load_workspace(
                 line, col = loaded.name_position
             else:
                 line, col = loaded.doc.position(("metadata", "name"))
-            ws.diagnostics.append(
-                Diagnostic(
-                    loaded.file,
-                    line,
-                    col,
-                    "spec/duplicate-id",
-                    f"model '{loaded.id}' is already declared in {other.file}; "
-                    "each tenant/name must be unique: rename one of them",
-                    model=loaded.id,
-                )
-            )
+            ws.diagnostics.append(duplicate_id(loaded.file, line, col, loaded.id, other.file))
             continue
         first[loaded.id] = loaded
         if isinstance(loaded, LoadedSpec):

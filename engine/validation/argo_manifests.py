@@ -1,4 +1,4 @@
-"""The committed ``argo/`` directory: one WorkflowTemplate per tier, RBAC and a kustomization.
+"""The committed ``argo/`` directory: a WorkflowTemplate per tier, the CronWorkflows, RBAC, a kustomization.
 
 Stage: *validate* (install side). ``render_files(config, …)`` returns ``{file name: YAML text}``;
 ``govops argo render --out argo/`` writes them and a golden test fails when the committed
@@ -14,14 +14,20 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from engine.spec.config import Governance
+from engine.validation.cron import CRON_VERSIONS, CronOptions
 from engine.validation.k8s_names import dns_label
-from engine.validation.workflow import ARGO_VERSIONS, WorkflowOptions, tier_template
+from engine.validation.workflow import ARGO_VERSIONS, WorkflowOptions
 
 HEADER = (
     "# Rendered by `govops argo render` from govops.yaml and engine/validation/workflow.py: do not edit by hand.\n"
     f"# For {ARGO_VERSIONS}. Install: kubectl apply -k argo/\n"
 )
 SUBMITTER = "govops-submitter"
+UI_HEADER = (
+    "# Rendered by `govops argo render`: the links and columns to merge into the Argo installation's\n"
+    "# workflow-controller-configmap (not part of `kubectl apply -k argo/`: that ConfigMap belongs to Argo).\n"
+    "# The UI then links each validation run to its pull request and commit, and lists model, tier and PR.\n"
+)
 
 
 def to_yaml(*docs: dict[str, Any], header: str = HEADER) -> str:
@@ -85,7 +91,8 @@ def rbac(namespace: str, options: WorkflowOptions) -> list[dict[str, Any]]:
                     "resources": ["workflows"],
                     "verbs": ["create", "get", "list", "watch", "delete"],
                 },
-                {"apiGroups": ["argoproj.io"], "resources": ["workflowtemplates"], "verbs": ["get", "list"]},
+                {"apiGroups": ["argoproj.io"], "resources": ["workflowtemplates", "cronworkflows"],
+                 "verbs": ["get", "list"]},
                 {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
             ],
         ),
@@ -108,23 +115,60 @@ def template_file(tier: str) -> str:
     return f"workflowtemplate-{dns_label(tier, what='tier')}.yaml"
 
 
-def render_objects(config: Governance, namespace: str, options: WorkflowOptions) -> dict[str, list[dict[str, Any]]]:
-    """``{file name: [objects]}`` for the whole ``argo/`` directory."""
+def render_objects(
+    config: Governance, namespace: str, options: WorkflowOptions, cron: CronOptions | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``{file name: [objects]}`` for the whole ``argo/`` directory.
+
+    The tier WorkflowTemplates (each labelled with the digest of its spec, which PR runs
+    pin), the CronWorkflows, the RBAC and the kustomization. The Argo UI snippet is
+    ``ui_config_text`` (``govops argo ui-config``): it belongs to the Argo installation.
+    """
+    from engine.validation.cron import cron_workflows
+    from engine.validation.submit import pinned_template
+
     files: dict[str, list[dict[str, Any]]] = {}
     for tier in sorted(config.tiers):
-        files[template_file(tier)] = [dict(tier_template(tier, config, options).to_dict())]
+        files[template_file(tier)] = [pinned_template(tier, config, options)]
+    crons = cron_workflows(config, options, cron)
+    files.update({name: [doc] for name, doc in crons.items()})
     files["rbac.yaml"] = rbac(namespace, options)
     files["kustomization.yaml"] = [
         {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "namespace": namespace,
-            "resources": ["rbac.yaml", *(template_file(t) for t in sorted(config.tiers))],
+            "resources": ["rbac.yaml", *(template_file(t) for t in sorted(config.tiers)), *crons],
         }
     ]
+    from engine.validation.manifest_schemas import check_argo_object
+
+    for objs in files.values():
+        for obj in objs:
+            check_argo_object(obj)  # refused here, before `govops argo render` writes anything
     return files
 
 
-def render_files(config: Governance, namespace: str, options: WorkflowOptions) -> dict[str, str]:
-    """``{file name: YAML text}`` for the whole ``argo/`` directory."""
-    return {name: to_yaml(*objs) for name, objs in render_objects(config, namespace, options).items()}
+def render_files(
+    config: Governance, namespace: str, options: WorkflowOptions, cron: CronOptions | None = None
+) -> dict[str, str]:
+    """``{file name: YAML text}`` for the whole ``argo/`` directory (``ui/…`` is a sub-folder)."""
+    def header(name: str) -> str:
+        if name.startswith("cronworkflow-"):
+            return HEADER.replace(ARGO_VERSIONS, f"{CRON_VERSIONS} (spec.schedules)")
+        return HEADER
+
+    objects = render_objects(config, namespace, options, cron)
+    return {name: to_yaml(*objs, header=header(name)) for name, objs in objects.items()}
+
+
+def ui_config_text(github_url: str = "https://github.com") -> str:
+    """The workflow-controller ConfigMap ``links``/``columns`` snippet as YAML (``govops argo ui-config``)."""
+    from engine.validation.argo_links import ui_configmap
+
+    doc = ui_configmap(github_url)
+    head = to_yaml({k: v for k, v in doc.items() if k != "data"}, header=UI_HEADER)
+    blocks = "".join(  # literal blocks, as the ConfigMap is usually written by hand
+        f"  {key}: |\n" + "".join(f"    {line}\n" for line in text.splitlines()) for key, text in doc["data"].items()
+    )
+    return head + "data:\n" + blocks

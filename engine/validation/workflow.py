@@ -9,7 +9,9 @@ this module renders the very same tasks as Argo objects:
   checkout of the PR's head commit (an Argo ``git`` input artifact). The result document is
   an output artifact (stored unarchived, so the Argo Server returns the JSON as is).
 - ``tier_template(tier, config, options)``: one ``WorkflowTemplate`` per tier (committed under
-  ``argo/`` by ``govops argo render``) that validates one model with the tier's checks.
+  ``argo/`` by ``govops argo render``) that validates one model with the tier's checks. PR runs
+  reference its ``check``/``check-vs-champion``/``github-status`` templates by default
+  (``engine.validation.submit``); ``pr_workflows`` is the self-contained (inline) form.
 
 The manifests target **Argo Workflows 3.5, 3.6 and 4.x** (hera 7 targets Argo Workflows 4;
 nothing here uses a field removed in 4 or added after 3.5).
@@ -70,7 +72,7 @@ from hera.workflows.models import (
 
 from engine.spec.config import Governance
 from engine.spec.errors import InputError
-from engine.validation.argo_settings import DEFAULT_IMAGE
+from engine.spec.settings import DEFAULT_VALIDATOR_IMAGE
 from engine.validation.dag import ValidationTask
 from engine.validation.k8s_names import argo_field_name, dns_label, label_value, unique_names
 
@@ -98,7 +100,7 @@ ARG_PARAMS = ("check", "spec", "model", "version", "champion", "thresholds")
 class WorkflowOptions:
     """How workflows are rendered: image, resources, limits, retention, size budget."""
 
-    image: str = DEFAULT_IMAGE
+    image: str = DEFAULT_VALIDATOR_IMAGE
     service_account: str = "govops-validator"
     git_secret: str | None = None
     github_secret: str = "govops-github"
@@ -161,6 +163,12 @@ class PlannedWorkflow:
     tasks: dict[str, ValidationTask] = field(default_factory=dict)
     part: int = 1
     parts: int = 1
+
+    def __post_init__(self) -> None:
+        """Refuse a workflow the Argo Server would refuse before anyone prints, writes or submits it."""
+        from engine.validation.manifest_schemas import check_argo_object
+
+        check_argo_object(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as plain data (what ``kubectl``/the Argo Server receive)."""
@@ -454,10 +462,15 @@ def _annotations(run: RunContext, tasks: list[ValidationTask]) -> dict[str, str]
     }
     if run.repository:
         ann[f"{LABEL_PREFIX}/repository"] = run.repository
+        ann["govops-repository"] = run.repository
     if run.pr_number is not None:
         ann[f"{LABEL_PREFIX}/pr"] = str(run.pr_number)
+        ann["govops-pr"] = str(run.pr_number)
     if run.head_sha:
         ann[f"{LABEL_PREFIX}/head-sha"] = run.head_sha
+        ann["govops-head-sha"] = run.head_sha
+    # the dot-free keys are for the Argo UI's link placeholders (``argo_links.ui_links``), which
+    # resolve ``${workflow.metadata.annotations.KEY}`` as a dotted path
     return ann
 
 

@@ -10,6 +10,7 @@ from runners.checks import (  # noqa: F401
     champion,
     data_quality,
     drift,
+    explainability,
     fit,
     importance,
     leakage,

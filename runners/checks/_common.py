@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.statistics.metrics import align_labels, model_metrics, primary_metric
 from runners.base import CheckContext
-from runners.metrics import align_labels, model_metrics, primary_metric
 
 DEFAULT_MIN_ROWS = 10
 
@@ -47,7 +47,7 @@ def subset_metrics(ctx: CheckContext, s: Scored, mask: np.ndarray, model: Any) -
 def why_undefined(metric: str, y: np.ndarray, proba: np.ndarray | None, classes: np.ndarray | None,
                   positive: Any = None) -> str:
     """Why ``metric`` has no value on these rows: the sentence a failed-closed threshold reports."""
-    from runners.metrics import positive_index
+    from engine.statistics.metrics import positive_index
 
     labels = np.unique(y) if len(y) else np.array([])
     if len(y) == 0:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.spec.catalog_of_checks import BacktestThresholds
+from engine.spec.check_result import Metric, describe, failed, judge
+from engine.spec.errors import CheckError
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import primary, score, subset_metrics
-from runners.data import CheckError
-from runners.result import Metric, describe, failed, judge
-from runners.thresholds import BacktestThresholds
 
 DEFAULT_WINDOWS = 4
 

@@ -5,7 +5,8 @@ Sensitive attributes are the inputs declared ``sensitive: true`` (they may be
 with a positive class: demographic parity difference (largest gap in positive-prediction
 rate), disparate impact ratio (smallest rate / largest, the four-fifths rule), equalized
 odds difference (largest gap in TPR or FPR), and per-group metrics. Groups with fewer
-than ``min_group_rows`` rows are reported, not judged.
+than ``min_group_rows`` rows are reported, not judged. The rates and measures are
+:mod:`engine.statistics.fairness`, shared with the ``bias`` monitoring kind.
 """
 
 from __future__ import annotations
@@ -14,37 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from engine.spec.catalog_of_checks import BiasThresholds
+from engine.spec.check_result import Metric, describe, judge, not_applicable
+from engine.spec.errors import CheckError
+from engine.statistics.fairness import fairness, group_rates
+from engine.statistics.metrics import positive_index
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import DEFAULT_MIN_ROWS, groups_of, score
-from runners.data import CheckError
-from runners.metrics import positive_index
-from runners.result import Metric, describe, judge, not_applicable
-from runners.thresholds import BiasThresholds
-
-
-def group_rates(y_pos: np.ndarray, p_pos: np.ndarray) -> dict[str, float | None]:
-    """Positive rate, TPR, FPR and accuracy of one group (TPR/FPR ``None`` without positives/negatives)."""
-    pos, neg = y_pos.sum(), (~y_pos).sum()
-    return {
-        "positive_rate": float(p_pos.mean()),
-        "tpr": float((p_pos & y_pos).sum() / pos) if pos else None,
-        "fpr": float((p_pos & ~y_pos).sum() / neg) if neg else None,
-        "accuracy": float((p_pos == y_pos).mean()),
-    }
-
-
-def fairness(groups: dict[str, dict[str, Any]]) -> dict[str, float | None]:
-    """DPD, DI and EOD over the judged groups' rates."""
-    rates = [g["positive_rate"] for g in groups.values()]
-    tprs = [g["tpr"] for g in groups.values() if g["tpr"] is not None]
-    fprs = [g["fpr"] for g in groups.values() if g["fpr"] is not None]
-    hi, lo = max(rates), min(rates)
-    gaps = [max(v) - min(v) for v in (tprs, fprs) if len(v) >= 2]
-    return {
-        "demographic_parity_diff": hi - lo,
-        "disparate_impact": (lo / hi) if hi > 0 else None,
-        "equalized_odds_diff": max(gaps) if gaps else None,
-    }
 
 
 @register

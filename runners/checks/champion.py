@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.spec.catalog_of_checks import ChampionThresholds
+from engine.spec.check_result import Metric, describe, judge
+from engine.statistics.drift import two_sample
+from engine.statistics.metrics import HIGHER_IS_BETTER
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import score, why_undefined
-from runners.metrics import HIGHER_IS_BETTER
-from runners.result import Metric, describe, judge
-from runners.stats import two_sample
-from runners.thresholds import ChampionThresholds
 
 BOUNDED = ("accuracy", "roc_auc", "f1", "r2")
 

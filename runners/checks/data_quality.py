@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.spec.catalog_of_checks import DataQualityThresholds
+from engine.spec.check_result import Metric, describe, failed, judge
+from engine.spec.errors import CheckError
 from engine.spec.model import Feature
 from runners.base import Check, CheckContext, Outcome, is_categorical, register
-from runners.data import CheckError
-from runners.result import Metric, describe, failed, judge
-from runners.thresholds import DataQualityThresholds
 
 
 def norm(v: Any) -> Any:

@@ -2,7 +2,7 @@
 
 Numeric features: Kolmogorov-Smirnov (statistic and asymptotic p-value), Wasserstein-1
 (judged in reference-std units) and PSI on reference deciles, computed by
-``runners.stats`` from sorted columns (the sorted reference is cached by the data's
+``engine.statistics.drift`` from sorted columns (the sorted reference is cached by the data's
 sha256). Categorical features: chi-square test of homogeneity, Jensen-Shannon distance
 (base 2) and PSI over categories, computed with scipy. A feature drifts when any set
 threshold is crossed; the check fails when the drifted share exceeds ``max_drifted_share``.
@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.spec.catalog_of_checks import DriftThresholds
+from engine.spec.check_result import Metric, judge
+from engine.spec.errors import CheckError
+from engine.statistics.drift import numeric_drift, psi_from_shares, sorted_reference
 from runners.base import Check, CheckContext, Outcome, is_categorical, register
-from runners.data import CheckError
-from runners.result import Metric, judge
-from runners.stats import numeric_drift, psi_from_shares, sorted_reference
-from runners.thresholds import DriftThresholds
 
 
 def categorical_drift(ref: pd.Series, ev: pd.Series) -> dict[str, float]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from engine.spec.catalog_of_checks import FitThresholds
+from engine.spec.check_result import describe, judge
+from engine.spec.errors import CheckError
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import primary, score
-from runners.data import CheckError
-from runners.result import describe, judge
-from runners.thresholds import FitThresholds
 
 
 @register

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from engine.spec.catalog_of_checks import ImportanceThresholds
+from engine.spec.check_result import Metric, judge
+from engine.spec.errors import CheckError
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import primary
-from runners.data import CheckError
-from runners.result import Metric, judge
-from runners.thresholds import ImportanceThresholds
 
 N_REPEATS = 5
 SEED = 0

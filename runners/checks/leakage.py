@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.spec.catalog_of_checks import LeakageThresholds
+from engine.spec.check_result import Metric, describe, failed, judge
+from engine.spec.errors import CheckError
 from runners.base import Check, CheckContext, Outcome, register
-from runners.data import CheckError
-from runners.result import Metric, describe, failed, judge
-from runners.thresholds import LeakageThresholds
 
 
 def single_feature_score(x: np.ndarray, y: np.ndarray, task: str) -> float | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from engine.spec.catalog_of_checks import PerformanceThresholds
+from engine.spec.check_result import Metric, describe, judge, not_applicable
+from engine.spec.errors import CheckError
+from engine.statistics.metrics import CLASSIFICATION, REGRESSION
 from runners.base import Check, CheckContext, Outcome, register
 from runners.checks._common import (
     DEFAULT_MIN_ROWS,
@@ -11,10 +15,6 @@ from runners.checks._common import (
     subset_metrics,
     why_undefined,
 )
-from runners.data import CheckError
-from runners.metrics import CLASSIFICATION, REGRESSION
-from runners.result import Metric, describe, judge, not_applicable
-from runners.thresholds import PerformanceThresholds
 
 OVERALL = [
     ("min_accuracy", "accuracy"), ("min_roc_auc", "roc_auc"), ("min_f1", "f1"), ("max_log_loss", "log_loss"),

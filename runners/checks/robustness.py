@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.spec.catalog_of_checks import RobustnessThresholds
+from engine.spec.check_result import judge
+from engine.spec.errors import CheckError
 from runners.base import Check, CheckContext, Outcome, is_categorical, register
-from runners.data import CheckError
-from runners.result import judge
-from runners.thresholds import RobustnessThresholds
 
 NOISE = 0.01
 REGRESSION_TOLERANCE = 0.1

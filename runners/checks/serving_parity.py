@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from engine.spec.catalog_of_checks import ServingParityThresholds
+from engine.spec.check_result import Metric, judge
+from engine.spec.errors import CheckError
 from runners.base import Check, CheckContext, Outcome, register
-from runners.data import CheckError, fetch
-from runners.result import Metric, judge
-from runners.thresholds import ServingParityThresholds
+from runners.data import fetch
 
 MAX_ROWS = 1000
 
@@ -141,11 +142,12 @@ class ServingParity(Check):
             offline["predict_proba"] = proba.astype(float)
         name = mlserver_name(ctx.spec.id)
         served: dict[str, np.ndarray] = {}
+        from engine.spec.settings import get_settings
         from runners.model_worker import SANDBOX_ENV, sandbox_plan
 
         plan = sandbox_plan(_needs())
         unconfined = _unconfined(plan)
-        if unconfined and os.environ.get(SANDBOX_ENV, "best-effort") == "require":
+        if unconfined and get_settings().model_sandbox == "require":
             raise CheckError(f"{SANDBOX_ENV}=require, but MLServer could not be confined here (no Landlock and no "
                              f"unprivileged user to switch to); refusing to serve {ctx.spec.id} {ctx.version}")
         with tempfile.TemporaryDirectory(prefix="govops-parity-") as tmp:

@@ -11,6 +11,8 @@ from engine.audit.timeline import audit_model, serving_at
 from engine.audit.trail import parse_date, parse_log, pr_number
 from tests.helpers.audit_helpers import IRIS, History, build_history, govops
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:

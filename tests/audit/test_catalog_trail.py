@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers.audit_helpers import IRIS, History, build_history, govops
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:

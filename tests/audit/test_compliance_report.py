@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers.audit_helpers import History, build_history, govops, rollout_note
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 WAIVERS = """waivers:
   - rule: GOV-THR-001
     model: lab/iris-species

@@ -87,7 +87,7 @@ def test_explain_a_denied_change_names_each_rule_its_line_and_data(shipped: tupl
     res = govops("-C", str(clone), "explain", head, IRIS)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(f"{IRIS}: DENIED")
-    assert "deny GOV-ART-004 at specs/lab/iris-species.yaml:39:7: version 1.1.0 is released" in res.stdout
+    assert "deny GOV-ART-004 at specs/lab/iris-species.yaml:40:7: version 1.1.0 is released" in res.stdout
     assert (f'path spec.versions[1].artifact = {{"sha256": "1{sha[1:]}", '
             '"uri": "artifacts/models/lab/iris-species/1.1.0/model.joblib"}') in res.stdout
     assert "GOV-ART-004" not in res.stdout.split("evaluated and passed")[1]

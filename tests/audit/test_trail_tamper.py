@@ -20,7 +20,8 @@ import pytest
 
 from tests.helpers.audit_helpers import IRIS, PROJECT, History, govops
 
-pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to sign notes")
+pytestmark = [pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to sign notes"),
+              pytest.mark.slow]  # real Git histories signed with real keys: over the fast set's budget
 
 
 def _key(path: Path) -> str:
@@ -432,9 +433,9 @@ def test_squash_and_rebase_merges_carry_the_evidence(trail: Trail, how: str) -> 
 
 
 def test_served_bytes_are_rehashed(trail: Trail, tmp_path: Path) -> None:
+    from engine.mlserver.local_serving import ServingPaths, write_json
     from engine.rollout.desired import load_desired
     from engine.rollout.materialise import stage_version
-    from engine.rollout.serving import ServingPaths, write_json
 
     paths = ServingPaths.for_repo(trail.path)
     paths.ensure()
@@ -784,9 +785,9 @@ def test_u2028_in_a_label_does_not_hide_a_signed_record(trail: Trail) -> None:
 
 def _served(h: Trail) -> tuple[Any, Any, Path]:
     """The merge's desired state materialised as the local target does, with its state.json."""
+    from engine.mlserver.local_serving import ServingPaths, write_json
     from engine.rollout.desired import load_desired
     from engine.rollout.materialise import stage_version
-    from engine.rollout.serving import ServingPaths, write_json
 
     desired = load_desired(h.path, h.shas["merge"])
     paths = ServingPaths.for_repo(h.path)
@@ -804,7 +805,7 @@ def _served(h: Trail) -> tuple[Any, Any, Path]:
 
 def _serve_refused(h: Trail) -> str:
     from engine.commands.serve import refuse_tampered
-    from engine.rollout.serving import ServingPaths
+    from engine.mlserver.local_serving import ServingPaths
     from engine.spec.errors import GovernanceFailure
 
     try:

@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers.audit_helpers import History, build_history, govops, rollout_note
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 
 def _verify(h: History, *extra: str) -> tuple[int, dict]:
     res = govops("-C", str(h.path), "verify", "--format", "json", *extra)

@@ -168,7 +168,7 @@ def test_duplicate_model_in_a_new_file_is_refused(repo: GitRepo) -> None:
     plan = plan_between(repo.path, "main", "feature")
     assert plan.entries == []
     dup = [d for d in plan.diagnostics if d.rule == "spec/duplicate-id"]
-    assert len(dup) == 1 and dup[0].file == "specs/lab/innocent.yaml" and dup[0].line == 6
+    assert len(dup) == 1 and dup[0].file == "specs/lab/innocent.yaml" and dup[0].line == 7
     assert TRIAGE in dup[0].message
     assert plan.head_specs["clinical/readmission-triage"].file == TRIAGE
 
@@ -179,7 +179,7 @@ def test_invalid_spec_at_head_is_a_diagnostic_not_a_removal(repo: GitRepo) -> No
     repo.commit("typo")
     plan = plan_between(repo.path, "main", "feature")
     assert plan.entries == []
-    assert [(d.file, d.line, d.severity) for d in plan.diagnostics][:1] == [(IRIS, 12, "error")]
+    assert [(d.file, d.line, d.severity) for d in plan.diagnostics][:1] == [(IRIS, 13, "error")]
 
 
 # --- bad input ------------------------------------------------------------------------------------------

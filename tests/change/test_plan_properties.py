@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from engine.change.plan import diff_specs
 from engine.spec.model import ModelSpec
 from engine.spec.workspace import load_workspace
 from tests.conftest import PROJECT
+
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
 
 CONFIG = load_workspace(PROJECT).config
 VERSIONS = ("1.0.0", "1.1.0", "2.0.0")

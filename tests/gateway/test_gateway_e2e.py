@@ -22,7 +22,7 @@ from engine.gateway.app import GatewayConfig, build_gateway
 from engine.gateway.auth import KeyStore, key_id
 from engine.gateway.predlog import PredictionLog, join_feedback, read_feedback, read_window
 from engine.gateway.routing import table_from_data
-from engine.gateway.server import notify_reload
+from engine.mlserver.local_serving import notify_reload
 from engine.mlserver.process import MLServerProcess
 from tests.helpers.gateway_helpers import (
     CLINICAL_KEY,

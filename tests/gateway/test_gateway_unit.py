@@ -22,9 +22,9 @@ from engine.gateway.predlog import (
     read_feedback,
     read_window,
 )
-from engine.gateway.routing import TableError, key_point, table_from_data
-from engine.gateway.v2 import PayloadError, parse_infer_request
-from engine.spec.errors import InputError
+from engine.gateway.routing import key_point, table_from_data
+from engine.gateway.v2 import parse_infer_request
+from engine.spec.errors import InputError, PayloadError, TableError
 
 U = "http://127.0.0.1:9"
 

@@ -2,7 +2,12 @@
 
 ``POST /api/v1/workflows/{ns}`` (create), ``GET /api/v1/workflows/{ns}`` (list with
 ``listOptions.labelSelector``), ``GET /api/v1/workflows/{ns}/{name}`` (get),
-``DELETE /api/v1/workflows/{ns}/{name}``, ``GET /artifacts/{ns}/{name}/{node}/{artifact}``.
+``DELETE /api/v1/workflows/{ns}/{name}``, ``GET /artifacts/{ns}/{name}/{node}/{artifact}``,
+``GET /api/v1/workflows/{ns}/{name}/log`` (newline-delimited ``{"result": {"content", "podName"}}``),
+``GET /api/v1/workflow-templates/{ns}[/{name}]`` and ``GET /api/v1/cron-workflows/{ns}[/{name}]``.
+A step with a ``templateRef`` runs the referenced template of an installed WorkflowTemplate
+(``install``); a reference to one that is not installed makes the workflow ``Error``, as Argo
+does. ``auth_status`` (401, 403) answers every request with that error.
 
 It "runs" a workflow the way Argo would prepare each check pod: it substitutes the DAG
 task's arguments into the container template's ``{{inputs.parameters.*}}``, applies
@@ -68,6 +73,15 @@ def substitute(text: str, params: dict[str, str]) -> str:
     return re.sub(r"\{\{([^}]*)\}\}", repl, text)
 
 
+def pod_name(workflow: str, node_name: str, template: str) -> str:
+    """Argo's v2 pod name: ``<workflow>-<template>-<fnv32a(node name)>`` (prefix cut to fit 253)."""
+    h = 0x811C9DC5
+    for byte in node_name.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    prefix = f"{workflow}-{template}"[: 253 - 10 - 1]
+    return f"{prefix}-{h}"
+
+
 def default_executor(argv: list[str]) -> tuple[int, bytes | None]:
     """A check that passes: the result document a runner would write for this argv."""
     args = argv[argv.index("runners") + 1:]  # python -I -m runners CHECK ...
@@ -95,7 +109,11 @@ class FakeArgo:
     delete_after_polls: int | None = None
     never_finish: bool = False
     head_sha_override: str | None = None
+    auth_status: int | None = None
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cron_workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    logs: dict[str, list[str]] = field(default_factory=dict)
     artifacts: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     argvs: list[list[str]] = field(default_factory=list)
@@ -104,6 +122,41 @@ class FakeArgo:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------ behaviour
+
+    def install(self, *docs: dict[str, Any]) -> None:
+        """``kubectl apply`` for WorkflowTemplates and CronWorkflows (stored as given)."""
+        for doc in docs:
+            doc = json.loads(json.dumps(doc))
+            store = self.templates if doc["kind"] == "WorkflowTemplate" else self.cron_workflows
+            store[doc["metadata"]["name"]] = doc
+
+    def named(self, store: dict[str, dict[str, Any]], kind: str, name: str | None) -> tuple[int, Any]:
+        if name is None:
+            return 200, {"metadata": {}, "items": list(store.values()) or None}
+        if name not in store:
+            return 404, {"code": 5, "message": f'{kind} "{name}" not found'}
+        return 200, store[name]
+
+    def workflow_logs(self, name: str, query: dict[str, str]) -> tuple[int, bytes]:
+        if name not in self.workflows:
+            return 404, json.dumps({"code": 5, "message": f'workflows.argoproj.io "{name}" not found'}).encode()
+        pod = query.get("podName")
+        lines = [
+            json.dumps({"result": {"content": line, "podName": p}})
+            for p, content in self.logs.items()
+            if p.startswith(name) and (not pod or p == pod)
+            for line in content
+        ]
+        return 200, ("\n".join(lines) + "\n").encode() if lines else b""
+
+    def _resolve(self, task: dict[str, Any], local: dict[str, Any]) -> dict[str, Any] | None:
+        ref = task.get("templateRef")
+        if not ref:
+            return local[task["template"]]
+        installed = self.templates.get(ref["name"])
+        if installed is None:
+            return None
+        return next((t for t in installed["spec"]["templates"] if t["name"] == ref["template"]), None)
 
     def create(self, ns: str, body: dict[str, Any]) -> tuple[int, Any]:
         if self.create_status != 200:
@@ -153,7 +206,12 @@ class FakeArgo:
         nodes: dict[str, Any] = {}
         failed = False
         for task in dag:
-            tmpl = templates[task["template"]]
+            resolved = self._resolve(task, templates)
+            if resolved is None:
+                ref = task["templateRef"]
+                wf["status"] = {"phase": "Error", "message": f'workflowtemplates.argoproj.io "{ref["name"]}" not found'}
+                return
+            tmpl = resolved
             params = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
             env = {e["name"]: "secret-from-k8s" for e in tmpl["container"].get("env", [])}
             argv = [k8s_expand(substitute(a, params), env) for a in tmpl["container"]["command"]]
@@ -162,6 +220,10 @@ class FakeArgo:
             code, result = self.executor(argv)
             parent = f"{name}-{zlib.crc32(task['name'].encode())}"
             child = f"{parent}-0"
+            tname = task.get("template") or task["templateRef"]["template"]
+            ref_field = {"templateRef": task["templateRef"]} if task.get("templateRef") else {"templateName": tname}
+            self.logs[pod_name(name, f"{name}.{task['name']}(0)", tname)] = [
+                f"running {argv[argv.index('runners') + 1]}", f"exit code {code}"]
             phase = "Succeeded" if code == 0 else "Failed"
             failed = failed or code != 0
             outputs: dict[str, Any] = {"exitCode": str(code)}
@@ -174,7 +236,7 @@ class FakeArgo:
                 "displayName": task["name"],
                 "type": "Retry",
                 "phase": phase,
-                "templateName": task["template"],
+                **ref_field,
                 "children": [child],
             }
             nodes[child] = {
@@ -183,7 +245,7 @@ class FakeArgo:
                 "displayName": f"{task['name']}(0)",
                 "type": "Pod",
                 "phase": phase,
-                "templateName": task["template"],
+                **ref_field,
                 "message": "" if code == 0 else f"Error (exit code {code})",
                 "outputs": outputs,
             }
@@ -204,6 +266,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _route(self, method: str, parts: list[str], query: dict[str, str], body: bytes) -> None:
+        fake = self.fake
+        if parts[:3] == ["api", "v1", "workflow-templates"] and len(parts) in (4, 5):
+            self._reply(*fake.named(fake.templates, "workflowtemplates.argoproj.io", (parts + [None])[4]))
+        elif parts[:3] == ["api", "v1", "cron-workflows"] and len(parts) in (4, 5):
+            self._reply(*fake.named(fake.cron_workflows, "cronworkflows.argoproj.io", (parts + [None])[4]))
+        elif parts[:3] == ["api", "v1", "workflows"] and len(parts) == 6 and parts[5] == "log":
+            status, data = fake.workflow_logs(parts[4], query)
+            self._reply(status, None, raw=data)
+        elif parts[:3] == ["api", "v1", "workflows"] and len(parts) == 4:
+            if method == "POST":
+                self._reply(*fake.create(parts[3], json.loads(body)))
+            else:
+                self._reply(*fake.list(parts[3], query.get("listOptions.labelSelector")))
+        elif parts[:3] == ["api", "v1", "workflows"] and len(parts) == 5:
+            if method == "DELETE":
+                fake.workflows.pop(parts[4], None)
+                self._reply(200, {})
+            else:
+                self._reply(*fake.get(parts[3], parts[4]))
+        elif parts[0] == "artifacts" and len(parts) == 5:
+            art = fake.artifacts.get((parts[2], parts[3], parts[4]))
+            if art is None:
+                self._reply(404, {"code": 5, "message": "artifact not found"})
+            else:
+                self._reply(200, None, raw=art)
+        else:
+            self._reply(404, {"code": 5, "message": f"no route {'/'.join(parts)}"})
+
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -220,26 +311,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "body": json.loads(body) if body else None,
                 }
             )
-            parts = url.path.strip("/").split("/")
-            if parts[:3] == ["api", "v1", "workflows"] and len(parts) == 4:
-                if method == "POST":
-                    self._reply(*fake.create(parts[3], json.loads(body)))
-                else:
-                    self._reply(*fake.list(parts[3], query.get("listOptions.labelSelector")))
-            elif parts[:3] == ["api", "v1", "workflows"] and len(parts) == 5:
-                if method == "DELETE":
-                    fake.workflows.pop(parts[4], None)
-                    self._reply(200, {})
-                else:
-                    self._reply(*fake.get(parts[3], parts[4]))
-            elif parts[0] == "artifacts" and len(parts) == 5:
-                data = fake.artifacts.get((parts[2], parts[3], parts[4]))
-                if data is None:
-                    self._reply(404, {"code": 5, "message": "artifact not found"})
-                else:
-                    self._reply(200, None, raw=data)
-            else:
-                self._reply(404, {"code": 5, "message": f"no route {url.path}"})
+            if fake.auth_status is not None:
+                message = "token not valid" if fake.auth_status == 401 else "forbidden: RBAC denies this"
+                self._reply(fake.auth_status, {"code": 16 if fake.auth_status == 401 else 7, "message": message})
+                return
+            self._route(method, url.path.strip("/").split("/"), query, body)
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET")

@@ -257,7 +257,7 @@ def test_a_sender_exception_fails_one_delivery_never_the_pass(env) -> None:
 
 def test_channel_secrets_are_scoped_to_the_tenant(tmp_path: Path) -> None:
     """#8: a lab spec named clinical's Slack hook and PagerDuty key, or an internal URL from the environment."""
-    from engine.monitoring.alerts.secrets import ForbiddenSecret
+    from engine.spec.errors import ForbiddenSecret
 
     store = SecretStore(tmp_path, None, env={"SLACK_WEBHOOK_LAB": "https://lab", "SLACK_WEBHOOK_CLINICAL":
                                              "https://clinical", "GOVOPS_OPA_URL": "http://opa.internal/v1"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.monitoring.kpi import KpiError, columns_used, evaluate
+from engine.monitoring.kpi import columns_used, evaluate
+from engine.spec.errors import KpiError
 
 COLS = {
     "prediction": np.array([1.0, 0.0, 1.0, 1.0]),

@@ -66,7 +66,7 @@ def test_anomaly_range_missing_unseen_and_outliers(spec: ModelSpec) -> None:
     bmi[:3] = np.nan
     sex = np.array(["1"] * 95 + ["3"] * 5, dtype=object)
     t = table(**{"in.age": age.tolist(), "in.bmi": bmi.tolist(), "in.sex": sex.tolist()})
-    from engine.monitoring.profile import Profile, numeric_profile
+    from engine.validation.profile import Profile, numeric_profile
 
     prof = Profile(SPEC_ID, "1.1.0", "classification", 100,
                    {"age": numeric_profile(np.random.default_rng(0).normal(50, 10, 1000))})

@@ -17,10 +17,10 @@ import pytest
 
 from engine.monitoring.kinds import drift
 from engine.monitoring.kinds.base import KindContext
-from engine.monitoring.profile import Profile, numeric_profile
-from engine.monitoring.sketch import NumericSketch, numeric_reference, psi
 from engine.monitoring.window import Window
 from engine.spec.workspace import load_workspace
+from engine.statistics.sketch import NumericSketch, numeric_reference, psi
+from engine.validation.profile import Profile, numeric_profile
 from tests.conftest import PROJECT
 
 SPEC_ID = "clinical/readmission-triage"

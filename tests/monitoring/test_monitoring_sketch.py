@@ -10,15 +10,9 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 
-from engine.monitoring.profile import (
-    Profile,
-    compute_profile,
-    ensure_profile,
-    load_profile,
-    store_beside_results,
-    stored_path,
-)
-from engine.monitoring.sketch import (
+from engine.spec.errors import InputError
+from engine.statistics.drift import psi_sorted
+from engine.statistics.sketch import (
     CategoricalSketch,
     NumericSketch,
     category_keys,
@@ -27,8 +21,14 @@ from engine.monitoring.sketch import (
     numeric_reference,
     psi,
 )
-from engine.spec.errors import InputError
-from runners.stats import psi_sorted
+from engine.validation.profile import (
+    Profile,
+    compute_profile,
+    ensure_profile,
+    load_profile,
+    store_beside_results,
+    stored_path,
+)
 from tests.conftest import copy_example_repo
 
 
@@ -89,6 +89,7 @@ def test_js_matches_scipy() -> None:
     assert cats  # every category of both sides is compared
 
 
+@pytest.mark.slow
 def test_profile_of_a_real_version_is_small_and_roundtrips(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo", git=False)
     from engine.spec.workspace import load_workspace

@@ -24,7 +24,7 @@ from sklearn.svm import LinearSVC
 from engine.cli import main
 from engine.monitoring.measure import Measured, bounded
 from engine.monitoring.state import read_health
-from runners.result import SCHEMA_FILE, Metric, document_passes, judge, not_applicable, status_of
+from engine.spec.check_result import SCHEMA_FILE, Metric, document_passes, judge, not_applicable, status_of
 from runners.runner import run_check
 from tests.conftest import copy_example_repo, govops, run_git
 from tests.helpers.alert_receivers import HttpReceivers, SmtpReceiver
@@ -59,6 +59,7 @@ def lr(frame: pd.DataFrame) -> LogisticRegression:
 
 # --- validation: a thresholded metric that cannot be computed fails, with the reason ---------------
 
+@pytest.mark.slow
 def test_roc_auc_without_probabilities_fails_the_check_with_the_reason(tmp_path, data):
     ref, ev = data
     root, spec = write_repo(tmp_path, ref, ev, {"2.0.0": svc(ref)})
@@ -73,6 +74,7 @@ def test_roc_auc_without_probabilities_fails_the_check_with_the_reason(tmp_path,
     assert not document_passes(doc)
 
 
+@pytest.mark.slow
 def test_roc_auc_on_one_class_of_labels_fails_with_the_reason(tmp_path, data):
     ref, ev = data
     root, spec = write_repo(tmp_path, ref, ev[ev["y"] == 1], {"2.0.0": lr(ref)})
@@ -82,6 +84,7 @@ def test_roc_auc_on_one_class_of_labels_fails_with_the_reason(tmp_path, data):
     assert auc["note"] == "could not be computed: the labels hold one class only (1)"
 
 
+@pytest.mark.slow
 def test_unthresholded_unknown_metric_does_not_gate(tmp_path, data):
     ref, ev = data
     root, spec = write_repo(tmp_path, ref, ev, {"2.0.0": svc(ref)})
@@ -91,6 +94,7 @@ def test_unthresholded_unknown_metric_does_not_gate(tmp_path, data):
     assert auc["value"] is None and auc["threshold"] is None and auc["passed"] is None
 
 
+@pytest.mark.slow
 def test_regression_model_with_classification_thresholds_is_not_applicable(tmp_path):
     rng = np.random.default_rng(5)
 
@@ -115,6 +119,7 @@ def test_regression_model_with_classification_thresholds_is_not_applicable(tmp_p
     assert document_passes(doc)
 
 
+@pytest.mark.slow
 def test_single_class_slice_is_judged_not_skipped(tmp_path, data):
     """A slice holding one class still has an accuracy: it is judged like any other (no unknown)."""
     ref, ev = data
@@ -132,6 +137,7 @@ def test_single_class_slice_is_judged_not_skipped(tmp_path, data):
     assert gap["passed"] in (True, False) and gap["value"] is not None
 
 
+@pytest.mark.slow
 def test_slice_whose_metric_is_undefined_fails_the_gap_with_the_reason(tmp_path):
     """Regression R^2 on a one-row slice (the spec allows slices of 1 row): the gap fails closed."""
     rng = np.random.default_rng(6)
@@ -158,6 +164,7 @@ def test_slice_whose_metric_is_undefined_fails_the_gap_with_the_reason(tmp_path)
     assert metric(r, "slice_gap", "region=north")["passed"] is True  # the computable slice is still judged
 
 
+@pytest.mark.slow
 def test_disparate_impact_without_positive_predictions_fails(tmp_path, data):
     """A model that never predicts the positive class: the ratio of positive rates is 0/0, not 'fair'."""
     ref, ev = data
@@ -171,6 +178,7 @@ def test_disparate_impact_without_positive_predictions_fails(tmp_path, data):
     assert metric(r, "demographic_parity_diff", "group")["passed"] is True
 
 
+@pytest.mark.slow
 def test_champion_comparison_cannot_be_dodged_by_losing_probabilities(tmp_path, data):
     """The champion has a ROC AUC, the candidate none: the roc_auc degradation fails instead of vanishing."""
     ref, ev = data

@@ -32,6 +32,8 @@ from engine.policy.library import PolicyLibrary
 from engine.policy.regopy_backend import RegopyBackend
 from engine.policy.regopy_input import set_input
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 BOUNDED = settings(max_examples=120, deadline=None, derandomize=True,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

@@ -28,6 +28,7 @@ def repo(tmp_path: Path) -> Path:
     return copy_example_repo(tmp_path / "repo", git=False)
 
 
+@pytest.mark.slow
 def test_examples_pass_the_default_library_on_recheck(repo: Path) -> None:
     res = govops("-C", str(repo), "check", "--all", "--format", "json", env=_env())
     assert res.returncode == 0, res.stderr + res.stdout
@@ -37,6 +38,7 @@ def test_examples_pass_the_default_library_on_recheck(repo: Path) -> None:
     assert [v for v in doc["violations"] if v["severity"] == "error"] == []
 
 
+@pytest.mark.slow
 def test_deny_maps_to_file_line_and_exit_1(repo: Path) -> None:
     spec = repo / "specs/clinical/readmission-triage.yaml"
     text = spec.read_text()
@@ -64,6 +66,7 @@ def test_deny_maps_to_file_line_and_exit_1(repo: Path) -> None:
     assert f"::error file=specs/clinical/readmission-triage.yaml,line={line}," in gh.stdout
 
 
+@pytest.mark.slow
 def test_sarif_is_valid_2_1_0_with_physical_locations(repo: Path, tmp_path: Path) -> None:
     spec = repo / "specs/lab/digit-reader.yaml"
     text = spec.read_text()
@@ -82,6 +85,7 @@ def test_sarif_is_valid_2_1_0_with_physical_locations(repo: Path, tmp_path: Path
     assert all(r["ruleId"] in rule_ids for r in results)
 
 
+@pytest.mark.slow
 def test_policy_input_is_exactly_what_is_evaluated_and_matches_schema(repo: Path) -> None:
     res = govops("-C", str(repo), "policy", "input", "--all", env=_env(GOVOPS_NOW="2026-11-01T00:00:00Z"))
     assert res.returncode == 0, res.stderr
@@ -98,6 +102,7 @@ def test_policy_input_is_exactly_what_is_evaluated_and_matches_schema(repo: Path
     assert freeze["name"] == "year-end-close" and freeze["start_ns"] == 1798070400000000000
 
 
+@pytest.mark.slow
 def test_context_flags_reach_the_policy(repo: Path) -> None:
     args = ["-C", str(repo), "policy", "input", "clinical/readmission-triage", "--author", "dana.ds",
             "--approved-by", "rita.risk:risk", "--label", "urgent"]
@@ -106,6 +111,7 @@ def test_context_flags_reach_the_policy(repo: Path) -> None:
     assert docs[0]["input"]["context"]["labels"] == ["urgent"]
 
 
+@pytest.mark.slow
 def test_decisions_are_cached_by_policy_and_input_digest(repo: Path) -> None:
     cache = repo.with_name("cache")
     settings = Settings(now="2026-11-01T00:00:00+00:00", cache_dir=str(cache))
@@ -126,6 +132,7 @@ def test_decisions_are_cached_by_policy_and_input_digest(repo: Path) -> None:
     assert rec["path"] == "govops/main" and rec["backend"] == "regopy" and len(rec["input_digest"]) == 64
 
 
+@pytest.mark.slow
 def test_rego_syntax_error_reports_rego_file_line(repo: Path) -> None:
     path = repo / "policies/artifacts.rego"
     lines = path.read_text().splitlines()
@@ -248,6 +255,7 @@ def test_policy_test_runs_every_rego_unit_test() -> None:
         assert sources.count(f'"{rule}" in') > sources.count(f'not "{rule}" in'), f"{rule} has no firing test"
 
 
+@pytest.mark.slow
 def test_policy_test_reports_a_failing_test(repo: Path) -> None:
     (repo / "policies/zz_test.rego").write_text(
         "package govops.zz_test\n\nimport data.govops.fixtures_test as f\nimport rego.v1\n\n"
@@ -258,6 +266,7 @@ def test_policy_test_reports_a_failing_test(repo: Path) -> None:
     assert "policies/zz_test.rego:6: data.govops.zz_test.test_expected_to_fail: FAIL" in res.stdout
 
 
+@pytest.mark.slow
 def test_change_between_refs_uses_the_plan_and_context(example_repo: Path) -> None:
     from tests.conftest import run_git
 
@@ -282,6 +291,7 @@ def test_change_between_refs_uses_the_plan_and_context(example_repo: Path) -> No
     assert {"GOV-TEN-003", "GOV-TEN-004", "GOV-APP-001", "GOV-TRF-002"} <= rules
 
 
+@pytest.mark.slow
 def test_change_check_after_a_recheck_of_main_with_default_caches(example_repo: Path) -> None:
     """Regression: a re-check of main, then a change check in the same repository (caches on, as users run it).
 
@@ -303,6 +313,7 @@ def test_change_check_after_a_recheck_of_main_with_default_caches(example_repo: 
     assert {"GOV-APP-001", "GOV-APP-002"} <= rules
 
 
+@pytest.mark.slow
 def test_removing_a_model_needs_the_approvals_its_tier_demands(example_repo: Path) -> None:
     """Deleting a spec takes a serving model out of service at merge: it is a change the policy judges."""
     from tests.conftest import run_git

@@ -71,6 +71,7 @@ def _compact_decisions(case_list: list[tuple[str, str, set[str]]]) -> list[dict[
     return [d for d in out if d is not None]
 
 
+@pytest.mark.slow
 def test_compact_and_full_inputs_decide_identically_on_every_case(cases: list) -> None:  # noqa: F811
     full = _full_decisions(cases)
     small = _compact_decisions(cases)
@@ -206,6 +207,7 @@ def test_compile_error_surfaces_from_a_prestarted_backend(tmp_path: Path) -> Non
     assert "does not compile" in err.value.message
 
 
+@pytest.mark.slow
 def test_run_check_sends_compact_inputs_and_records_the_policy_revision(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,6 +41,8 @@ from engine.policy.testing import run_tests
 from engine.spec.settings import Settings
 from tests.conftest import PROJECT, copy_example_repo
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 # an `opa` binary, where one is installed (nothing downloads it: no registry ships it)
 _VENV_OPA = Path(sys.executable).parent / "opa"
 OPA = shutil.which("opa") or (str(_VENV_OPA) if os.access(_VENV_OPA, os.X_OK) else None)

@@ -22,10 +22,11 @@ import pytest
 from engine.cli import main as cli_main
 from engine.policy.backend import check_result
 from engine.policy.errors import PolicyError, PolicyInputError
-from engine.policy.exact import MalformedOutput, inexact_number, inexact_string, loads_strict, rego_json
+from engine.policy.exact import inexact_number, inexact_string, loads_strict, rego_json
 from engine.policy.library import PolicyLibrary, load_library
 from engine.policy.opa_backend import OpaBackend
 from engine.policy.regopy_backend import RegopyBackend, _value
+from engine.spec.errors import MalformedOutput
 from tests.conftest import copy_example_repo, run_git
 
 FORGED = 'z"}],"deny":[],"x":[{"m":"'
@@ -163,6 +164,7 @@ def echo_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegopyBac
 
 @pytest.mark.parametrize("as_text", [False, True], ids=["built", "text"])
 @pytest.mark.parametrize("ascii_json", [True, False], ids=["ascii-json", "utf8-json"])
+@pytest.mark.slow
 def test_every_string_reaches_regopy_and_comes_back_exactly(
     echo_backend: RegopyBackend, as_text: bool, ascii_json: bool
 ) -> None:
@@ -232,6 +234,7 @@ def _check(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple
     return rc, json.loads(out.out)
 
 
+@pytest.mark.slow
 def test_regopy_hands_each_string_to_the_real_library_exactly(canary_repo: Path, capsys: Any, cli_env: None) -> None:
     """NUL and a 1 MiB author (which argv cannot carry) through the published input and the default policies."""
     rc = cli_main(["-C", str(canary_repo), "policy", "input", "clinical/readmission-triage", "--base", "main",
@@ -276,6 +279,7 @@ def test_a_forged_file_name_in_a_pr_still_denies(
 
 
 @pytest.mark.parametrize("author", list(CLI_STRINGS.values()), ids=list(CLI_STRINGS))
+@pytest.mark.slow
 def test_an_author_string_is_judged_as_typed(canary_repo: Path, capsys: Any, cli_env: None, author: str) -> None:
     rc, doc = _check(canary_repo, capsys, "--author", author)
     assert rc == 1

@@ -39,6 +39,7 @@ def _findings(out: Any) -> list[tuple[str, str, int, int, str | None]]:
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "worker-processes"])
+@pytest.mark.slow
 def test_recheck_of_every_model_matches_the_scope_path(
     repo: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,6 +59,7 @@ def test_recheck_of_every_model_matches_the_scope_path(
     assert every.inputs == [] and len(named.inputs) == 6  # the re-check path never holds every document
 
 
+@pytest.mark.slow
 def test_decisions_cached_by_one_path_are_reused_by_the_other(repo: Path) -> None:
     settings = Settings(now=NOW)
     first = run_check(repo, all_models=True, settings=settings)
@@ -96,6 +98,7 @@ def test_direct_reads_finds_what_the_compact_form_would_hide() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_a_rule_reading_the_config_directly_gets_full_inputs(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,6 +124,7 @@ def test_a_rule_reading_the_config_directly_gets_full_inputs(
     )
 
 
+@pytest.mark.slow
 def test_the_prestarted_backend_is_the_one_that_decides(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The backend compiled beside spec loading is taken when its run documents match (compared by digest)."""
     from engine.policy import check as driver

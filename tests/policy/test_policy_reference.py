@@ -26,6 +26,8 @@ from engine.policy.reference import (
 from engine.spec.errors import EXIT_GOVERNANCE, EXIT_INPUT
 from tests.conftest import PROJECT, copy_example_repo, govops
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 REFERENCE, WHY = open_reference("auto")
 needs_reference = pytest.mark.skipif(REFERENCE is None, reason=f"the reference leg needs OPA's Go engine: {WHY}")
 

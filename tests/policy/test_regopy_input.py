@@ -32,6 +32,7 @@ def _query(interp: Any, bundle: Any, entrypoint: str) -> Any:
         rs.rego_free_output(out)
 
 
+@pytest.mark.slow
 def test_every_conformance_case_decides_the_same_built_or_as_text(cases: list) -> None:  # noqa: F811
     interp = Interpreter()
     interp.strict_built_in_errors = True

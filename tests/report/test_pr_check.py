@@ -57,6 +57,7 @@ def loosen_roc_auc(repo: GitRepo) -> None:
     repo.replace(TRIAGE, "thresholds: {min_roc_auc: 0.78}", "thresholds: {min_roc_auc: 0.76}")
 
 
+@pytest.mark.slow
 def test_loosening_a_high_tier_threshold_needs_risk_approval(tmp_path, gh, monkeypatch, capsys) -> None:
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)
     summary = actions_env(monkeypatch, tmp_path, gh, base, head)
@@ -68,19 +69,21 @@ def test_loosening_a_high_tier_threshold_needs_risk_approval(tmp_path, gh, monke
     assert rc == 1
     line = next(x for x in out.splitlines() if "GOV-THR-003" in x)
     assert line == (
-        f"::error file={TRIAGE},line=98,col=22,title=GOV-THR-003::this change loosens performance.min_roc_auc "
+        f"::error file={TRIAGE},line=99,col=22,title=GOV-THR-003::this change loosens performance.min_roc_auc "
         "(0.78 -> 0.76); a change may tighten thresholds, never loosen them, unless the risk group approves"
     )
-    assert any(x.startswith(f"::error file={TRIAGE},line=12,col=3,title=GOV-APP-002::") for x in out.splitlines())
+    assert any(x.startswith(f"::error file={TRIAGE},line=13,col=3,title=GOV-APP-002::") for x in out.splitlines())
     statuses = gh.statuses()
     assert [(s["context"], s["state"]) for s in statuses] == [("govops/policy", "pending"),
                                                              ("govops/policy", "failure")]
     assert statuses[1]["description"].startswith("2 violation(s): ")
     assert "GOV-THR-003 clinical/readmission-triage" in statuses[1]["description"]
     assert all(s["target_url"] == RUN_URL and len(s["description"]) <= 140 for s in statuses)
-    assert {r.path for r in gh.requests if r.method == "POST"} == {f"/repos/acme/models/statuses/{head}"}
+    # (this token may not create check runs: statuses are the fallback; check runs: test_check_runs.py)
+    sent = gh.without_checks_and_comments()
+    assert {r.path for r in sent if r.method == "POST"} == {f"/repos/acme/models/statuses/{head}"}
     # pending is posted first; the reviews are read before the verdict is posted
-    assert [r.path.rsplit("/", 1)[-1] if r.method == "GET" else r.method for r in gh.requests] == [
+    assert [r.path.rsplit("/", 1)[-1] if r.method == "GET" else r.method for r in sent] == [
         "POST", "reviews", "POST"]
     text = summary.read_text()
     assert "## govops pr-check: ❌ failed" in text and "`GOV-THR-003`" in text
@@ -103,6 +106,7 @@ def test_loosening_a_high_tier_threshold_needs_risk_approval(tmp_path, gh, monke
     assert TOKEN not in out
 
 
+@pytest.mark.slow
 def test_flags_instead_of_github(tmp_path, monkeypatch, capsys) -> None:
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)
     for k in ("GITHUB_ACTIONS", "GITHUB_EVENT_PATH", "GITHUB_TOKEN", "GITHUB_STEP_SUMMARY", "GITHUB_REPOSITORY"):
@@ -166,7 +170,7 @@ def test_github_api_errors_exit_2_without_the_token(tmp_path, gh, monkeypatch, c
     captured = capsys.readouterr()
     assert message in captured.err
     assert TOKEN not in captured.err + captured.out
-    posts = [r for r in gh.requests if r.method == "POST"]
+    posts = [r for r in gh.without_checks_and_comments() if r.method == "POST"]
     assert len(posts) == (5 if answer.status == 500 else 1)
 
 

@@ -79,9 +79,10 @@ def test_workflow_run_reports_on_the_runs_head_with_the_pr_from_the_api(tmp_path
         ("govops/beverages/wine-cultivar/data_quality", "success"),
         ("govops/validation", "success"),
     ]
-    assert {r.path for r in gh.requests if r.method == "POST"} == {f"/repos/acme/models/statuses/{head}"}
+    sent = gh.without_checks_and_comments()  # this token may not create check runs: statuses
+    assert {r.path for r in sent if r.method == "POST"} == {f"/repos/acme/models/statuses/{head}"}
     # read once for both contexts (one view of the PR), then its reviews
-    assert [r.path for r in gh.requests if r.method == "GET"] == ["/repos/acme/models/pulls/7",
+    assert [r.path for r in sent if r.method == "GET"] == ["/repos/acme/models/pulls/7",
                                                                   "/repos/acme/models/pulls/7/reviews"]
     ctx = json.loads((out / "pr-check.json").read_text())["context"]
     assert (ctx["author"], ctx["pr_number"], ctx["head_sha"], ctx["event"]) == ("ivan.ds", 7, head, "workflow_run")
@@ -114,6 +115,7 @@ def edit_wine_and_the_workflow(repo: GitRepo) -> None:
 
 
 @pytest.mark.parametrize("event", ["workflow_run", "pull_request"])
+@pytest.mark.slow
 def test_results_from_a_run_of_a_pr_that_edits_github_are_not_trusted(tmp_path, gh, monkeypatch, capsys,
                                                                        event) -> None:
     repo, head, tasks, results = report_side(tmp_path, gh, monkeypatch, edit_wine_and_the_workflow)
@@ -141,6 +143,7 @@ def test_results_from_a_run_of_a_pr_that_edits_github_are_not_trusted(tmp_path, 
     assert all(r["metrics"] == [] for r in handed)  # nothing of the forged documents is kept
 
 
+@pytest.mark.slow
 def test_without_risk_approval_the_workflow_edit_is_also_denied(tmp_path, gh, monkeypatch, capsys) -> None:
     repo, _, _, results = report_side(tmp_path, gh, monkeypatch, edit_wine_and_the_workflow)
     rc = main(["-C", str(repo.path), "pr-check", "--validation-results", str(results)])

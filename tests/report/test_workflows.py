@@ -42,7 +42,7 @@ def test_valid_against_the_workflow_schema(schema: dict, name: str) -> None:
 def test_schema_catches_a_broken_workflow(schema: dict) -> None:
     validator = jsonschema.validators.validator_for(schema)(schema)
     broken = load(WORKFLOWS / "govops-pr-report.yml")
-    broken["jobs"]["report"]["permissions"]["statuses"] = "admin"
+    broken["jobs"]["report"]["permissions"]["checks"] = "admin"
     assert list(validator.iter_errors(broken))
 
 
@@ -66,9 +66,10 @@ def test_least_privilege_permissions() -> None:
     assert report["permissions"] == {}
     assert set(report["jobs"]) == {"report"}
     # contents: write only to push the evidence note (refs/notes/govops-evidence); actions: read for the
-    # validation run's artifact; the job runs nothing of the PR
+    # validation run's artifact; checks: write for the check runs, pull-requests: write for the one summary
+    # comment (no statuses: write: GITHUB_TOKEN can create check runs); the job runs nothing of the PR
     assert report["jobs"]["report"]["permissions"] == {
-        "contents": "write", "statuses": "write", "pull-requests": "read", "actions": "read"}
+        "contents": "write", "checks": "write", "pull-requests": "write", "actions": "read"}
     rollout = load(WORKFLOWS / "govops-rollout.yml")
     assert rollout["permissions"] == {}
     assert rollout["jobs"]["rollout"]["permissions"] == {"contents": "write"}

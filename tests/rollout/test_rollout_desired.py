@@ -77,7 +77,7 @@ def test_an_invalid_spec_at_the_ref_is_an_input_error_with_its_location(repo):
     commit(repo, "bad task")
     with pytest.raises(InputError) as err:
         load_desired(repo, "HEAD")
-    assert err.value.file == "specs/lab/iris-species.yaml" and err.value.line == 12
+    assert err.value.file == "specs/lab/iris-species.yaml" and err.value.line == 13
 
 
 def test_plan_orders_loads_routes_then_unloads(repo):

@@ -25,8 +25,9 @@ import requests
 from engine.audit.ledger import read_ledger
 from engine.cli import main
 from engine.mlserver.client import MLServerClient
+from engine.mlserver.local_serving import ServingPaths, read_server
 from engine.rollout.desired import load_desired
-from engine.rollout.serving import ServingPaths, read_server, stop_server
+from engine.rollout.serving import stop_server
 from engine.rollout.targets.local import LocalTarget
 from tests.helpers.rollout_repo import PROJECT, add_version, commit, git, make_repo, set_deployment
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from engine.change.context import from_event_file
-from engine.spec.errors import InputError
+from engine.spec.errors import CheckError, InputError, RefusedInput
 from engine.spec.limits import LimitError, json_depth_problem, read_capped
 from engine.spec.loader import YamlError, parse_yaml
 from engine.spec.model import DataRef
-from runners.data import CheckError, DataLoader, RefusedInput, read_bytes
+from runners.data import DataLoader, read_bytes
 from tests.conftest import PROJECT, copy_example_repo
 
 IRIS = (PROJECT / "specs/lab/iris-species.yaml").read_text()
@@ -93,6 +93,7 @@ def test_fifo_as_evaluation_data_is_a_lint_error(tmp_path: Path) -> None:
     assert "it is a FIFO (named pipe); only regular files are read" in result.stdout
 
 
+@pytest.mark.slow
 def test_data_file_over_the_govops_yaml_cap_is_a_lint_error(tmp_path: Path) -> None:
     root = _repo(tmp_path, IRIS, config_extra="limits:\n  maxDataBytes: 800\n")
     result = _lint(root)
@@ -104,6 +105,7 @@ def test_data_file_over_the_govops_yaml_cap_is_a_lint_error(tmp_path: Path) -> N
     assert "over the 800 bytes limit (raise limits.maxDataBytes in govops.yaml)" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_examples_fit_the_default_cap(tmp_path: Path) -> None:
     root = _repo(tmp_path, IRIS)
     result = _lint(root)
@@ -198,6 +200,7 @@ def test_comment_first_deep_nesting_is_refused(tmp_path: Path) -> None:
     ],
     ids=["comment", "hash-in-key", "quote-in-plain", "block-sequence", "indentation", "ruamel-fallback"],
 )
+@pytest.mark.slow
 def test_depth_cannot_be_hidden(text: str) -> None:
     with pytest.raises(YamlError, match="nesting deeper than 32 levels"):
         parse_yaml(text, "deep.yaml")
@@ -221,6 +224,7 @@ def test_explicit_tag_with_a_bad_value_is_an_error_not_a_traceback() -> None:
         parse_yaml("a: !!int abc\n", "t.yaml")
 
 
+@pytest.mark.slow
 def test_a_spec_that_is_a_symlink_to_dev_zero_is_refused(tmp_path: Path) -> None:
     root = _repo(tmp_path, IRIS)
     (root / "specs" / "lab" / "zero.yaml").symlink_to("/dev/zero")
@@ -243,6 +247,7 @@ def test_deep_event_payload_is_an_input_error_not_a_recursion_error(tmp_path: Pa
     )
 
 
+@pytest.mark.slow
 def test_deep_event_payload_exits_2_in_pr_check(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo")
     event = tmp_path / "event.json"
@@ -290,6 +295,7 @@ def _with_kpi(expression: str) -> str:
         ("__import__('os')", "unknown function '__import__'"),
     ],
 )
+@pytest.mark.slow
 def test_kpi_expression_is_checked_at_lint(tmp_path: Path, expression: str, message: str) -> None:
     text = _with_kpi(expression)
     root = _repo(tmp_path, text)
@@ -301,6 +307,7 @@ def test_kpi_expression_is_checked_at_lint(tmp_path: Path, expression: str, mess
     assert "[spec/bad-kpi]" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_valid_kpi_passes_lint(tmp_path: Path) -> None:
     root = _repo(tmp_path, _with_kpi("rate(in.petal_length > 2 and prediction == 1)"))
     result = _lint(root)
@@ -321,6 +328,7 @@ def test_a_valid_kpi_passes_lint(tmp_path: Path) -> None:
     ],
     ids=["threshold", "feature-bound", "weight", "claimed-metric"],
 )
+@pytest.mark.slow
 def test_nan_and_infinity_are_lint_errors(tmp_path: Path, old: str, new: str, where: str, got: str) -> None:
     text = IRIS.replace(old, new, 1)
     root = _repo(tmp_path, text)
@@ -331,6 +339,7 @@ def test_nan_and_infinity_are_lint_errors(tmp_path: Path, old: str, new: str, wh
     assert f"{where}: must be a finite number (got {got})" in result.stdout
 
 
+@pytest.mark.slow
 def test_integer_beyond_64_bits_is_a_lint_error(tmp_path: Path) -> None:
     text = IRIS.replace("categories: [0, 1, 2]", "categories: [0, 1, 99999999999999999999999]", 1)
     root = _repo(tmp_path, text)
@@ -341,6 +350,7 @@ def test_integer_beyond_64_bits_is_a_lint_error(tmp_path: Path) -> None:
     assert "an integer beyond 64 bits cannot reach a policy" in result.stdout
 
 
+@pytest.mark.slow
 def test_nan_in_govops_yaml_is_a_lint_error(tmp_path: Path) -> None:
     root = _repo(tmp_path, IRIS)
     cfg = root / "govops.yaml"
@@ -370,6 +380,7 @@ def _waiver(i: int) -> str:
     )
 
 
+@pytest.mark.slow
 def test_oversized_waivers_file_is_refused(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo", git=False)
     (repo / "policies" / "waivers.yaml").write_text("waivers:\n" + "# padding\n" * 120_000)
@@ -378,6 +389,7 @@ def test_oversized_waivers_file_is_refused(tmp_path: Path) -> None:
     assert "policies/waivers.yaml:1:1: error: file is 1.1 MiB; waivers.yaml may be at most 1.0 MiB" in result.stderr
 
 
+@pytest.mark.slow
 def test_too_many_waivers_are_refused(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo", git=False)
     (repo / "policies" / "waivers.yaml").write_text("waivers:\n" + "".join(_waiver(i) for i in range(1001)))
@@ -386,6 +398,7 @@ def test_too_many_waivers_are_refused(tmp_path: Path) -> None:
     assert "policies/waivers.yaml:1:1: error: 1001 waivers; at most 1000 may be declared" in result.stderr
 
 
+@pytest.mark.slow
 def test_too_many_policy_files_are_refused_before_reading(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo", git=False)
     for i in range(501):
@@ -395,6 +408,7 @@ def test_too_many_policy_files_are_refused_before_reading(tmp_path: Path) -> Non
     assert "policies: error: 5" in result.stderr and "a policy library may have at most 500" in result.stderr
 
 
+@pytest.mark.slow
 def test_oversized_policy_library_is_refused(tmp_path: Path) -> None:
     repo = copy_example_repo(tmp_path / "repo", git=False)
     (repo / "policies" / "huge.rego").write_text("package govops.huge\n" + "# pad\n" * 3_000_000)

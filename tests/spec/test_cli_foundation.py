@@ -28,6 +28,7 @@ def test_unknown_flag_is_a_usage_error():
     assert "unrecognized arguments" in result.stderr
 
 
+@pytest.mark.slow
 def test_catalog_json_interface(project_root):
     result = govops("catalog", "--format", "json", cwd=project_root)
     assert result.returncode == 0, result.stderr
@@ -50,6 +51,7 @@ def test_catalog_json_interface(project_root):
     assert len(tenants) >= 3
 
 
+@pytest.mark.slow
 def test_catalog_text(project_root):
     result = govops("catalog", cwd=project_root)
     assert re.search(r"^clinical/readmission-triage +high +1\.1\.0 ", result.stdout, re.M)
@@ -70,6 +72,7 @@ def test_init_scaffolds_a_repo_that_lints(tmp_path):
     assert [m["id"] for m in catalog["models"]] == ["example/iris-species"]
 
 
+@pytest.mark.slow
 def test_init_refuses_a_non_empty_directory(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     result = govops("init", str(tmp_path))
@@ -78,6 +81,7 @@ def test_init_refuses_a_non_empty_directory(tmp_path):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_schema_command_prints_model_schema():
     doc = json.loads(govops("schema").stdout)
     assert doc["title"] == "ModelSpec"
@@ -122,6 +126,7 @@ def test_compact_document_rebuilds_positions_from_its_source():
 
 
 @pytest.mark.parametrize("command", [["ledger", "show"], ["audit", "lab/iris-species"], ["verify"], ["report"]])
+@pytest.mark.slow
 def test_history_commands_outside_git_are_input_errors(tmp_path, command):
     result = govops("-C", str(tmp_path), *command)
     assert result.returncode == 2, result.stderr

@@ -54,18 +54,21 @@ def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
+@pytest.mark.slow
 def test_examples_pass(project_root):
     result = govops("lint", cwd=project_root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 model(s) checked, 0 error(s)" in result.stdout
 
 
+@pytest.mark.slow
 def test_examples_json_format(project_root):
     result = govops("lint", "--format", "json", cwd=project_root)
     doc = json.loads(result.stdout)
     assert doc == {"ok": True, "violations": [], "models_checked": 6}
 
 
+@pytest.mark.slow
 def test_malformed_yaml(tmp_path):
     text = IRIS.replace("  tier: medium", "  tier: [medium")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -75,6 +78,7 @@ def test_malformed_yaml(tmp_path):
     assert "YAML syntax" in result.stdout
 
 
+@pytest.mark.slow
 def test_duplicate_keys(tmp_path):
     text = IRIS.replace("  tier: medium\n", "  tier: medium\n  tier: low\n")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -86,6 +90,7 @@ def test_duplicate_keys(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_alias_bomb_is_refused_quickly(tmp_path):
     bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
     for i, name in enumerate("bcdefghi"):
@@ -98,6 +103,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     assert "aliases" in result.stdout
 
 
+@pytest.mark.slow
 def test_fifty_megabyte_spec(tmp_path):
     root = _repo(tmp_path, {"lab/big.yaml": "# padding\n" * (5 * 1024 * 1024)})
     result = _lint(root)
@@ -105,6 +111,7 @@ def test_fifty_megabyte_spec(tmp_path):
     assert "specs/lab/big.yaml:1:1: error: file is 50.0 MiB; a spec may be at most 1.0 MiB" in result.stdout
 
 
+@pytest.mark.slow
 def test_deep_nesting_refused_before_parsing(tmp_path):
     root = _repo(tmp_path, {"lab/deep.yaml": "a: " + "[" * 5000 + "]" * 5000 + "\n"})
     result = _lint(root)
@@ -112,6 +119,7 @@ def test_deep_nesting_refused_before_parsing(tmp_path):
     assert "nesting deeper than 32 levels" in result.stdout
 
 
+@pytest.mark.slow
 def test_unknown_field_suggests_nearest(tmp_path):
     text = IRIS.replace("    champion: 1.0.0", "    champoin: 1.0.0")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -124,6 +132,7 @@ def test_unknown_field_suggests_nearest(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_wrong_type(tmp_path):
     text = IRIS.replace("mode: canary, weight: 20", "mode: canary, weight: lots")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -135,6 +144,7 @@ def test_wrong_type(tmp_path):
     assert "'lots'" in result.stdout
 
 
+@pytest.mark.slow
 def test_missing_required_field(tmp_path):
     text = IRIS.replace("  task: classification\n", "")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -146,6 +156,7 @@ def test_missing_required_field(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_champion_not_declared(tmp_path):
     text = IRIS.replace("    champion: 1.0.0", "    champion: 9.9.9")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -158,6 +169,7 @@ def test_champion_not_declared(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_duplicate_model_id_across_files(tmp_path):
     root = _repo(tmp_path, {"lab/iris.yaml": IRIS, "lab/iris-copy.yaml": IRIS})
     result = _lint(root)
@@ -174,6 +186,7 @@ def test_duplicate_model_id_across_files(tmp_path):
         ("/etc/passwd", "is an absolute path; write file:///etc/passwd"),
     ],
 )
+@pytest.mark.slow
 def test_artifact_uri_rules(tmp_path, uri, message):
     text = IRIS.replace("uri: artifacts/models/lab/iris-species/1.0.0/model.joblib", f"uri: {uri}")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -184,6 +197,7 @@ def test_artifact_uri_rules(tmp_path, uri, message):
     assert message in result.stdout
 
 
+@pytest.mark.slow
 def test_symlink_out_of_repo_is_refused(tmp_path):
     root = _repo(tmp_path, {"lab/iris.yaml": IRIS})
     outside = tmp_path / "outside.joblib"
@@ -196,6 +210,7 @@ def test_symlink_out_of_repo_is_refused(tmp_path):
     assert "points outside the repository" in result.stdout
 
 
+@pytest.mark.slow
 def test_non_utf8_file(tmp_path):
     raw = IRIS.replace("specimen from", "sp\xe9cimen from").encode("latin-1")
     root = _repo(tmp_path, {"lab/iris.yaml": raw})
@@ -206,6 +221,7 @@ def test_non_utf8_file(tmp_path):
     assert "not UTF-8 (byte 0xe9" in result.stdout
 
 
+@pytest.mark.slow
 def test_empty_file(tmp_path):
     root = _repo(tmp_path, {"lab/empty.yaml": ""})
     result = _lint(root)
@@ -213,6 +229,7 @@ def test_empty_file(tmp_path):
     assert "specs/lab/empty.yaml:1:1: error: file is empty" in result.stdout
 
 
+@pytest.mark.slow
 def test_directory_given_where_file_expected(tmp_path):
     root = _repo(tmp_path, {"lab/iris.yaml": IRIS})
     (root / "conf.yaml").mkdir()
@@ -222,6 +239,7 @@ def test_directory_given_where_file_expected(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_directory_named_like_a_spec(tmp_path):
     root = _repo(tmp_path, {"lab/iris.yaml": IRIS})
     (root / "specs" / "lab" / "folder.yaml").mkdir()
@@ -231,6 +249,7 @@ def test_directory_named_like_a_spec(tmp_path):
     assert "x.txt" in result.stdout
 
 
+@pytest.mark.slow
 def test_missing_path_is_an_input_error(tmp_path):
     root = _repo(tmp_path, {"lab/iris.yaml": IRIS})
     result = _lint(root, str(root / "specs" / "nope.yaml"))
@@ -238,6 +257,7 @@ def test_missing_path_is_an_input_error(tmp_path):
     assert "no such file or directory" in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_config_says_how_to_fix(tmp_path):
     (tmp_path / "specs").mkdir()
     result = govops("-C", str(tmp_path), "lint")
@@ -245,6 +265,7 @@ def test_missing_config_says_how_to_fix(tmp_path):
     assert "run `govops init`" in result.stderr
 
 
+@pytest.mark.slow
 def test_secret_value_in_channel_is_refused(tmp_path):
     text = IRIS.replace("webhookSecret: SLACK_WEBHOOK_LAB", "webhookSecret: https://hooks.slack.com/services/T0/B0/XX")
     root = _repo(tmp_path, {"lab/iris.yaml": text})
@@ -254,6 +275,7 @@ def test_secret_value_in_channel_is_refused(tmp_path):
     assert "hooks.slack.com" not in result.stdout
 
 
+@pytest.mark.slow
 def test_unknown_threshold_and_check_names(tmp_path):
     text = IRIS.replace(
         "    label: species\n",
@@ -275,6 +297,7 @@ def test_tags_are_never_executed(tmp_path):
     assert not (root / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_github_format_annotations(tmp_path):
     text = IRIS.replace("    champion: 1.0.0", "    champion: 9.9.9")
     root = _repo(tmp_path, {"lab/iris.yaml": text})

@@ -25,6 +25,8 @@ from runners.runner import default_cache_dir, run_check
 from tests.conftest import copy_example_repo, govops, run_git
 from tests.helpers.runner_helpers import classification_data, write_repo
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 NOW = "2026-11-20T10:00:00+00:00"
 SPEC = "specs/clinical/readmission-triage.yaml"
 FIX = "git rm -r --cached .govops"

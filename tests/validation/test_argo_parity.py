@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.spec.settings import Settings
 from engine.spec.workspace import load_workspace
-from engine.validation.argo_settings import ArgoSettings
 from engine.validation.dag import build_dag
 from engine.validation.executors.argo import run_validation_argo
 from tests.conftest import copy_example_repo
@@ -53,7 +53,8 @@ def test_local_and_argo_write_the_same_result_files(tmp_path: Path) -> None:
         return proc.returncode, out.read_bytes() if out.exists() else None
 
     local = local_mod.run_validation(repo, tasks, tmp_path / "local", jobs=2, timeout_s=300)
-    settings = ArgoSettings(argo_server=None, argo_token=None, argo_namespace="argo", validator_image="img:1")
+    settings = Settings(argo_server=None, argo_token=None, argo_namespace="argo", validator_image="img:1",
+                        argo_submission="inline")
     with ArgoServer(FakeArgo(executor=pod)) as server:
         argo = run_validation_argo(
             repo, tasks, tmp_path / "argo", head_sha=SHA, server=server.url, token="t",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.spec.errors import InputError
+from engine.spec.settings import Settings
 from engine.spec.workspace import load_workspace
-from engine.validation.argo_settings import ArgoSettings
 from engine.validation.dag import ValidationTask, build_dag
 from engine.validation.executors.argo import ArgoError, run_validation_argo
 from engine.validation.workflow import RunContext, WorkflowOptions, pr_workflows
@@ -28,11 +28,13 @@ def tasks() -> list[ValidationTask]:
     return build_dag(specs, ws.config)
 
 
-def _settings(**env: str) -> ArgoSettings:
+def _settings(**env: str) -> Settings:
     # explicit values: the tests never depend on the caller's GOVOPS_* environment
-    base = {"argo_server": None, "argo_token": None, "argo_namespace": "argo", "validator_image": "img:1"}
+    # these tests are about the inline submission (by reference: test_argo_templates_by_reference.py)
+    base = {"argo_server": None, "argo_token": None, "argo_namespace": "argo", "validator_image": "img:1",
+            "argo_submission": "inline"}
     base.update(env)
-    return ArgoSettings(**base)  # type: ignore[arg-type]
+    return Settings(**base)  # type: ignore[arg-type]
 
 
 def _run(server: ArgoServer, tasks: list[ValidationTask], out: Path, **kw: object):  # type: ignore[no-untyped-def]
@@ -165,6 +167,7 @@ def test_token_and_server_come_from_the_environment(
         monkeypatch.setenv("GOVOPS_ARGO_TOKEN", "env-token")
         monkeypatch.setenv("GOVOPS_ARGO_NAMESPACE", "ml-validation")
         monkeypatch.setenv("GOVOPS_VALIDATOR_IMAGE", "registry.example/validator:9.9.9")
+        monkeypatch.setenv("GOVOPS_ARGO_SUBMISSION", "inline")
         run = run_validation_argo(PROJECT, tasks[:1], tmp_path, head_sha=SHA, poll_interval_s=0.01, timeout_s=10)
     create = next(r for r in server.fake.requests if r["method"] == "POST")
     assert create["path"] == "/api/v1/workflows/ml-validation"

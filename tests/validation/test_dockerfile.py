@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from engine.validation.argo_settings import DEFAULT_IMAGE, ArgoSettings
+from engine.spec.settings import DEFAULT_VALIDATOR_IMAGE, Settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -62,8 +62,8 @@ def test_every_python_package_is_pinned() -> None:
 
 def test_image_is_configuration(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("GOVOPS_VALIDATOR_IMAGE", raising=False)
-    assert ArgoSettings().validator_image == DEFAULT_IMAGE == "ghcr.io/govops/validator:0.1.0"
+    assert Settings().validator_image == DEFAULT_VALIDATOR_IMAGE == "ghcr.io/govops/validator:0.1.0"
     monkeypatch.setenv("GOVOPS_VALIDATOR_IMAGE", "registry.example/validator@sha256:" + "a" * 64)
-    assert ArgoSettings().validator_image.endswith("a" * 64)
+    assert Settings().validator_image.endswith("a" * 64)
     ignore = (PROJECT / ".dockerignore").read_text().splitlines()
     assert ignore[1] == "*" and "!engine/" in ignore and "!runners/" in ignore

@@ -16,7 +16,7 @@ from engine.monitoring.kinds import bias
 from engine.monitoring.kinds.base import MIN_FEEDBACK_ROWS, MIN_GROUP_ROWS, KindContext
 from engine.monitoring.window import Window
 from engine.spec.workspace import load_workspace
-from runners.checks.bias import fairness, group_rates
+from engine.statistics.fairness import fairness, group_rates
 from tests.conftest import PROJECT
 
 SPEC_ID = "clinical/readmission-triage"

@@ -13,6 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from runners.runner import run_check
 from tests.helpers.runner_helpers import FEATURES, RaisingModel, classification_data, metric, sha, write_repo
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 
 @pytest.fixture(scope="module")
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -16,6 +16,8 @@ from sklearn.tree import DecisionTreeClassifier
 from runners.runner import run_check
 from tests.helpers.runner_helpers import FEATURES, JitteryClassifier, classification_data, metric, write_repo
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 
 def fit_lr(frame: pd.DataFrame, cols: list[str] = FEATURES) -> LogisticRegression:
     return LogisticRegression(max_iter=1000).fit(frame[cols].to_numpy(dtype=float), frame["y"].to_numpy())

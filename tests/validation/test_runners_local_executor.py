@@ -11,10 +11,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from engine.mlserver.process import alive as _alive
+from engine.spec.check_result import Metric
 from engine.validation.dag import ValidationTask
 from engine.validation.executors.local import result_path, run_validation
 from runners.base import Check, CheckContext, Outcome, register
-from runners.result import Metric
 from tests.helpers.runner_helpers import FEATURES, classification_data, write_repo
 
 

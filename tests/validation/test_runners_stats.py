@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from runners.stats import ks_p_value, numeric_drift, psi_sorted, sort_finite, sorted_reference, two_sample
+from engine.statistics.drift import ks_p_value, numeric_drift, psi_sorted, sort_finite, sorted_reference, two_sample
 
 CASES = [
     (1000, 700, "normal", 0.1),

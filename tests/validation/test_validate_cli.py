@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import copy_example_repo, govops
 
+pytestmark = pytest.mark.slow  # real Git histories, subprocess CLIs or many engine calls: over the fast set's budget
+
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:

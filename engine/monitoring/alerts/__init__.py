@@ -17,15 +17,6 @@ from typing import Any, Protocol
 from engine.monitoring.alerts.secrets import SecretStore
 
 
-class DeliveryError(Exception):
-    """A send failed. ``retryable`` is false when retrying cannot help without a fix (bad payload, bad key)."""
-
-    def __init__(self, message: str, *, retryable: bool = True, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after_s = retry_after_s
-
-
 @dataclass
 class Alert:
     """One alert: a (model, metric, severity) that is firing or has resolved."""

@@ -13,8 +13,9 @@ import ssl
 from email.message import EmailMessage
 from typing import Any
 
-from engine.monitoring.alerts import Alert, DeliveryError
-from engine.monitoring.alerts.secrets import MissingSecret, SecretStore
+from engine.monitoring.alerts import Alert
+from engine.monitoring.alerts.secrets import SecretStore
+from engine.spec.errors import DeliveryError, MissingSecret
 
 TIMEOUT_S = 10.0
 

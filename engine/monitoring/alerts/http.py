@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
-from engine.monitoring.alerts import DeliveryError
 from engine.monitoring.alerts.secrets import REDACTED, redact_urls, secret_fragments
+from engine.spec.errors import DeliveryError
 
 TIMEOUT_S = 10.0
 _CAUSE = re.compile(r"\[Errno -?\d+\][^'\")\]]*|(?:Read|Connect(?:ion)?) timed out|timed out|"

@@ -11,7 +11,6 @@ resolved and forgotten. Each send goes through :class:`~engine.monitoring.alerts
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 from engine.monitoring.alerts import Alert
 from engine.monitoring.alerts.outbox import Outbox
 from engine.spec.private_files import private_dir, write_private
-
-DEFAULT_RENOTIFY_S = 4 * 3600.0
 
 
 def parse_duration(text: str) -> float:
@@ -40,8 +37,9 @@ def parse_duration(text: str) -> float:
 
 def renotify_seconds() -> float:
     """The re-notify interval from ``GOVOPS_ALERT_RENOTIFY``."""
-    raw = os.environ.get("GOVOPS_ALERT_RENOTIFY")
-    return parse_duration(raw) if raw else DEFAULT_RENOTIFY_S
+    from engine.spec.settings import get_settings
+
+    return parse_duration(get_settings().alert_renotify)
 
 
 @dataclass

@@ -13,7 +13,6 @@ the outbox only when delivered.
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -23,8 +22,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from engine.monitoring.alerts import Alert, DeliveryError, get
+from engine.monitoring.alerts import Alert, get
 from engine.monitoring.alerts.secrets import SecretStore
+from engine.spec.errors import DeliveryError
 from engine.spec.model import Channel
 from engine.spec.private_files import append_private, private_dir, write_private
 
@@ -37,10 +37,9 @@ _CHANNEL = TypeAdapter(Channel)
 
 
 def _base_delay() -> float:
-    try:
-        return max(float(os.environ.get("GOVOPS_ALERT_RETRY_BASE_S", "0.5")), 0.0)
-    except ValueError:
-        return 0.5
+    from engine.spec.settings import get_settings
+
+    return max(get_settings().alert_retry_base_s, 0.0)
 
 
 def _now() -> str:

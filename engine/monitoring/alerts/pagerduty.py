@@ -12,19 +12,19 @@ The base URL is ``GOVOPS_PAGERDUTY_URL`` (default ``https://events.pagerduty.com
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from engine.monitoring.alerts import Alert, DeliveryError
+from engine.monitoring.alerts import Alert
 from engine.monitoring.alerts.http import post_json
-from engine.monitoring.alerts.secrets import MissingSecret, SecretStore
-
-DEFAULT_BASE = "https://events.pagerduty.com"
+from engine.monitoring.alerts.secrets import SecretStore
+from engine.spec.errors import DeliveryError, MissingSecret
 
 
 def base_url() -> str:
     """The Events API base URL (configurable so tests can run a local receiver)."""
-    return os.environ.get("GOVOPS_PAGERDUTY_URL", DEFAULT_BASE).rstrip("/")
+    from engine.spec.settings import get_settings
+
+    return get_settings().pagerduty_url.rstrip("/")
 
 
 def event(alert: Alert, channel: Any, routing_key: str) -> dict[str, Any]:

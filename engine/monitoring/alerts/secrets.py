@@ -10,7 +10,8 @@ own) and cuts every URL down to its scheme and host (:func:`redact_urls`).
 
 A spec's channel secret is resolved only through :meth:`SecretStore.channel_secret`, which
 answers only names its tenant may use (``tenants.<t>.secrets`` in the base branch's
-``govops.yaml``) and never govops' own, CI or cloud variables (:func:`reserved_secret`), so a
+``govops.yaml``) and never govops' own, CI or cloud variables
+(:func:`engine.spec.secret_names.reserved_secret`), so a
 spec author cannot send alerts to another tenant's channels or to a URL from the monitor's
 environment.
 """
@@ -23,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from engine.spec.errors import ForbiddenSecret, MissingSecret
+from engine.spec.secret_names import reserved_secret
 
 REDACTED = "…redacted"
 MIN_REDACTED_LEN = 4  # shorter values ('25', 'none') are not secrets and would shred every message
@@ -65,29 +69,6 @@ def secret_fragments(value: str) -> list[str]:
             out.update({path_query, parts.path, parts.query, parts.password or "", parts.username or ""})
             out.discard("/")
     return sorted((f for f in out if len(f) >= MIN_REDACTED_LEN), key=len, reverse=True)
-
-
-class MissingSecret(LookupError):
-    """A secret named by a spec or by the SMTP settings is neither in the environment nor the file."""
-
-
-class ForbiddenSecret(MissingSecret):
-    """A spec's channel names a secret its tenant may not use (or one that is never a channel secret)."""
-
-
-# never a channel secret: govops' own settings, CI runners, cloud credentials, the SMTP login and the
-# secrets file's gateway keys (a spec author picks the name; the monitor's environment holds these)
-RESERVED_SECRET_PREFIXES = ("GOVOPS_", "GITHUB_", "ACTIONS_", "RUNNER_", "CI_", "AWS_", "GOOGLE_", "GCP_", "GCLOUD_",
-                            "AZURE_", "ARM_", "KUBE", "DOCKER_", "SMTP_", "SSH_", "GIT_", "OPA_", "PYTHON", "LD_")
-RESERVED_SECRET_NAMES = frozenset({"gatewayKeys", "CI", "HOME", "PATH", "USER", "SHELL", "PWD", "HOSTNAME",
-                                   "TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"})
-
-
-def reserved_secret(name: str) -> bool:
-    """True for names that are never a spec's channel secret, whatever govops.yaml allows."""
-    upper = name.upper()
-    return (name in RESERVED_SECRET_NAMES or upper in RESERVED_SECRET_NAMES
-            or upper.startswith(RESERVED_SECRET_PREFIXES))
 
 
 def tenant_secrets_of(config: Any) -> dict[str, list[str]]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.monitoring.alerts import Alert, DeliveryError
+from engine.monitoring.alerts import Alert
 from engine.monitoring.alerts.http import post_json
-from engine.monitoring.alerts.secrets import MissingSecret, SecretStore
+from engine.monitoring.alerts.secrets import SecretStore
+from engine.spec.errors import DeliveryError, MissingSecret
 
 
 def message(alert: Alert, channel: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import numpy as np
 
 from engine.monitoring.kinds.base import KindContext
 from engine.monitoring.measure import Measured, bounded
-from engine.monitoring.profile import MAD_SCALE, is_categorical
-from engine.monitoring.sketch import category_keys
+from engine.statistics.sketch import category_keys
+from engine.validation.profile import MAD_SCALE, is_categorical
 
 OUTLIER_Z = 5.0
 

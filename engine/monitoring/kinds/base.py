@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.monitoring.profile import Profile
 from engine.monitoring.window import Window
 from engine.spec.model import AlertThresholds, ModelSpec
+from engine.validation.profile import Profile
 
 MIN_FEEDBACK_ROWS = 20
 MIN_GROUP_ROWS = 30
@@ -30,7 +30,7 @@ class KindContext:
 
     def positive_key(self) -> str:
         """The positive class as a category key (``validation.positiveClass``, else ``1``)."""
-        from engine.monitoring.sketch import category_key
+        from engine.statistics.sketch import category_key
 
         val = self.spec.spec.validation
         pos = val.positive_class if val is not None else None

@@ -2,7 +2,7 @@
 
 Positive rates come from every served row; TPR/FPR (equalized odds) from the rows with
 feedback. The group statistics are the validation bias check's
-(``runners.checks.bias.group_rates`` and ``fairness``). Groups with fewer than
+(``engine.statistics.fairness.group_rates`` and ``fairness``). Groups with fewer than
 ``MIN_GROUP_ROWS`` rows are reported, not judged; regression models have no bias metrics here.
 With two judged groups, a bounded metric without a value fails closed (disparate impact when no
 group gets a positive prediction; equalized odds when enough feedback holds one class only).
@@ -16,8 +16,8 @@ import numpy as np
 
 from engine.monitoring.kinds.base import MIN_FEEDBACK_ROWS, MIN_GROUP_ROWS, KindContext
 from engine.monitoring.measure import Measured, bounded
-from engine.monitoring.sketch import row_keys
-from runners.checks.bias import fairness, group_rates
+from engine.statistics.fairness import fairness, group_rates
+from engine.statistics.sketch import row_keys
 
 
 def measure(ctx: KindContext) -> list[Measured]:

@@ -1,8 +1,8 @@
 """Drift: each input and the prediction against the version's reference profile.
 
 Numeric inputs: PSI on the reference deciles (the validation drift check's bins and
-formula, ``runners.stats.psi_from_shares``) and KS read off the percentile sketch, with
-its asymptotic p-value (``runners.stats.ks_p_value``). Categorical inputs: Jensen-Shannon
+formula, ``engine.statistics.drift.psi_from_shares``) and KS read off the percentile sketch, with
+its asymptotic p-value (``engine.statistics.drift.ks_p_value``). Categorical inputs: Jensen-Shannon
 distance (base 2) and PSI over categories, as the drift check. A feature drifts when any
 declared per-feature threshold (``max_psi``, ``max_ks``, ``max_js``) is crossed; the gate is
 ``max_drifted_share`` when declared, else every per-feature value. The prediction is
@@ -17,8 +17,8 @@ import numpy as np
 
 from engine.monitoring.kinds.base import KindContext
 from engine.monitoring.measure import Measured, bounded
-from engine.monitoring.profile import FeatureProfile
-from engine.monitoring.sketch import CategoricalSketch, NumericSketch, js_and_psi, ks, psi
+from engine.statistics.sketch import CategoricalSketch, NumericSketch, js_and_psi, ks, psi
+from engine.validation.profile import FeatureProfile
 
 
 def compare(ref: FeatureProfile, values: np.ndarray) -> dict[str, Any]:

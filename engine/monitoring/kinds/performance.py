@@ -1,6 +1,6 @@
 """Performance: the task's metrics on the window's rows that have feedback (joined by request id).
 
-The metric functions are the validation checks' (``runners.metrics``), so a monitored
+The metric functions are the validation checks' (``engine.statistics.metrics``), so a monitored
 accuracy or RMSE is computed exactly as at validation. Fewer than ``MIN_FEEDBACK_ROWS``
 labelled rows: values are reported as missing, never judged. With enough labelled rows, a
 bounded metric that cannot be computed (ROC AUC without logged probabilities, one class of
@@ -13,8 +13,8 @@ import numpy as np
 
 from engine.monitoring.kinds.base import MIN_FEEDBACK_ROWS, KindContext
 from engine.monitoring.measure import Measured, bounded
-from engine.monitoring.sketch import row_keys
-from runners.metrics import CLASSIFICATION, REGRESSION, classification_metrics, regression_metrics
+from engine.statistics.metrics import CLASSIFICATION, REGRESSION, classification_metrics, regression_metrics
+from engine.statistics.sketch import row_keys
 
 
 def measure(ctx: KindContext) -> list[Measured]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.report.output import Findings
+from engine.spec.diagnostics import Findings
 
 
 def _escape_data(s: str) -> str:

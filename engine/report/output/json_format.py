@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from engine.report.output import Findings
+from engine.spec.diagnostics import Findings
 
 
 class JsonFormatter:

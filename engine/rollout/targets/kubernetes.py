@@ -93,8 +93,11 @@ class KubernetesTarget:
             objects = render_seldon(desired, self.artifact_base, self.namespace)
         else:
             objects, self.notes = render_kserve(desired, self.artifact_base, self.namespace)
+        from engine.rollout.manifest_schemas import check_object
+
         out: dict[str, str] = {}
         for obj in objects:
+            check_object(obj)  # refused here, before anything is written or applied
             name = file_name(obj)
             if name in out:
                 raise InputError(f"two objects render to the same file {name}")

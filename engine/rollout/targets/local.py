@@ -28,12 +28,21 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.mlserver.client import MLServerClient, MLServerError
+from engine.mlserver.local_serving import (
+    ServerInfo,
+    ServingPaths,
+    notify_reload,
+    read_gateway_state,
+    read_json,
+    write_json,
+)
 from engine.mlserver.settings import mlserver_name
 from engine.rollout.desired import DesiredState
 from engine.rollout.diff import Change, LiveState, LiveVersion, plan_changes, render_diff
@@ -47,21 +56,10 @@ from engine.rollout.journal import (
     write_journal,
 )
 from engine.rollout.materialise import ArtifactError, read_record, stage_version
-from engine.rollout.serving import (
-    ServerInfo,
-    ServingPaths,
-    read_json,
-    rehash_served,
-    running_server,
-    start_server,
-    stop_server,
-    stray_entries,
-    write_json,
-)
+from engine.rollout.serving import rehash_served, running_server, start_server, stop_server, stray_entries
 from engine.rollout.targets import RolloutResult
 from engine.spec.errors import GovernanceFailure
-
-DEFAULT_DRAIN_S = 1.0
+from engine.spec.settings import get_settings
 
 
 class RolloutFailure(GovernanceFailure):
@@ -70,6 +68,24 @@ class RolloutFailure(GovernanceFailure):
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+@dataclass
+class _Attempt:
+    """One ``LocalTarget.apply``: the result it fills, its MLServer client, clock, id and journal."""
+
+    result: RolloutResult
+    client: MLServerClient
+    t0: float
+    rid: str
+    journal: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, kind: str, model: str = "", version: str = "", ok: bool = True, **extra: Any) -> None:
+        """Record one step of the rollout, with the seconds since it began."""
+        self.result.steps.append(
+            {"step": kind, "model": model, "version": version, "ok": ok,
+             "t": round(time.monotonic() - self.t0, 3), **extra}
+        )
 
 
 class LocalTarget:
@@ -90,8 +106,7 @@ class LocalTarget:
         self.root = root.resolve()
         self.paths = ServingPaths.for_repo(self.root)
         self.http_port = http_port
-        env_drain = os.environ.get("GOVOPS_ROLLOUT_DRAIN_S")
-        self.drain_s = drain_s if drain_s is not None else float(env_drain or DEFAULT_DRAIN_S)
+        self.drain_s = drain_s if drain_s is not None else get_settings().rollout_drain_s
         self.ready_timeout_s = ready_timeout_s
         self.on_phase = on_phase
         self.server: ServerInfo | None = None
@@ -226,7 +241,10 @@ class LocalTarget:
 
     # -- apply --------------------------------------------------------------------------------------
     def apply(self, desired: DesiredState, live: LiveState, changes: list[Change]) -> RolloutResult:
-        """Roll out ``changes`` (from :meth:`diff`) health-gated; never raises for a failed version."""
+        """Roll out ``changes`` (from :meth:`diff`) health-gated; never raises for a failed version.
+
+        The numbered steps are the module docstring's; each is one method below.
+        """
         result = RolloutResult(target=self.name, outcome="in-sync", changes=list(changes))
         if self.notes:
             result.details["notes"] = list(self.notes)
@@ -236,18 +254,42 @@ class LocalTarget:
                 write_json(self.paths.state, new_state)  # same roles; records the commit now in sync
             return result
         assert self.server is not None, "apply() runs inside session()"
-        client = MLServerClient(self.server.url)
-        t0 = time.monotonic()
-        rid = uuid.uuid4().hex[:12]
-
-        def step(kind: str, model: str = "", version: str = "", ok: bool = True, **extra: Any) -> None:
-            result.steps.append(
-                {"step": kind, "model": model, "version": version, "ok": ok,
-                 "t": round(time.monotonic() - t0, 3), **extra}
-            )
-
+        run = _Attempt(result, MLServerClient(self.server.url), time.monotonic(), uuid.uuid4().hex[:12])
         loads = [c for c in changes if c.action in ("load", "replace")]
         unloads = [c for c in changes if c.action == "unload"]
+        run.journal = self._begin_journal(desired, run.rid, unloads, new_state)
+        try:
+            # 1. verify and stage every artifact; nothing enters the repository if one fails
+            staged = self._stage(run, desired, loads)
+            # 2. move them in (journal first), then (re)load each model once
+            self._move_in(run, staged)
+            load_errors = self._load(run, loads)
+            # 3. health: ready + smoke inference on each new version
+            failures = self._check_health(run, desired, loads, load_errors)
+            if failures:
+                return self._roll_back(run, live, failures)
+            # 4. commit: roles move to the new versions
+            self._commit(run, desired, new_state)
+            # 5. drain, then retire what is no longer desired (removed models last of all)
+            self._retire_unloads(run, unloads)
+            result.outcome = "succeeded"
+            serving = sum(len(m.versions) for m in desired.models.values())
+            result.message = (
+                f"{len(changes)} change(s) applied; {serving} version(s) of {len(desired.models)} model(s) serve"
+            )
+            return result
+        except ArtifactError as exc:
+            return self._abort_on_artifact(run, exc)
+        except MLServerError as exc:
+            return self._abort_on_server(run, exc)
+        finally:
+            run.client.close()
+            shutil.rmtree(self.paths.staging / run.rid, ignore_errors=True)
+
+    def _begin_journal(
+        self, desired: DesiredState, rid: str, unloads: list[Change], new_state: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The rollout's journal, written before anything moves (a killed rollout is undone from it)."""
         journal: dict[str, Any] = {
             "id": rid,
             "pid": os.getpid(),
@@ -262,129 +304,145 @@ class LocalTarget:
             "state": new_state,
         }
         write_journal(self.paths.journal, journal)
-        try:
-            # 1. verify and stage every artifact; nothing enters the repository if one fails
-            staged: list[tuple[Change, Path]] = []
-            for c in loads:
-                version = desired.models[c.model].version(c.version)
-                assert version is not None
-                staged.append((c, stage_version(version, self.root, self.paths.staging / rid)))
-                step("stage", c.model, c.version, sha256=version.sha256)
-            self._phase("staged")
-            # 2. move them in (journal first), then (re)load each model once
-            for c, folder in staged:
-                name = mlserver_name(c.model)
-                dest = self.paths.version_dir(name, c.version)
-                backup = None
-                if dest.exists():
-                    backup = str(self.paths.backup / rid / f"{name}@{c.version}")
-                journal["staged"].append({"name": name, "model": c.model, "version": c.version, "backup": backup})
-                write_journal(self.paths.journal, journal)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if backup is not None:
-                    Path(backup).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(dest, backup)
-                os.replace(folder, dest)
-            self._phase("materialised")
-            load_errors: dict[str, str] = {}
-            for name in dict.fromkeys(mlserver_name(c.model) for c in loads):
+        return journal
+
+    def _stage(self, run: _Attempt, desired: DesiredState, loads: list[Change]) -> list[tuple[Change, Path]]:
+        """Step 1: verify and stage every artifact (an ``ArtifactError`` stops the rollout before any move)."""
+        staged: list[tuple[Change, Path]] = []
+        for c in loads:
+            version = desired.models[c.model].version(c.version)
+            assert version is not None
+            staged.append((c, stage_version(version, self.root, self.paths.staging / run.rid)))
+            run.step("stage", c.model, c.version, sha256=version.sha256)
+        self._phase("staged")
+        return staged
+
+    def _move_in(self, run: _Attempt, staged: list[tuple[Change, Path]]) -> None:
+        """Step 2a: each staged folder enters the repository, the one it replaces kept as a backup (journal first)."""
+        for c, folder in staged:
+            name = mlserver_name(c.model)
+            dest = self.paths.version_dir(name, c.version)
+            backup = None
+            if dest.exists():
+                backup = str(self.paths.backup / run.rid / f"{name}@{c.version}")
+            run.journal["staged"].append({"name": name, "model": c.model, "version": c.version, "backup": backup})
+            write_journal(self.paths.journal, run.journal)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if backup is not None:
+                Path(backup).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(dest, backup)
+            os.replace(folder, dest)
+        self._phase("materialised")
+
+    def _load(self, run: _Attempt, loads: list[Change]) -> dict[str, str]:
+        """Step 2b: (re)load each model once; the load errors by MLServer name (a dead server raises)."""
+        load_errors: dict[str, str] = {}
+        for name in dict.fromkeys(mlserver_name(c.model) for c in loads):
+            try:
+                run.client.load(name)
+                run.step("load", name=name)
+            except MLServerError as exc:
+                if not run.client.live():
+                    raise
+                load_errors[name] = exc.message
+                run.step("load", name=name, ok=False, error=exc.message)
+        self._phase("loaded")
+        return load_errors
+
+    def _check_health(
+        self, run: _Attempt, desired: DesiredState, loads: list[Change], load_errors: dict[str, str]
+    ) -> list[HealthResult]:
+        """Step 3: ready + smoke inference on each new version; the versions that failed."""
+        failures: list[HealthResult] = []
+        rows_cache: dict[str, tuple[np.ndarray | None, str | None]] = {}
+        for c in loads:
+            model = desired.models[c.model]
+            if c.model not in rows_cache:
                 try:
-                    client.load(name)
-                    step("load", name=name)
-                except MLServerError as exc:
-                    if not client.live():
-                        raise
-                    load_errors[name] = exc.message
-                    step("load", name=name, ok=False, error=exc.message)
-            self._phase("loaded")
-            # 3. health: ready + smoke inference on each new version
-            failures: list[HealthResult] = []
-            rows_cache: dict[str, tuple[np.ndarray | None, str | None]] = {}
-            for c in loads:
-                model = desired.models[c.model]
-                if c.model not in rows_cache:
-                    try:
-                        rows_cache[c.model] = (smoke_rows(model, self.root), None)
-                    except (ValueError, OSError) as exc:
-                        rows_cache[c.model] = (None, str(exc))
-                rows, rows_error = rows_cache[c.model]
-                timeout = 0.5 if mlserver_name(c.model) in load_errors else self.ready_timeout_s
-                health = check_version(client, model, c.version, rows, rows_error, ready_timeout_s=timeout)
-                if not health.ready and mlserver_name(c.model) in load_errors:
-                    health.reason = f"failed to load: {load_errors[mlserver_name(c.model)]}"
-                result.health.append(health.to_data())
-                step("check", c.model, c.version, ok=health.ok, reason=health.reason)
-                if not health.ok:
-                    if not client.live():
-                        raise MLServerError(f"MLServer at {client.url} stopped answering during the health checks")
-                    failures.append(health)
-            self._phase("checked")
-            if failures:
-                self._undo(journal, client)
-                hint = self._log_hint()
-                for f in failures:
-                    if f.ready and hint:
-                        f.reason += hint
-                        for h in result.health:
-                            if (h["model"], h["version"]) == (f.model, f.version):
-                                h["reason"] = f.reason
-                clear_journal(self.paths.journal)
-                step("rollback", ok=True)
-                result.outcome = "failed"
-                result.message = "; ".join(f"{f.model} {f.version}: {f.reason}" for f in failures)
-                result.details["previous_still_serving"] = self._still_serving(live, client)
-                return result
-            # 4. commit: roles move to the new versions
-            journal["phase"] = PHASE_COMMITTED
-            write_journal(self.paths.journal, journal)
-            write_json(self.paths.state, new_state)
-            step("commit", digest=desired.digest)
-            gateway = self._notify_gateway()
-            if gateway is not None:
-                step("gateway", detail=gateway)
-            self._phase("committed")
-            # 5. drain, then retire what is no longer desired (removed models last of all)
-            if unloads and self.drain_s > 0:
-                time.sleep(self.drain_s)
-            self._retire(journal, client)
-            for c in unloads:
-                gone = not client.is_ready(mlserver_name(c.model), c.version)
-                step("unload", c.model, c.version, ok=gone)
-            shutil.rmtree(self.paths.backup / rid, ignore_errors=True)
+                    rows_cache[c.model] = (smoke_rows(model, self.root), None)
+                except (ValueError, OSError) as exc:
+                    rows_cache[c.model] = (None, str(exc))
+            rows, rows_error = rows_cache[c.model]
+            timeout = 0.5 if mlserver_name(c.model) in load_errors else self.ready_timeout_s
+            health = check_version(run.client, model, c.version, rows, rows_error, ready_timeout_s=timeout)
+            if not health.ready and mlserver_name(c.model) in load_errors:
+                health.reason = f"failed to load: {load_errors[mlserver_name(c.model)]}"
+            run.result.health.append(health.to_data())
+            run.step("check", c.model, c.version, ok=health.ok, reason=health.reason)
+            if not health.ok:
+                if not run.client.live():
+                    raise MLServerError(f"MLServer at {run.client.url} stopped answering during the health checks")
+                failures.append(health)
+        self._phase("checked")
+        return failures
+
+    def _roll_back(self, run: _Attempt, live: LiveState, failures: list[HealthResult]) -> RolloutResult:
+        """A new version failed its health check: restore the previous repository; it keeps serving."""
+        result = run.result
+        self._undo(run.journal, run.client)
+        hint = self._log_hint()
+        for f in failures:
+            if f.ready and hint:
+                f.reason += hint
+                for h in result.health:
+                    if (h["model"], h["version"]) == (f.model, f.version):
+                        h["reason"] = f.reason
+        clear_journal(self.paths.journal)
+        run.step("rollback", ok=True)
+        result.outcome = "failed"
+        result.message = "; ".join(f"{f.model} {f.version}: {f.reason}" for f in failures)
+        result.details["previous_still_serving"] = self._still_serving(live, run.client)
+        return result
+
+    def _commit(self, run: _Attempt, desired: DesiredState, new_state: dict[str, Any]) -> None:
+        """Step 4: the roles move to the new versions (the traffic switch); a running gateway is told."""
+        run.journal["phase"] = PHASE_COMMITTED
+        write_journal(self.paths.journal, run.journal)
+        write_json(self.paths.state, new_state)
+        run.step("commit", digest=desired.digest)
+        gateway = self._notify_gateway()
+        if gateway is not None:
+            run.step("gateway", detail=gateway)
+        self._phase("committed")
+
+    def _retire_unloads(self, run: _Attempt, unloads: list[Change]) -> None:
+        """Step 5: after the drain, unload what is no longer desired and drop the backups."""
+        if unloads and self.drain_s > 0:
+            time.sleep(self.drain_s)
+        self._retire(run.journal, run.client)
+        for c in unloads:
+            gone = not run.client.is_ready(mlserver_name(c.model), c.version)
+            run.step("unload", c.model, c.version, ok=gone)
+        shutil.rmtree(self.paths.backup / run.rid, ignore_errors=True)
+        clear_journal(self.paths.journal)
+        self._phase("retired")
+
+    def _abort_on_artifact(self, run: _Attempt, exc: ArtifactError) -> RolloutResult:
+        """An artifact failed its check: undo what was staged; the previous state keeps serving."""
+        self._undo(run.journal, run.client)
+        clear_journal(self.paths.journal)
+        run.step("rollback", ok=True)
+        run.result.outcome = "failed"
+        run.result.message = exc.message
+        return run.result
+
+    def _abort_on_server(self, run: _Attempt, exc: MLServerError) -> RolloutResult:
+        """MLServer failed: before the commit undo, after it complete; the next rollout converges."""
+        alive = run.client.live()
+        if run.journal["phase"] == PHASE_STAGING:
+            self._undo(run.journal, run.client if alive else None)
             clear_journal(self.paths.journal)
-            self._phase("retired")
-            result.outcome = "succeeded"
-            serving = sum(len(m.versions) for m in desired.models.values())
-            result.message = (
-                f"{len(changes)} change(s) applied; {serving} version(s) of {len(desired.models)} model(s) serve"
-            )
-            return result
-        except ArtifactError as exc:
-            self._undo(journal, client)
+            what = "the repository was restored to the previous state"
+        else:
+            self._retire(run.journal, run.client if alive else None)
             clear_journal(self.paths.journal)
-            step("rollback", ok=True)
-            result.outcome = "failed"
-            result.message = exc.message
-            return result
-        except MLServerError as exc:
-            alive = client.live()
-            if journal["phase"] == PHASE_STAGING:
-                self._undo(journal, client if alive else None)
-                clear_journal(self.paths.journal)
-                what = "the repository was restored to the previous state"
-            else:
-                self._retire(journal, client if alive else None)
-                clear_journal(self.paths.journal)
-                what = "the new state was committed to the repository"
-            result.outcome = "failed"
-            result.message = (
-                f"{exc.message}; MLServer {'is still running' if alive else 'is not running'}: {what}; "
-                "the next `govops rollout` restarts it if needed and converges"
-            )
-            return result
-        finally:
-            client.close()
-            shutil.rmtree(self.paths.staging / rid, ignore_errors=True)
+            what = "the new state was committed to the repository"
+        run.result.outcome = "failed"
+        run.result.message = (
+            f"{exc.message}; MLServer {'is still running' if alive else 'is not running'}: {what}; "
+            "the next `govops rollout` restarts it if needed and converges"
+        )
+        return run.result
 
     # -- helpers ------------------------------------------------------------------------------------
     def _state_doc(self, desired: DesiredState) -> dict[str, Any]:
@@ -442,25 +500,19 @@ class LocalTarget:
         shutil.rmtree(self.paths.backup / str(journal.get("id")), ignore_errors=True)
 
     def _notify_gateway(self) -> str | None:
-        """Ask a running gateway to reload its routes now (it also polls the state); ``None`` if none runs."""
-        if not (self.paths.base.parent / "gateway.json").exists():
-            return None  # no gateway: skip importing it
-        try:
-            from engine.gateway.server import notify_reload, read_state
-        except ImportError:
-            return None
-        if read_state(self.root) is None:
+        """Ask a running gateway to reload its routes now (it also polls the state); ``None`` if none runs.
+
+        Through the handshake file only (:mod:`engine.mlserver.local_serving`): the rollout never
+        imports the gateway.
+        """
+        if not self.paths.gateway_state.exists() or read_gateway_state(self.root) is None:
             return None
         return notify_reload(self.root)
 
     def _gateway_url(self) -> str | None:
-        if not (self.paths.base.parent / "gateway.json").exists():
+        if not self.paths.gateway_state.exists():
             return None
-        try:
-            from engine.gateway.server import read_state
-        except ImportError:
-            return None
-        doc = read_state(self.root)
+        doc = read_gateway_state(self.root)
         return str(doc["url"]) if doc and doc.get("url") else None
 
     def _log_hint(self) -> str:

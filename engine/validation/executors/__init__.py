@@ -8,10 +8,12 @@ needs (that is ``engine.validation.dag``) and never edits specs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine.spec.config import Governance
 from engine.spec.errors import UsageError
 from engine.validation.dag import ValidationTask
 
@@ -47,23 +49,33 @@ class _Local:
 
 
 class _Argo:
-    def __init__(self, head_sha: str | None) -> None:
+    def __init__(self, head_sha: str | None, config: Governance | None, tiers: Mapping[str, str] | None) -> None:
         if not head_sha:
             raise UsageError("validation on Argo needs a commit: the pods clone it (uncommitted work cannot run there)")
         self.head_sha = head_sha
+        self.config = config
+        self.tiers = tiers
 
     def run(
         self, root: Path, tasks: list[ValidationTask], out_dir: Path, *, jobs: int = 2, timeout_s: float = 300
     ) -> ValidationRun:
         from engine.validation.executors.argo import run_validation_argo
 
-        return run_validation_argo(root, tasks, out_dir, head_sha=self.head_sha, timeout_s=timeout_s)
+        return run_validation_argo(root, tasks, out_dir, head_sha=self.head_sha, timeout_s=timeout_s,
+                                   config=self.config, tiers=self.tiers)
 
 
-def get(name: str, *, head_sha: str | None = None) -> Executor:
-    """The executor registered under ``name`` (``argo`` needs the commit its pods check out)."""
+def get(
+    name: str, *, head_sha: str | None = None, config: Governance | None = None,
+    tiers: Mapping[str, str] | None = None,
+) -> Executor:
+    """The executor registered under ``name``.
+
+    ``argo`` needs the commit its pods check out, and, to reference the committed
+    WorkflowTemplates, the governance config they were rendered from and each model's tier.
+    """
     if name == "local":
         return _Local()
     if name == "argo":
-        return _Argo(head_sha)
+        return _Argo(head_sha, config, tiers)
     raise UsageError(f"unknown executor '{name}'; choose one of: local, argo")

@@ -3,9 +3,13 @@
 Stage: *validate* (distributed engine). Same input and output as the local executor
 (``engine.validation.executors.local.run_validation``): a list of ``ValidationTask`` in, one result
 document per task at ``out_dir/<tenant>/<name>/<check>.json`` plus ``out_dir/summary.json``
-out. The workflows are rendered by ``engine.validation.workflow`` and submitted with hera's
-``WorkflowsService`` (Argo Server REST API: ``POST/GET /api/v1/workflows/{ns}[/{name}]``,
-``GET /artifacts/{ns}/{name}/{node}/{artifact}``).
+out. By default the workflows reference the committed tier WorkflowTemplates
+(``engine.validation.submit``: the installed templates are read with ``GET
+/api/v1/workflow-templates/{ns}/{name}`` and must be this commit's render); with
+``GOVOPS_ARGO_SUBMISSION=inline`` they are the self-contained ones of ``engine.validation.workflow``.
+Both are submitted with hera's ``WorkflowsService`` (Argo Server REST API: ``POST/GET
+/api/v1/workflows/{ns}[/{name}]``, ``GET /artifacts/{ns}/{name}/{node}/{artifact}``). Each
+result gets the link of its step in the Argo UI and the run's identity (name, namespace, UID).
 
 What this module must never do: log or write the token; accept results from a run whose
 ``govops.dev/head-sha`` label is not the PR's head commit; report a check as passed when
@@ -19,7 +23,7 @@ import ast
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +35,10 @@ from hera.workflows import WorkflowsService
 from hera.workflows.models import Workflow as WorkflowModel
 from hera.workflows.models import WorkflowCreateRequest
 
+from engine.spec.config import Governance
 from engine.spec.errors import GovopsError, InputError
-from engine.validation.argo_settings import ArgoSettings
+from engine.spec.settings import Settings, get_settings
+from engine.validation.argo_links import node_url
 from engine.validation.dag import ValidationTask
 from engine.validation.executors import ValidationRun
 from engine.validation.workflow import (
@@ -47,6 +53,9 @@ from engine.validation.workflow import (
 
 FINISHED = ("Succeeded", "Failed", "Error")
 HEAD_SHA_LABEL = f"{LABEL_PREFIX}/head-sha"
+SUBMISSIONS = ("ref", "inline")
+# labels that must match for an existing run to count as this one (besides head SHA, tasks and part)
+_REUSE_LABELS = (f"{LABEL_PREFIX}/submission", f"{LABEL_PREFIX}/templates-digest")
 T = TypeVar("T")
 
 
@@ -60,6 +69,8 @@ class ArgoValidationRun(ValidationRun):
 
     workflows: list[str] = field(default_factory=list)
     ui_urls: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """Each run's identity: ``{"name", "namespace", "uid", "url", "phase", "submission", "templates"}``."""
 
 
 def ui_url(server: str, namespace: str, name: str) -> str:
@@ -154,11 +165,13 @@ class _Session:
     def find_existing(self, planned: PlannedWorkflow) -> WorkflowModel | None:
         """A run of exactly these tasks at this head commit that is running or succeeded."""
         tasks = list(planned.tasks.values())
+        labels = planned.workflow.labels or {}
         selector = ",".join(
             [
                 f"{HEAD_SHA_LABEL}={self.head_sha}",
                 f"{LABEL_PREFIX}/tasks-digest={tasks_digest(tasks)}",
                 f"{LABEL_PREFIX}/part={planned.part}-of-{planned.parts}",
+                *(f"{k}={labels[k]}" for k in _REUSE_LABELS if k in labels),
             ]
         )
         found = _call(
@@ -172,6 +185,31 @@ class _Session:
         newest = max(candidates, key=lambda w: str(w.metadata.creation_timestamp or "") if w.metadata else "")
         _check_head(newest, self.head_sha)
         return newest
+
+    def verify_templates(
+        self, planned: list[PlannedWorkflow], config: Governance | None, options: WorkflowOptions
+    ) -> dict[str, str]:
+        """The installed WorkflowTemplates the runs reference are this commit's render (else refused)."""
+        from engine.validation.submit import expected_templates, referenced_templates, verify_installed
+
+        assert config is not None
+
+        def fetch(name: str) -> dict[str, Any] | None:
+            try:
+                found = _call(
+                    f"reading WorkflowTemplate {name}",
+                    self.server,
+                    lambda: self.service.get_workflow_template(name, namespace=self.namespace),
+                )
+            except NotFound:
+                return None
+            return dict(found.model_dump(exclude_none=True, by_alias=True))
+
+        digests = verify_installed(fetch, self.namespace, referenced_templates(planned),
+                                   expected_templates(config, options))
+        for name, digest in digests.items():
+            self.log(f"argo: {name} is installed at this commit's version ({digest})")
+        return digests
 
     def submit(self, planned: PlannedWorkflow) -> str:
         """Create the workflow; returns its name."""
@@ -218,22 +256,29 @@ class _Session:
             time.sleep(poll_s)
 
     def collect(self, wf: WorkflowModel, planned: PlannedWorkflow) -> list[tuple[ValidationTask, dict[str, Any]]]:
-        """One result per task of this workflow: its result artifact, else an error result."""
+        """One result per task of this workflow: its result artifact, else an error result.
+
+        Each result gets the link to its step (``url``: the node in the Argo UI) and the run's
+        identity (``argo``), set here: a ``url`` or ``argo`` the step itself wrote is dropped.
+        """
         name = wf.metadata.name if wf.metadata and wf.metadata.name else "?"
+        uid = wf.metadata.uid if wf.metadata else None
         nodes = dict(wf.status.nodes or {}) if wf.status else {}
         by_display = {n.display_name: n for n in nodes.values() if n.display_name}
         out: list[tuple[ValidationTask, dict[str, Any]]] = []
         for task_name, task in planned.tasks.items():
             node = by_display.get(task_name)
             if node is None:
-                out.append((task, _error_result(task, f"Argo workflow {name} has no node for task {task_name}")))
+                doc = _error_result(task, f"Argo workflow {name} has no node for task {task_name}")
+                out.append((task, self._linked(doc, name, uid, None, task_name)))
                 continue
             if node.type == "Retry" and node.children:
                 node = nodes.get(node.children[-1], node)  # the last attempt holds the outputs
             arts = (node.outputs.artifacts or []) if node.outputs else []
             if not any(a.name == RESULT_ARTIFACT for a in arts):
                 why = node.message or f"phase {node.phase}"
-                out.append((task, _error_result(task, f"no result from Argo node {task_name}: {why}")))
+                doc = _error_result(task, f"no result from Argo node {task_name}: {why}")
+                out.append((task, self._linked(doc, name, uid, node.id, task_name)))
                 continue
             raw = _call(
                 f"reading the result of {task_name}",
@@ -242,8 +287,19 @@ class _Session:
                     name, n.id, RESULT_ARTIFACT, namespace=self.namespace
                 ),
             )
-            out.append((task, _parse_result(task, task_name, _decode_artifact(raw))))
+            doc = _parse_result(task, task_name, _decode_artifact(raw))
+            out.append((task, self._linked(doc, name, uid, node.id, task_name)))
         return out
+
+    def _linked(self, doc: dict[str, Any], name: str, uid: str | None, node_id: str | None,
+                step: str) -> dict[str, Any]:
+        doc = {k: v for k, v in doc.items() if k not in ("url", "argo")}
+        url = node_url(self.server, self.namespace, name, node_id) if node_id else ui_url(self.server, self.namespace,
+                                                                                          name)
+        doc["url"] = url
+        doc["argo"] = {"workflow": name, "namespace": self.namespace, "uid": uid, "node": node_id, "step": step,
+                       "url": url}
+        return doc
 
 
 def _parse_result(task: ValidationTask, task_name: str, raw: bytes) -> dict[str, Any]:
@@ -285,17 +341,25 @@ def run_validation_argo(
     poll_interval_s: float = 5.0,
     reuse: bool = True,
     log: Callable[[str], None] | None = None,
-    settings: ArgoSettings | None = None,
+    settings: Settings | None = None,
+    submission: str | None = None,
+    config: Governance | None = None,
+    tiers: Mapping[str, str] | None = None,
 ) -> ArgoValidationRun:
     """Validate ``tasks`` on Argo: submit (or attach to a run of the same tasks at ``head_sha``), wait, collect.
 
     Settings not passed come from the environment (``GOVOPS_ARGO_SERVER``, ``GOVOPS_ARGO_TOKEN``,
-    ``GOVOPS_ARGO_NAMESPACE``, ``GOVOPS_VALIDATOR_IMAGE``). Prints each run's Argo UI link.
-    Raises ``InputError`` for a missing server or token, ``ArgoError`` for server errors,
-    timeouts, a workflow deleted mid-run, or a run whose head-SHA label is not ``head_sha``.
-    ``root`` is the repository the tasks were built from (their spec paths are relative to it).
+    ``GOVOPS_ARGO_NAMESPACE``, ``GOVOPS_VALIDATOR_IMAGE``, ``GOVOPS_ARGO_SUBMISSION``). Prints each
+    run's Argo UI link. ``submission="ref"`` (the default) submits a Workflow whose steps reference
+    the committed tier WorkflowTemplates rendered from ``config`` (the base's, trusted; ``tiers``
+    maps each model to its tier) after checking the installed templates are exactly this commit's;
+    ``"inline"`` submits the steps inline, for clusters where templates cannot be installed.
+    Raises ``InputError`` for a missing server or token, ``TemplateDriftError`` for missing or
+    different templates, ``ArgoError`` for server errors, timeouts, a workflow deleted mid-run,
+    or a run whose head-SHA label is not ``head_sha``. ``root`` is the repository the tasks were
+    built from (their spec paths are relative to it).
     """
-    settings = settings or ArgoSettings()
+    settings = settings or get_settings()
     say = log or (lambda line: print(line, file=sys.stderr))
     server = _settings_value(server, settings.argo_server, "Argo Server URL", "GOVOPS_ARGO_SERVER").rstrip("/")
     env_token = settings.argo_token.get_secret_value() if settings.argo_token else None
@@ -317,7 +381,8 @@ def run_validation_argo(
         argo_ui=server,
         report_status=report_status,
     )
-    planned = pr_workflows(tasks, run, options)  # validates names and values before any request
+    mode = submission or settings.argo_submission
+    planned = _planned(tasks, run, options, mode, config, tiers)  # validates names and values before any request
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t_start = time.monotonic()
     for task in tasks:  # a stale file from an earlier run must never be read as this run's result
@@ -327,6 +392,7 @@ def run_validation_argo(
     session = _Session(service, server, namespace, head_sha, say)
     names: list[str] = []
     try:
+        templates = session.verify_templates(planned, config, options) if mode == "ref" else {}
         for part in planned:
             existing = session.find_existing(part) if reuse else None
             if existing is not None and existing.metadata and existing.metadata.name:
@@ -344,15 +410,49 @@ def run_validation_argo(
         service.close()
     urls = [ui_url(server, namespace, n) for n in names]
     argo_run = _write(out_dir, collected, names, urls, finished, head_sha, started, t_start)
-    _add_profiles(argo_run, root, tasks)
+    argo_run.runs = [_identity(finished[n], namespace, u, mode, templates) for n, u in zip(names, urls, strict=True)]
+    _add_summary(argo_run, root, tasks)
     return argo_run
 
 
-def _add_profiles(run: ArgoValidationRun, root: Path, tasks: list[ValidationTask]) -> None:
-    """Reference profiles for monitoring, computed here from the repository as the local executor does."""
+def _planned(
+    tasks: list[ValidationTask], run: RunContext, options: WorkflowOptions, mode: str,
+    config: Governance | None, tiers: Mapping[str, str] | None,
+) -> list[PlannedWorkflow]:
+    if mode not in SUBMISSIONS:
+        raise InputError(f"GOVOPS_ARGO_SUBMISSION must be one of {', '.join(SUBMISSIONS)}, got {mode!r}")
+    if mode == "inline":
+        return pr_workflows(tasks, run, options)
+    if config is None:
+        raise InputError(
+            "submitting by reference to the committed WorkflowTemplates needs govops.yaml's tiers; "
+            "without them set GOVOPS_ARGO_SUBMISSION=inline"
+        )
+    from engine.validation.submit import ref_workflows
+
+    return ref_workflows(tasks, run, config, options, tiers)
+
+
+def _identity(wf: WorkflowModel, namespace: str, url: str, mode: str, templates: dict[str, str]) -> dict[str, Any]:
+    """What the trail keeps of a run: enough to find it again in the cluster and in the UI."""
+    meta = wf.metadata
+    return {
+        "name": meta.name if meta else None,
+        "namespace": (meta.namespace if meta and meta.namespace else namespace),
+        "uid": meta.uid if meta else None,
+        "url": url,
+        "phase": _phase(wf),
+        "submission": "by-reference" if mode == "ref" else "inline",
+        "templates": templates,
+    }
+
+
+def _add_summary(run: ArgoValidationRun, root: Path, tasks: list[ValidationTask]) -> None:
+    """The runs' identities, and reference profiles for monitoring computed from the repository as locally."""
     from engine.validation.executors.local import store_profiles
 
     summary = json.loads(run.summary_path.read_text())
+    summary["argo_runs"] = run.runs
     summary["profiles"] = store_profiles(root, tasks, run.out_dir)
     run.summary_path.write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -385,7 +485,7 @@ def _write(
                 "file": path.relative_to(out_dir).as_posix(),
             }
         )
-    from runners.result import document_passes
+    from engine.spec.check_result import document_passes
 
     ok = bool(results) and all(document_passes(r) for r in results)  # a step's "pass" must match its metrics
     counts = {s: sum(1 for r in results if r["status"] == s) for s in ("pass", "fail", "error")}

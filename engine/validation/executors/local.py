@@ -57,7 +57,7 @@ def _worker(root: str, task: dict[str, Any], out_file: str, cache_dir: str | Non
 
 
 def _error(task: ValidationTask, message: str, duration: float) -> dict[str, Any]:
-    from runners.result import CheckResult
+    from engine.spec.check_result import CheckResult
 
     r = CheckResult(
         check=task.check, model=task.model, version=task.version, status="error",
@@ -98,55 +98,15 @@ def run_validation(
     out_dir.mkdir(parents=True, exist_ok=True)
     _not_world_writable(out_dir)
     jobs = max(1, int(jobs))
-    ctx = _context()
     started = datetime.now(UTC)
     t_start = time.monotonic()
-    pending = list(enumerate(tasks))
-    running: dict[int, tuple[Any, float, bool]] = {}
-    results: dict[int, dict[str, Any]] = {}
-    for _, task in pending:  # a stale file from an earlier run must never be read as this run's result
+    for task in tasks:  # a stale file from an earlier run must never be read as this run's result
         result_path(out_dir, task).unlink(missing_ok=True)
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                i, task = pending.pop(0)
-                proc = ctx.Process(
-                    target=_worker,
-                    args=(str(root), task.to_json(), str(result_path(out_dir, task)),
-                          str(cache_dir) if cache_dir else None),
-                    name=f"govops-{task.key}",
-                    daemon=False,
-                )
-                proc.start()
-                running[i] = (proc, time.monotonic(), False)
-            for i in list(running):
-                proc, t0, terminated = running[i]
-                task = tasks[i]
-                elapsed = time.monotonic() - t0
-                if not proc.is_alive():
-                    proc.join()
-                    results[i] = _collect(task, out_dir, proc.exitcode, elapsed)
-                    del running[i]
-                elif elapsed > timeout_s and not terminated:
-                    proc.terminate()
-                    running[i] = (proc, t0, True)
-                elif terminated and elapsed > timeout_s + GRACE_S:
-                    proc.kill()
-                    proc.join()
-                    results[i] = _timed_out(task, out_dir, timeout_s, elapsed)
-                    del running[i]
-                if i in results and terminated:
-                    results[i] = _timed_out(task, out_dir, timeout_s, elapsed)
-            time.sleep(POLL_S)
-    finally:
-        for proc, _, _ in running.values():  # interrupted: leave no worker behind
-            if proc.is_alive():
-                proc.kill()
-            proc.join()
+    results = _run_workers(root, tasks, out_dir, jobs, timeout_s, cache_dir)
     ordered = [results[i] for i in range(len(tasks))]
     tally = Counter(r["status"] for r in ordered)
     counts = {k: tally.get(k, 0) for k in ("pass", "fail", "error")}
-    from runners.result import document_passes
+    from engine.spec.check_result import document_passes
 
     ok = all(document_passes(r) for r in ordered)  # fails closed on a "pass" its own metrics contradict
     summary: dict[str, Any] = {
@@ -171,6 +131,64 @@ def run_validation(
     return ValidationRun(results=ordered, ok=ok, summary_path=summary_path, out_dir=out_dir, counts=counts)
 
 
+def _run_workers(
+    root: Path, tasks: list[ValidationTask], out_dir: Path, jobs: int, timeout_s: float, cache_dir: Path | None,
+) -> dict[int, dict[str, Any]]:
+    """One worker process per task, ``jobs`` at once; each result by task index (a timeout is a result too).
+
+    Interrupted, it leaves no worker behind.
+    """
+    ctx = _context()
+    pending = list(enumerate(tasks))
+    running: dict[int, tuple[Any, float, bool]] = {}
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                i, task = pending.pop(0)
+                proc = ctx.Process(
+                    target=_worker,
+                    args=(str(root), task.to_json(), str(result_path(out_dir, task)),
+                          str(cache_dir) if cache_dir else None),
+                    name=f"govops-{task.key}",
+                    daemon=False,
+                )
+                proc.start()
+                running[i] = (proc, time.monotonic(), False)
+            for i in list(running):
+                _watch(i, tasks[i], running, results, out_dir, timeout_s)
+            time.sleep(POLL_S)
+    finally:
+        for proc, _, _ in running.values():  # interrupted: leave no worker behind
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+    return results
+
+
+def _watch(
+    i: int, task: ValidationTask, running: dict[int, tuple[Any, float, bool]], results: dict[int, dict[str, Any]],
+    out_dir: Path, timeout_s: float,
+) -> None:
+    """One look at worker ``i``: collect it when done, terminate it past ``timeout_s``, kill it past the grace."""
+    proc, t0, terminated = running[i]
+    elapsed = time.monotonic() - t0
+    if not proc.is_alive():
+        proc.join()
+        results[i] = _collect(task, out_dir, proc.exitcode, elapsed)
+        del running[i]
+    elif elapsed > timeout_s and not terminated:
+        proc.terminate()
+        running[i] = (proc, t0, True)
+    elif terminated and elapsed > timeout_s + GRACE_S:
+        proc.kill()
+        proc.join()
+        results[i] = _timed_out(task, out_dir, timeout_s, elapsed)
+        del running[i]
+    if i in results and terminated:
+        results[i] = _timed_out(task, out_dir, timeout_s, elapsed)
+
+
 def _not_world_writable(out_dir: Path) -> None:
     """Prediction workers run as an unprivileged user when govops is root: keep them out of the results."""
     mode = out_dir.stat().st_mode
@@ -185,9 +203,9 @@ def store_profiles(root: Path, tasks: list[ValidationTask], out_dir: Path) -> li
     rereads training data. A profile that cannot be built is recorded, never fatal: the checks
     already judged the data.
     """
-    from engine.monitoring.profile import compute_profile, store_beside_results
     from engine.spec.errors import GovopsError
     from engine.spec.workspace import load_spec_file
+    from engine.validation.profile import compute_profile, store_beside_results
 
     done: list[dict[str, Any]] = []
     for spec_file, model, version in sorted({(t.spec_file, t.model, t.version) for t in tasks}):

@@ -1,10 +1,11 @@
 """Mergeable distribution summaries: fixed-edge histograms over reference quantiles, category counts.
 
-Monitoring stage, pure numerics. A numeric feature's reference profile fixes two sets of
+Foundation (see :mod:`engine.statistics`), pure numerics: the validation stage builds reference
+sketches, monitoring fills and compares them. A numeric feature's reference profile fixes two sets of
 edges once per model version: the reference deciles (PSI bins, exactly the bins the
-validation drift check uses, from ``runners.stats.quantile_edges``) and the reference
+validation drift check uses, from ``engine.statistics.drift.quantile_edges``) and the reference
 percentiles (KS bins). A summary is the count of values in every bin (right-closed, as
-``runners.stats``), plus count, missing, min, max, sum and sum of squares. Summaries over
+``engine.statistics.drift``), plus count, missing, min, max, sum and sum of squares. Summaries over
 the same edges merge by adding counts, so a window's summary can be built per log part or
 per day and combined, and monitoring never needs the raw reference again.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from runners.stats import psi_from_shares, quantile_edges
+from engine.statistics.drift import psi_from_shares, quantile_edges
 
 PSI_BINS = 10
 KS_BINS = 100
@@ -55,7 +56,7 @@ class NumericSketch:
 
         The values are sorted once (NaNs sort last) and the bin counts read off with a
         ``searchsorted`` of the few edges into them: right-closed bins, exactly as
-        ``runners.stats`` bins the reference, and about ten times faster than locating
+        ``engine.statistics.drift`` bins the reference, and about ten times faster than locating
         every value among the edges.
         """
         s = np.sort(np.asarray(values, dtype=np.float64))

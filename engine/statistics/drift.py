@@ -1,14 +1,15 @@
 """Fast two-sample drift statistics over many numeric columns, equal to ``scipy.stats``.
 
-Validation stage, pure numerics. Each reference column is sorted once (and cached on
-disk keyed by the data file's sha256, so later checks and runs reuse it); each
-evaluation column is sorted once; the two sorted samples are merged with two
-``searchsorted`` calls, and from that single merge come the KS statistic (as
-``scipy.stats.ks_2samp``), its asymptotic p-value (``kstwo.sf(d, round(n1*n2/(n1+n2)))``,
-as ``ks_2samp(method="asymp")``; below 1e-12, where scipy's exact tail is slow, the
-limiting distribution, within 1e-12 of it), the Wasserstein-1 distance (as
-``scipy.stats.wasserstein_distance``) and PSI on reference-quantile bins. Columns run in
-threads (numpy releases the GIL). This module never reads files other than its cache, and trusts none of it blindly.
+Foundation (see :mod:`engine.statistics`: the drift check and monitoring share it), pure numerics.
+Each reference column is sorted once (and cached on disk keyed by the data file's sha256, so later
+checks and runs reuse it); each evaluation column is sorted once; the two sorted samples are merged
+with two ``searchsorted`` calls, and from that single merge come the KS statistic (as
+``scipy.stats.ks_2samp``), its asymptotic p-value (``kstwo.sf(d, round(n1*n2/(n1+n2)))``, as
+``ks_2samp(method="asymp")``; below 1e-12, where scipy's exact tail is slow, the limiting
+distribution, within 1e-12 of it), the Wasserstein-1 distance (as
+``scipy.stats.wasserstein_distance``) and PSI on reference-quantile bins. Columns run in threads
+(numpy releases the GIL). This module never reads files other than its cache, and trusts none of it
+blindly.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Model quality metrics shared by several checks (performance, champion, fit, backtest, bias).
 
-Validation stage, a pure function library: arrays in, numbers out. scikit-learn computes
+Foundation (see :mod:`engine.statistics`: the checks and the performance monitoring kind share it),
+a pure function library: arrays in, numbers out. scikit-learn computes
 every value (so the numbers are the ones people cross-check against); a metric that is
 undefined on the given rows (ROC AUC with one class) is ``None``, never an exception.
 """

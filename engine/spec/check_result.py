@@ -1,9 +1,11 @@
-"""Check results: what a validation check returns, as data (validation stage, output side).
+"""Check results: what a validation check returns, as data (the contract between the checks and the engine).
 
 A result is a plain dataclass serialised to JSON; its JSON Schema is generated from
-these classes and committed at ``runners/schemas/check-result.schema.json`` (a test
-fails when the two drift apart). This module never runs a check or reads data: it
-only holds, judges and serialises values.
+these classes and committed at ``engine/spec/schemas/check-result.schema.json`` (a test
+fails when the two drift apart). It lives in the spec layer, not in ``runners/``, because
+both sides read it: the checks write results, and the executors, the report and the
+hand-over judge them (:func:`document_passes`) without importing the checks. This module
+never runs a check or reads data: it only holds, judges and serialises values.
 """
 
 from __future__ import annotations

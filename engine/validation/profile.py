@@ -2,8 +2,8 @@
 
 Validation stage (computed once per model version, when the version is validated) and
 read by the monitoring stage. A profile holds, per declared input, a
-:class:`~engine.monitoring.sketch.NumericSketch` (decile and percentile edges with counts,
-moments, exact median and MAD) or a :class:`~engine.monitoring.sketch.CategoricalSketch`,
+:class:`~engine.statistics.sketch.NumericSketch` (decile and percentile edges with counts,
+moments, exact median and MAD) or a :class:`~engine.statistics.sketch.CategoricalSketch`,
 and the same for the version's predictions on the reference (``prediction``, and
 ``proba`` for binary classifiers). Stored as JSON under
 ``<cache dir>/profiles/<tenant>--<name>/<version>/<digest>.json`` (outside the checkout, keyed
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.monitoring.sketch import CategoricalSketch, NumericSketch, numeric_reference
 from engine.spec.errors import InputError
 from engine.spec.model import Feature, ModelSpec
 from engine.spec.statedir import cache_dir
+from engine.statistics.sketch import CategoricalSketch, NumericSketch, numeric_reference
 
 PROFILE_FORMAT = "govops/profile/v1"
 PROFILE_KIND = "profiles"
@@ -182,7 +182,8 @@ def expected_digest(root: Path, spec: ModelSpec, version: str) -> str | None:
     None when there is nothing to profile or an unpinned file cannot be read (then the profile is
     computed, and that reports the problem).
     """
-    from runners.data import CheckError, read_bytes
+    from engine.spec.errors import CheckError
+    from runners.data import read_bytes
 
     v = spec.version(version)
     if v is None or spec.spec.validation is None:
@@ -246,7 +247,8 @@ def compute_profile(root: Path, spec: ModelSpec, version: str) -> Profile:
     (:class:`runners.model_worker.RemoteModel`), which sends back the predictions only, so
     the process that holds a token (``pr-check``) never runs the artifact's code.
     """
-    from runners.data import CheckError, DataLoader, feature_matrix
+    from engine.spec.errors import CheckError
+    from runners.data import DataLoader, feature_matrix
     from runners.model_worker import ModelWorkerError
 
     if spec.spec.validation is None:
@@ -262,7 +264,7 @@ def compute_profile(root: Path, spec: ModelSpec, version: str) -> Profile:
         pred = np.asarray(model.predict(x))
         proba = None
         if spec.spec.task == "classification" and hasattr(model, "predict_proba"):
-            from runners.metrics import positive_index
+            from engine.statistics.metrics import positive_index
 
             classes = np.asarray(model.classes_)
             pos = positive_index(classes, spec.spec.validation.positive_class)
