@@ -10,7 +10,6 @@ bundled with scikit-learn. ``govops init`` reuses ``build_iris`` for its example
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from engine.spec.pinning import sha256_file
 
 SEED = 20261123
 
@@ -177,15 +178,6 @@ def example_models() -> list[ExampleModel]:
             {"1.0.0": _tree, "1.1.0": lambda: _lr(1.0)},
         ),
     ]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -19,6 +19,12 @@ required contains name if {
 	some name in object.get(base_tier, "requirePacks", [])
 }
 
+# Every pack the engine sent coverage for is required as well: it also sends the packs of the
+# tiers of models the same change removes when this model is new (a rename into a lower tier).
+required contains name if {
+	some name, _ in input.packs
+}
+
 serves if lib.deployment.champion
 
 environment := object.get(lib.deployment, "environment", "production")

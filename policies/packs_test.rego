@@ -25,9 +25,15 @@ not_found := json.patch(with_packs, [{"op": "add", "path": "/packs", "value": {"
 
 test_pack_001_pack_not_in_library_denied if "GOV-PACK-001" in f.denied with input as not_found
 
-no_tier := json.patch(incomplete_input, [{"op": "remove", "path": "/config/tiers/high/requirePacks"}])
+test_pack_tier_without_packs_allowed if not "GOV-PACK-002" in f.denied with input as f.base
 
-test_pack_tier_without_packs_allowed if not "GOV-PACK-002" in f.denied with input as no_tier
+test_pack_001_tier_without_packs_not_denied if not "GOV-PACK-001" in f.denied with input as f.base
+
+# The engine sends coverage for a pack the spec's tiers do not name when the same change removes a
+# model whose tier requires it (a rename into a lower tier): that pack is required too.
+renamed := json.patch(f.base, [{"op": "add", "path": "/packs", "value": {"sr-11-7": partial}}, {"op": "replace", "path": "/previous", "value": null}])
+
+test_pack_002_pack_sent_for_a_rename_is_required if "GOV-PACK-002" in f.denied with input as renamed
 
 staging := json.patch(incomplete_input, [{"op": "add", "path": "/spec/spec/deployment/environment", "value": "staging"}])
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from engine.audit.markdown_text import md_text
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2330;max-width:1200px}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d5dd}
@@ -136,7 +138,7 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    return _text(value).replace("|", "\\|").replace("\n", " ")
+    return md_text(_text(value))
 
 
 def render_markdown(doc: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ import json
 from html import escape
 from typing import Any
 
+from engine.audit.markdown_text import md_text
+
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;
@@ -66,7 +68,7 @@ def _plain(value: Any) -> str:
 
 # --- Markdown -------------------------------------------------------------------------------------
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def _md_value(value: Any) -> str:

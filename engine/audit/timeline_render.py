@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.audit.markdown_text import md_text
 from engine.audit.timeline import Timeline
 
 
@@ -103,7 +104,13 @@ def render_text(timeline: Timeline) -> str:
 
 
 def _cell(text: Any) -> str:
+    """A cell govops composed itself (dates, kinds, commit code spans, ``#PR``): only ``|`` and line breaks escaped."""
     return str(text if text not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
+
+
+def _free(text: Any) -> str:
+    """A cell of text people wrote (author and approver names, subjects, notes): inert Markdown."""
+    return md_text(str(text if text not in (None, "") else "-"))
 
 
 def render_markdown(timeline: Timeline) -> str:
@@ -117,13 +124,14 @@ def render_markdown(timeline: Timeline) -> str:
         approvers = ", ".join(e.get("approvers") or []) if "plan" in e else ""
         out.append(
             "| " + " | ".join(
-                _cell(x) for x in (
-                    str(e.get("date") or "")[:19], e["kind"], f"`{e['commit'][:12]}`",
-                    f"#{e['pr']}" if e.get("pr") else "", _who(e), approvers,
+                [_cell(x) for x in (str(e.get("date") or "")[:19], e["kind"], f"`{e['commit'][:12]}`",
+                                    f"#{e['pr']}" if e.get("pr") else "")]
+                + [_free(x) for x in (
+                    _who(e), approvers,
                     _what(e) + (f" — {e['outcome']}" if e.get("outcome") else ""), _evidence(e),
                     "; ".join(e.get("missing_evidence") or []),
                     ("UNVERIFIED: " + str(e["unverified"]) + "; " if e.get("unverified") else "") + _trail(e),
-                )
+                )]
             ) + " |\n"
         )
     if timeline.warnings:

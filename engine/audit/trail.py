@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
+from engine.change.plumbing import GIT_ENV, GIT_SAFE_ENV, cat_blobs, run_git
 from engine.spec.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 
     from engine.change.gitread import FileChange
 
-GIT_SAFE_ENV = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
-"""``engine.change.gitread.GIT_SAFE_ENV`` (objects as stored: no replace refs, no grafts), without importing it."""
-_GIT_ENV = {**GIT_SAFE_ENV, "LC_ALL": "C", "LANGUAGE": "C"}  # what GitPython runs git with, plus the safe env
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def open_git(root: Path) -> Any:
     if root.is_dir():
         res = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
                               "--show-toplevel"],
-                             cwd=root, capture_output=True, env={**os.environ, **_GIT_ENV}, stdin=subprocess.DEVNULL)
+                             cwd=root, capture_output=True, env={**os.environ, **GIT_ENV}, stdin=subprocess.DEVNULL)
         lines = res.stdout.decode("utf-8", "surrogateescape").splitlines()
         if res.returncode == 0 and len(lines) == 3:
             return GitDir(lines[0], str((root / lines[1]).resolve()), lines[2])
@@ -73,44 +71,6 @@ def open_git(root: Path) -> Any:
 
     return open_repo(root)
 
-
-def run_git(repo: Any, *args: str, stdin: bytes | None = None, check: bool = True) -> tuple[int, bytes, str]:
-    """``engine.change.gitread.run_git`` without GitPython: ``git --literal-pathspecs ARGS``, bytes out."""
-    cwd = repo.working_tree_dir or repo.git_dir
-    res = subprocess.run(["git", "--literal-pathspecs", "-c", "core.quotepath=off", *args], cwd=cwd, input=stdin,
-                         capture_output=True, env={**os.environ, **_GIT_ENV},
-                         stdin=None if stdin is not None else subprocess.DEVNULL)
-    err = res.stderr.decode("utf-8", "replace")
-    if check and res.returncode != 0:
-        from engine.change.gitread import GitReadError
-
-        raise GitReadError(f"git {args[0]} failed: {err.strip() or f'exit {res.returncode}'}")
-    return res.returncode, res.stdout, err
-
-
-def cat_blobs(repo: Any, names: list[str]) -> dict[str, bytes | None]:
-    """Objects with one ``git cat-file --batch`` (``None`` when missing): ``gitread.cat_blobs`` without GitPython."""
-    unique = list(dict.fromkeys(n for n in names if n))
-    if not unique:
-        return {}
-    if any("\n" in n for n in unique):
-        from engine.change.gitread import cat_blobs as checked
-
-        return checked(repo, unique)  # raises its error for the name with a newline
-    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
-    result: dict[str, bytes | None] = {}
-    pos = 0
-    for name in unique:
-        nl = out.index(b"\n", pos)
-        header = out[pos:nl].decode("utf-8", "replace")
-        pos = nl + 1
-        if header.endswith(" missing") or header.endswith(" ambiguous"):
-            result[name] = None
-            continue
-        size = int(header.rsplit(" ", 1)[1])
-        result[name] = out[pos : pos + size]
-        pos += size + 1
-    return result
 
 # fields of one commit in the log; %x1e starts a record, %x00 separates fields
 _FIELDS = ("sha", "parents", "an", "ae", "ad", "cn", "ce", "cd", "sig", "subject", "body", "notes")

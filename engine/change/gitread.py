@@ -17,7 +17,6 @@ always follow ``--`` and are literal pathspecs.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,9 +27,9 @@ import git
 from pydantic import ValidationError
 
 from engine.change.plan import diff_config, diff_specs
+from engine.change.plumbing import GIT_SAFE_ENV, GitReadError, cat_blobs, run_git
 from engine.spec.config import Governance
 from engine.spec.diagnostics import Diagnostic
-from engine.spec.errors import InputError
 from engine.spec.loader import YamlError, parse_yaml
 from engine.spec.statedir import changed_state
 from engine.spec.workspace import CONFIG_FILE, SPEC_SUFFIXES, LoadedSpec, load_spec_text
@@ -43,10 +42,6 @@ read into ``changed_files`` so the policy can ask for the risk group's review of
 NULL_SHA = "0" * 40
 PARALLEL_BLOBS = 400
 _REGULAR_MODES = {"100644", "100755"}
-
-
-class GitReadError(InputError):
-    """A ref, a history or a repository that cannot give a plan (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -161,35 +156,7 @@ class Plan:
 
 # --- git plumbing -----------------------------------------------------------------------------------------
 
-GIT_SAFE_ENV = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
-"""Git objects as stored, for every git govops runs: no ``refs/replace/*`` substitution (a pushed replace ref
-would rewrite a rolled-out spec under its unchanged id) and no ``info/grafts`` (which rewrites parents)."""
 os.environ.update(GIT_SAFE_ENV)  # every git child of this process (GitPython's too) inherits it
-
-
-def run_git(
-    repo: git.Repo, *args: str, stdin: bytes | None = None, check: bool = True
-) -> tuple[int, bytes, str]:
-    """Run ``git --literal-pathspecs ARGS`` in the repository; bytes out (``-z`` output is not text)."""
-    cmd = ["git", "--literal-pathspecs", "-c", "core.quotepath=off", *args]
-    with tempfile.TemporaryFile() as fh:
-        if stdin is not None:
-            fh.write(stdin)
-            fh.seek(0)
-        status, out, err = repo.git.execute(
-            cmd,
-            env=GIT_SAFE_ENV,
-            istream=fh if stdin is not None else None,
-            with_extended_output=True,
-            with_exceptions=False,
-            stdout_as_string=False,
-            strip_newline_in_stdout=False,
-        )
-    err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err or "")
-    out_bytes = out if isinstance(out, bytes) else (out or "").encode()
-    if check and status != 0:
-        raise GitReadError(f"git {args[0]} failed: {err_text.strip() or f'exit {status}'}")
-    return status, out_bytes, err_text
 
 
 def _is_shallow(repo: git.Repo) -> bool:
@@ -273,30 +240,6 @@ def parse_raw_parts(parts: list[bytes]) -> list[FileChange]:
             )
         )
     return changes
-
-
-def cat_blobs(repo: git.Repo, names: list[str]) -> dict[str, bytes | None]:
-    """Read many objects with one ``git cat-file --batch`` process (``None`` when missing)."""
-    unique = list(dict.fromkeys(n for n in names if n))
-    if not unique:
-        return {}
-    for n in unique:
-        if "\n" in n:
-            raise GitReadError(f"cannot read {n!r}: a path with a newline")
-    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
-    result: dict[str, bytes | None] = {}
-    pos = 0
-    for name in unique:
-        nl = out.index(b"\n", pos)
-        header = out[pos:nl].decode("utf-8", "replace")
-        pos = nl + 1
-        if header.endswith(" missing") or header.endswith(" ambiguous"):
-            result[name] = None
-            continue
-        size = int(header.rsplit(" ", 1)[1])
-        result[name] = out[pos : pos + size]
-        pos += size + 1
-    return result
 
 
 # --- loading ----------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.spec.errors import EXIT_INPUT, EXIT_OK
+from engine.spec.errors import EXIT_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from engine.spec.diagnostics import Findings
@@ -63,3 +63,15 @@ def add_format(parser: argparse.ArgumentParser, choices: list[str], default: str
 def exit_for(findings: Findings) -> int:
     """0 when nothing blocks, 2 when a spec is invalid input."""
     return EXIT_OK if findings.ok else EXIT_INPUT
+
+
+def write_document(text: str, out: Path | None) -> None:
+    """A rendered document to ``out`` (saying so on stderr) or to stdout; an unwritable ``out`` is exit 2."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}", file=str(out)) from None
+    print(f"wrote {out} ({len(text)} bytes)", file=sys.stderr)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from engine.commands._common import add_format, repo_root
-from engine.spec.errors import EXIT_OK, InputError
+from engine.commands._common import add_format, repo_root, write_document
+from engine.spec.errors import EXIT_OK
 
 NAME = "docs"
 HELP = "generate a model card (Markdown or HTML) from the spec and the recorded evidence"
@@ -48,12 +47,5 @@ def run(args: argparse.Namespace) -> int:
         text = render_card_html(doc)
     else:
         text = render_card_markdown(doc)
-    if args.out:
-        try:
-            args.out.write_text(text)
-        except OSError as exc:
-            raise InputError(f"cannot write {args.out}: {exc.strerror}", file=str(args.out)) from None
-        print(f"wrote {args.out} ({len(text)} bytes)", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_document(text, args.out)
     return EXIT_OK

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     config = None
     if not args.specs or (root / "govops.yaml").is_file():
         config, _, _ = load_config(root, Path(args.config).resolve() if args.config else None)
-    files = discover(root, [p.resolve() for p in args.specs] or None, config)
+    # absolute, links kept (not resolved): pin_file refuses a link rather than edit what it points at
+    files = discover(root, [p.absolute() for p in args.specs] or None, config)
     changed = unchanged = 0
     for path in files:
         outcome = pin_file(path, root, display_path(path, root), write=not args.check)

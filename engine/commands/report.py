@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from engine.commands._common import add_format, repo_root
+from engine.commands._common import add_format, repo_root, write_document
 from engine.spec.errors import EXIT_OK, InputError
 
 NAME = "report"
@@ -55,14 +54,7 @@ def run(args: argparse.Namespace) -> int:
         text = render_markdown(doc)
     else:
         text = render_html(doc)
-    if args.out:
-        try:
-            args.out.write_text(text)
-        except OSError as exc:
-            raise InputError(f"cannot write {args.out}: {exc.strerror}", file=str(args.out)) from None
-        print(f"wrote {args.out} ({len(text)} bytes)", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_document(text, args.out)
     return EXIT_OK
 
 
@@ -84,12 +76,5 @@ def _pack(args: argparse.Namespace) -> int:
         text = render_pack_markdown(doc)
     else:
         text = render_pack_html(doc)
-    if args.out:
-        try:
-            args.out.write_text(text)
-        except OSError as exc:
-            raise InputError(f"cannot write {args.out}: {exc.strerror}", file=str(args.out)) from None
-        print(f"wrote {args.out} ({len(text)} bytes)", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_document(text, args.out)
     return EXIT_OK if doc["complete"] else EXIT_GOVERNANCE

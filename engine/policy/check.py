@@ -160,6 +160,8 @@ def build_inputs(scope: Scope, settings: Settings) -> tuple[InputBuilder, list[d
     """The input documents for every model in scope (exactly what the backends receive), with its rules' waivers."""
     builder = _builder(scope.config, settings, scope.rules.waivers, scope.context, scope.mode)
     builder.packs = scope.rules.packs
+    builder.removed_tiers = sorted({b.spec.spec.tier for _, b, e in scope.items
+                                    if b is not None and e is not None and e.get("change") == "removed"})
     docs = []
     for head_spec, base_spec, entry in scope.items:
         if entry is None and base_spec is head_spec:

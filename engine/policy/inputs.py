@@ -110,6 +110,8 @@ class InputBuilder:
         self.mode = mode
         self.packs: dict[str, Any] = {}
         """The judging library's regulation packs (``engine.policy.packs``), set by the caller."""
+        self.removed_tiers: list[str] = []
+        """Tiers of the models this change removes: a model it adds answers to their packs too (a rename)."""
 
     def time_boundaries(self) -> list[int]:
         """Every time the policies compare ``now_ns`` with (freeze bounds, waiver expiries)."""
@@ -166,6 +168,9 @@ class InputBuilder:
         required = required_packs(self.config, head.spec.spec.tier)
         if base is not None:  # lowering the tier in the same change does not shed the base tier's packs
             required += [p for p in required_packs(self.config, base.spec.spec.tier) if p not in required]
+        else:  # nor does removing the model and adding it under a new id (or tenant) in the same change
+            for tier in self.removed_tiers:
+                required += [p for p in required_packs(self.config, tier) if p not in required]
         if required:  # only where a tier requires a pack: every other input stays as it was
             doc["packs"] = change_coverage(self.packs, required, spec_data, checks, self.context,
                                            dict(self.config.groups))

@@ -37,7 +37,10 @@ class Facts:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    """No evidence: nothing, or only whitespace (``limitations: ' '`` documents nothing)."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value == [] or value == {}
 
 
 def _get(data: Any, parts: list[str]) -> Any:

@@ -174,6 +174,9 @@ def _out_path(req: NewSpec, tenant: str, name: str, config: Governance) -> Path:
     else:
         home = config.tenants[tenant].paths[0] if tenant in config.tenants else f"{config.spec_paths[0]}/{tenant}"
         path = req.root / home / f"{name}.yaml"
+    if path.is_symlink():  # a committed (or dangling) link would make `new` write where it points
+        shown = _shown(path, req.root)
+        raise InputError(f"{shown} is a symbolic link; govops new writes only a regular spec file", file=shown)
     path = path.resolve()
     if path.exists() and not req.force:
         shown = _shown(path, req.root)

@@ -19,6 +19,7 @@ its ``uri`` (exit 2) and nothing in that spec is written; object storage (``s3:/
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,6 +159,11 @@ def pin_file(path: Path, root: Path, shown: str, *, write: bool = True) -> PinOu
     """Re-pin the spec at ``path`` (validated by the spec loader first); writes it only if a digest changed."""
     from engine.spec.loader import load_yaml_file
 
+    if path.is_symlink():  # a committed symlink would make pin rewrite the file it points at, wherever it is
+        raise InputError(f"{shown} is a symbolic link; pin edits only spec files inside the repository", file=shown)
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    if not real.startswith(real_root + os.sep):  # a linked directory on the way out of the repository
+        raise InputError(f"{shown} is outside the repository ({real}); pin edits only spec files inside it", file=shown)
     load_yaml_file(path, shown)  # caps, no aliases, no tags: refused here before ruamel's round-trip loader
     text = path.read_bytes().decode("utf-8")  # bytes, so CRLF line ends survive
     outcome = pin_text(text, root, shown)

@@ -2,7 +2,7 @@
 
 A spec may name a repository-relative path, ``file://`` (absolute), ``s3://`` or
 ``gs://`` (read through fsspec when installed). A relative path that escapes the
-repository (``../../etc/passwd``, or a symlink out of it) is refused, so a spec can
+repository (any ``..`` segment, or a symlink out of it) is refused, so a spec can
 never make the engine read files outside the GitOps repository.
 """
 
@@ -39,6 +39,10 @@ def uri_problem(uri: str, root: Path) -> str | None:
         return f"unsupported URI scheme '{scheme}://' in '{uri}'; use {SUPPORTED}"
     if uri.startswith("/"):
         return f"'{uri}' is an absolute path; write file://{uri} to read outside the repository"
+    if ".." in uri.replace("\\", "/").split("/"):
+        # refused outright: the OS resolves `..` after following a symlink before it
+        # (artifacts/lnk/../passwd), which no textual check of the path can foresee
+        return f"'{uri}' has a '..' segment; name the file by its path inside the repository"
     if not _inside(uri, str(root)):
         return f"'{uri}' points outside the repository; artifacts and data must live in it or in object storage"
     return None

@@ -184,6 +184,24 @@ def test_lowering_the_tier_in_the_same_change_does_not_shed_the_pack(gated: GitR
     assert "GOV-PACK-002" in {d["rule"] for d in _pack_denials(_check(gated))}
 
 
+def test_renaming_the_model_while_lowering_the_tier_does_not_shed_the_pack(gated: GitRepo) -> None:
+    """Red-team finding: remove the high-tier spec and add the same model under a new id, tier medium."""
+    body = gated.read(TRIAGE).replace("name: readmission-triage", "name: readmission-triage-v2")
+    body = body.replace("  tier: high\n", "  tier: medium\n")
+    gated.git("rm", "-q", "-f", TRIAGE)
+    gated.write(TRIAGE.replace(".yaml", "-v2.yaml"), body)
+    gated.commit("retire readmission-triage, add readmission-triage-v2 at medium risk")
+    denials = _pack_denials(_check(gated))
+    assert [(d["rule"], d["model"]) for d in denials] == [("GOV-PACK-002", "clinical/readmission-triage-v2")]
+
+
+def test_whitespace_is_not_evidence(gated: GitRepo) -> None:
+    gated.replace(TRIAGE, "  tags: [care-management, diabetes, outreach]\n",
+                  "  tags: [care-management, diabetes, outreach]\n  limitations: ' '\n")
+    gated.commit("tag the model, and a blank limitations field")
+    assert "GOV-PACK-002" in {d["rule"] for d in _pack_denials(_check(gated))}
+
+
 def test_a_required_pack_missing_from_the_base_is_denied(gated: GitRepo) -> None:
     gated.commit("tag the model")
     gated.git("checkout", "-q", "main")

@@ -181,7 +181,8 @@ def test_duplicate_model_id_across_files(tmp_path):
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("../../etc/passwd", "points outside the repository"),
+        ("../../etc/passwd", "has a '..' segment"),
+        ("artifacts/../../etc/passwd", "has a '..' segment"),
         ("ftp://example.com/model.joblib", "unsupported URI scheme 'ftp://'"),
         ("/etc/passwd", "is an absolute path; write file:///etc/passwd"),
     ],
@@ -208,6 +209,23 @@ def test_symlink_out_of_repo_is_refused(tmp_path):
     result = _lint(root)
     assert result.returncode == 2
     assert "points outside the repository" in result.stdout
+
+
+@pytest.mark.slow
+def test_dot_dot_after_a_symlink_is_refused(tmp_path):
+    """`artifacts/lnk/../passwd`: the OS follows lnk first, so `..` leaves the repository."""
+    root = _repo(tmp_path, {"lab/iris.yaml": IRIS})
+    outside = tmp_path / "etc" / "ssl"
+    outside.mkdir(parents=True)
+    (tmp_path / "etc" / "passwd").write_text("root:x:0:0\n")
+    os.symlink(outside, root / "artifacts" / "lnk")
+    text = IRIS.replace("uri: artifacts/models/lab/iris-species/1.0.0/model.joblib", "uri: artifacts/lnk/../passwd")
+    (root / "specs/lab/iris.yaml").write_text(text)
+    result = _lint(root)
+    assert result.returncode == 2
+    line = _line_of(text, "uri: artifacts/lnk/../passwd")
+    assert f"specs/lab/iris.yaml:{line}:9: error:" in result.stdout
+    assert "has a '..' segment" in result.stdout
 
 
 @pytest.mark.slow

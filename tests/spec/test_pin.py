@@ -103,7 +103,7 @@ def test_a_uri_outside_the_repository_is_refused_at_its_position(tmp_path):
     with pytest.raises(InputError) as err:
         pin_text(text, tmp_path, "x.yaml")
     assert (err.value.file, err.value.line, err.value.col) == ("x.yaml", 2, 3)
-    assert "outside the repository" in err.value.message
+    assert "has a '..' segment" in err.value.message
 
 
 def test_an_empty_digest_is_filled_in(tmp_path):
@@ -112,3 +112,16 @@ def test_an_empty_digest_is_filled_in(tmp_path):
     text = "a:\n  uri: m.bin\n  sha256:\n  runtime: x.Y\nb: {uri: m.bin, sha256: }\n"
     out = pin_text(text, tmp_path, "x.yaml")
     assert out.text == f"a:\n  uri: m.bin\n  sha256: {digest}\n  runtime: x.Y\nb: {{uri: m.bin, sha256: {digest} }}\n"
+
+
+def test_a_spec_that_is_a_symlink_is_refused_and_its_target_left_alone(repo, tmp_path, capsys):
+    """A committed `specs/lab/evil.yaml -> /elsewhere/spec.yaml` must not make pin rewrite the target."""
+    victim = tmp_path / "victim.yaml"
+    victim.write_bytes((repo / IRIS).read_bytes())
+    (repo / EVAL).write_text((repo / EVAL).read_text() + "5.0,3.0,1.5,0.2,0\n")  # the victim's digest is stale
+    (repo / "specs/lab/evil.yaml").symlink_to(victim)
+    before = victim.read_bytes()
+    assert main(["-C", str(repo), "pin", str(repo / "specs/lab/evil.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "specs/lab/evil.yaml is a symbolic link" in err and "Traceback" not in err
+    assert victim.read_bytes() == before

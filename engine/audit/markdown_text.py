@@ -1,0 +1,20 @@
+r"""Text from specs, notes and results made inert in Markdown: one escape for every Markdown the audit stage writes.
+
+Spec free text (``metadata.limitations``, descriptions, owner names) and ledger notes are
+written by pull-request authors. Rendered by GitHub, MkDocs or an editor preview, raw
+Markdown or HTML in them could forge sections ("Approvals: rita.risk"), add
+``javascript:`` links or run scripts. Every ASCII character Markdown or inline HTML gives
+a meaning to is backslash-escaped (CommonMark renders ``\X`` as a literal ``X`` for any
+ASCII punctuation), and line breaks become spaces so a value stays in its table cell.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>&|!~#])")
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown inline text: special characters escaped, on one line."""
+    return _SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")

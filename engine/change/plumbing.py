@@ -1,0 +1,66 @@
+"""Git plumbing without GitPython: the safe environment, one ``git`` call, one ``cat-file --batch`` read.
+
+Change stage, and the one place these live: ``engine.change.gitread`` (the plan, which
+also uses GitPython) and the audit stage's light readers (``engine.audit.trail``, which
+``verify`` runs on a path that must start fast) both call them. Only the standard library
+is imported here, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any
+
+from engine.spec.errors import InputError
+
+GIT_SAFE_ENV = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
+"""Git objects as stored, for every git govops runs: no ``refs/replace/*`` substitution (a pushed replace ref
+would rewrite a rolled-out spec under its unchanged id) and no ``info/grafts`` (which rewrites parents)."""
+
+GIT_ENV = {**GIT_SAFE_ENV, "LC_ALL": "C", "LANGUAGE": "C"}
+"""What git runs with here: the safe environment, and messages in one language (they are parsed)."""
+
+
+class GitReadError(InputError):
+    """A ref, a history or a repository that cannot give a plan (exit 2)."""
+
+
+def run_git(repo: Any, *args: str, stdin: bytes | None = None, check: bool = True) -> tuple[int, bytes, str]:
+    """Run ``git --literal-pathspecs ARGS`` in ``repo`` (a GitPython ``Repo`` or anything with its two dirs).
+
+    Bytes out (``-z`` output is not text); a failure is a ``GitReadError`` naming the
+    sub-command unless ``check`` is false.
+    """
+    cwd = repo.working_tree_dir or repo.git_dir
+    res = subprocess.run(["git", "--literal-pathspecs", "-c", "core.quotepath=off", *args], cwd=cwd, input=stdin,
+                         capture_output=True, env={**os.environ, **GIT_ENV},
+                         stdin=None if stdin is not None else subprocess.DEVNULL)
+    err = res.stderr.decode("utf-8", "replace")
+    if check and res.returncode != 0:
+        raise GitReadError(f"git {args[0]} failed: {err.strip() or f'exit {res.returncode}'}")
+    return res.returncode, res.stdout, err
+
+
+def cat_blobs(repo: Any, names: list[str]) -> dict[str, bytes | None]:
+    """Read many objects with one ``git cat-file --batch`` process (``None`` when missing or ambiguous)."""
+    unique = list(dict.fromkeys(n for n in names if n))
+    if not unique:
+        return {}
+    for n in unique:
+        if "\n" in n:
+            raise GitReadError(f"cannot read {n!r}: a path with a newline")
+    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
+    result: dict[str, bytes | None] = {}
+    pos = 0
+    for name in unique:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].decode("utf-8", "replace")
+        pos = nl + 1
+        if header.endswith(" missing") or header.endswith(" ambiguous"):
+            result[name] = None
+            continue
+        size = int(header.rsplit(" ", 1)[1])
+        result[name] = out[pos : pos + size]
+        pos += size + 1
+    return result
