@@ -56,6 +56,9 @@ bench: $(STAMP) ## run the benchmarks and print their numbers (for README)
 	$(BIN)/python benchmarks/monitor.py
 	$(BIN)/python benchmarks/audit.py
 	$(BIN)/python benchmarks/verify.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/warm_cache.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/explainability.py
 
 artifacts: $(STAMP) ## rebuild the example models and data and re-pin their digests in specs/
 	$(BIN)/python -m engine.examples build --root .

@@ -4,10 +4,13 @@ The change is ``--base...--head`` (on GitHub Actions both default to the event's
 The context (author, approvals, labels) comes from the event payload and the reviews API,
 or from ``--author``, ``--approved-by USER[:GROUP]`` and ``--label``. Policies judge every
 changed model; the tier's validators run on the models whose behaviour the change can
-alter (``--no-validate`` skips them). The result is reported as commit statuses
-(``govops/policy``, ``govops/<tenant>/<model>/<check>``, ``govops/validation``),
-workflow-command annotations, a Markdown step summary and, with ``--out DIR``, JSON.
-Without a token, or with ``--dry-run``, the statuses are printed instead of sent.
+alter (``--no-validate`` skips them). The result is reported as check runs
+(``govops/policy``, ``govops/<tenant>/<model>/<check>``, ``govops/validation``, with
+annotations at file:line and the summary; commit statuses of the same names where the
+token may not create check runs: ``engine.report.publish``), one sticky PR comment with
+the summary (edited in place on every run), workflow-command annotations, a Markdown
+step summary and, with ``--out DIR``, JSON. Without a token, or with ``--dry-run``, the
+statuses are printed instead of sent.
 
 Split workflow (validation away from the token): a validation job with no token runs
 ``govops validate --base B --head H --out DIR`` (model artifacts are only ever loaded in

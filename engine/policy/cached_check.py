@@ -97,13 +97,14 @@ def cached_check_all(root: Path, *, context: dict[str, Any] | None, backend: str
     root = root.resolve()
     store = rc.ResultStore(root, env)
     scope = scope_digest(root, config_path, context, backend, env)
+    store.open_pack(scope)
     run = _run_entry(store.get(scope))
     if run is None:
         return _cold(store, scope, root, context=context, backend=backend, config_path=config_path, env=env)
     bucket = bisect.bisect_right(run["boundaries"], _now_ns(env))
-    from engine.spec.spec_files import discover_files
+    from engine.spec.spec_files import discover_names
 
-    files = rc.spec_keys(discover_files(root, None, run["spec_paths"]), root, rc.digest(scope, str(bucket)))
+    files = rc.spec_keys(discover_names(root, None, run["spec_paths"]), root, rc.digest(scope, str(bucket)))
     sig = rc.Signatures(root)
     entries: dict[str, rc.SpecEntry] = {}
     for _, shown, key in files:
@@ -124,6 +125,7 @@ def cached_check_all(root: Path, *, context: dict[str, Any] | None, backend: str
                 return None  # not stored (an unwritable cache): check without it
             entries[shown] = entry
     own, violations, models = rc.assemble([entries[shown] for _, shown, _ in files])
+    store.save_pack(scope)
     return CachedCheck(Findings([*run["config"], *own, *violations], models_checked=models, tool=TOOL),
                        len(missed), evaluated)
 
@@ -153,7 +155,7 @@ def _cold(store: rc.ResultStore, scope: str, root: Path, *, context: dict[str, A
     return cached_check_all(root, context=context, backend=backend, config_path=config_path, env=env)
 
 
-def _judge(store: rc.ResultStore, root: Path, missed: list[tuple[Path, str, str]], sig: rc.Signatures,
+def _judge(store: rc.ResultStore, root: Path, missed: list[tuple[str, str, str]], sig: rc.Signatures,
            config_file: str, *, context: dict[str, Any] | None, backend: str | None,
            config_path: Path | None) -> int | None:
     """Check the specs not in the cache and store their entries; the number of models evaluated, or None."""
@@ -165,7 +167,7 @@ def _judge(store: rc.ResultStore, root: Path, missed: list[tuple[Path, str, str]
     pending = missed
     while pending:  # a spec declaring the model of another in the same batch is checked again, in the next
         outcome = run_check(root, context=context, backend=backend, config_path=config_path,
-                            spec_files=[p for p, _, _ in pending])
+                            spec_files=[Path(p) for p, _, _ in pending])
         by_file.update({shown: [] for _, shown, _ in pending})
         again: set[str] = set()
         for d in outcome.spec_diagnostics:

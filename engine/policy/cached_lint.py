@@ -77,10 +77,11 @@ def cached_lint(root: Path, paths: list[Path] | None, config_path: Path | None, 
         return None
     store = rc.ResultStore(root, env)
     scope, _ = _scope(root, config_path, env)
+    store.open_pack(scope)
     run = _run_entry(store, scope, root, config_path, env)
-    from engine.spec.spec_files import discover_files
+    from engine.spec.spec_files import discover_names
 
-    files = rc.spec_keys(discover_files(root, paths, run["spec_paths"]), root, scope)
+    files = rc.spec_keys(discover_names(root, paths, run["spec_paths"]), root, scope)
     entries: dict[str, rc.SpecEntry] = {}
     sig = rc.Signatures(root)
     for _, shown, key in files:
@@ -98,10 +99,11 @@ def cached_lint(root: Path, paths: list[Path] | None, config_path: Path | None, 
     own, evidence, _ = rc.assemble([entries[shown] for _, shown, _ in files])
     state = _tracked_state(store, scope, root, env)  # a committed .govops/ would be read as state next checkout
     diagnostics = [*run["config"], *own, *state, *evidence, *run["packs"]]
+    store.save_pack(scope)
     return Findings(diagnostics, models_checked=len(files), tool=TOOL), len(missed)
 
 
-def _load(root: Path, missed: list[tuple[Path, str, str]], config_path: Path | None, jobs: int | None,
+def _load(root: Path, missed: list[tuple[str, str, str]], config_path: Path | None, jobs: int | None,
           config_file: str) -> list[tuple[rc.SpecEntry, list[str]]] | None:
     """Entries (with the URIs each depends on) for the specs not in the cache, or None to lint without it."""
     from engine.policy.evidence_lint import no_evaluation_data
@@ -112,7 +114,7 @@ def _load(root: Path, missed: list[tuple[Path, str, str]], config_path: Path | N
     pending = missed
     config: Any = None
     while pending:  # a spec declaring the model of another in the same batch is loaded again, in the next
-        ws = load_workspace(root, [p for p, _, _ in pending], config_path=config_path, jobs=jobs,
+        ws = load_workspace(root, [Path(p) for p, _, _ in pending], config_path=config_path, jobs=jobs,
                             summarise=lint_summary)
         config = ws.config
         by_file.update({shown: [] for _, shown, _ in pending})

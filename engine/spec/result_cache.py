@@ -100,8 +100,16 @@ def file_digest(path: Path | str) -> str:
 def tree_digest(directory: Path) -> str:
     """Every file under ``directory`` (relative name and bytes), hidden ones included: what a library reads."""
     parts: list[str] = []
+    seen: set[tuple[int, int]] = set()
     if directory.is_dir():
-        for dirpath, dirnames, filenames in os.walk(directory):
+        # links followed, as the library's rglob follows them; each real directory once (no loops)
+        for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
+            st = os.stat(dirpath)
+            if (st.st_dev, st.st_ino) in seen:
+                dirnames[:] = []
+                parts.append(f"{Path(dirpath).relative_to(directory).as_posix()}=seen")
+                continue
+            seen.add((st.st_dev, st.st_ino))
             dirnames.sort()
             for name in sorted(filenames):
                 path = Path(dirpath) / name
@@ -211,6 +219,8 @@ class ResultStore:
 
         self.dir = cache_dir_at(resolve(env_setting(env, "cache_dir"), env), KIND, root=root)
         self._secret: bytes | None = None
+        self._pack: dict[str, str] = {}
+        self._used: dict[str, str] = {}
         self.reads = 0
         self.writes = 0
 
@@ -253,12 +263,16 @@ class ResultStore:
         secret = self.secret()
         if secret is None:
             return None
-        try:
-            with open(os.path.join(self.dir, key[:2], key + ".json"), "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            return None
-        self.reads += 1
+        packed = self._pack.get(key)
+        if packed is not None:
+            raw = packed.encode()
+        else:
+            try:
+                with open(os.path.join(self.dir, key[:2], key + ".json"), "rb") as fh:
+                    raw = fh.read()
+            except OSError:
+                return None
+            self.reads += 1
         head, sep, payload = raw.partition(b"\n")
         fields = head.decode("ascii", "replace").split(" ")
         if not sep or len(fields) != 3 or fields[0] != FORMAT or fields[1] != key:
@@ -266,9 +280,11 @@ class ResultStore:
         if not hmac.compare_digest(fields[2], self._mac(secret, key, payload)):
             return None
         try:
-            return json.loads(payload)
+            value = json.loads(payload)
         except ValueError:
             return None
+        self._used[key] = raw.decode()
+        return value
 
     def put(self, key: str, value: Any) -> None:
         """Store ``value`` (JSON) under ``key``, atomically; best effort (an unwritable cache is no cache)."""
@@ -280,10 +296,39 @@ class ResultStore:
         try:
             path.parent.mkdir(mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            raw = f"{FORMAT} {key} {self._mac(secret, key, payload)}\n".encode() + payload
             with os.fdopen(fd, "wb") as fh:
-                fh.write(f"{FORMAT} {key} {self._mac(secret, key, payload)}\n".encode() + payload)
+                fh.write(raw)
             os.replace(tmp, path)
             self.writes += 1
+            self._used[key] = raw.decode()
+        except OSError:
+            return
+
+    # A pack: every entry one run read, in one file, so the next identical run opens one file instead of
+    # one per spec. Only an accelerator: each entry in it is checked exactly as a file of its own would be.
+
+    def open_pack(self, name: str) -> None:
+        """Read the pack ``name`` (a scope digest); a missing or malformed pack is simply empty."""
+        try:
+            with open(os.path.join(self.dir, "packs", name + ".json"), "rb") as fh:
+                data = json.loads(fh.read())
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict):
+            self._pack = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def save_pack(self, name: str) -> None:
+        """Write the entries this run read as the pack ``name``, unless they are exactly the pack it opened."""
+        if self._used == self._pack or not self._used:
+            return
+        folder = self.dir / "packs"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self._used, fh, separators=(",", ":"))
+            os.replace(tmp, folder / f"{name}.json")
         except OSError:
             return
 
@@ -356,26 +401,28 @@ def assemble(entries: list[SpecEntry]) -> tuple[list[Diagnostic], list[Diagnosti
     return own, extras, len(first)
 
 
-def spec_keys(files: list[Path], root: Path, scope: str) -> list[tuple[Path, str, str]]:
+def spec_keys(files: list[str], root: Path, scope: str) -> list[tuple[str, str, str]]:
     """(path, shown name, entry key) of each spec file under the run's ``scope`` digest.
 
-    The shown name is ``engine.spec.spec_files.display_path``'s, with each directory resolved once.
+    The shown name is ``engine.spec.spec_files.display_path``'s, with each directory resolved
+    once and plain strings instead of ``Path`` objects (a thousand of those cost more than the hashing).
     """
     from engine.spec.spec_files import display_path
 
-    real_root = root.resolve()
-    dirs: dict[Path, Path] = {}
+    prefix = str(root.resolve()) + os.sep
+    dirs: dict[str, str] = {}
     out = []
     for f in files:
-        parent = dirs.get(f.parent)
-        if parent is None:
-            parent = dirs[f.parent] = f.parent.resolve()
-        if os.path.islink(f):
-            shown = display_path(f, root)
+        folder, name = os.path.split(os.path.abspath(f))
+        real_folder = dirs.get(folder)
+        if real_folder is None:
+            real_folder = dirs[folder] = os.path.realpath(folder)
+        real = os.path.join(real_folder, name)
+        if os.path.islink(real):
+            shown = display_path(Path(f), root)
+        elif real.startswith(prefix):
+            shown = real[len(prefix):].replace(os.sep, "/")
         else:
-            try:
-                shown = (parent / f.name).relative_to(real_root).as_posix()
-            except ValueError:
-                shown = str(f)
+            shown = str(f)
         out.append((f, shown, digest(scope, shown, file_digest(f))))
     return out

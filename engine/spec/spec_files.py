@@ -19,19 +19,24 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 def discover_files(root: Path, paths: Iterable[Path] | None, spec_paths: list[str]) -> list[Path]:
     """Every spec file under ``paths`` (default: ``spec_paths`` under ``root``, those that exist), sorted."""
+    return [Path(name) for name in discover_names(root, paths, spec_paths)]
+
+
+def discover_names(root: Path, paths: Iterable[Path] | None, spec_paths: list[str]) -> list[str]:
+    """``discover_files`` as strings, in the same order (``Path`` order: part by part), without making paths."""
     if paths is None:
         paths = [p for p in (root / s for s in spec_paths) if p.exists()]
-    files: list[Path] = []
+    files: list[str] = []
     for p in paths:
         if p.is_dir():
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                files.extend(Path(dirpath) / f for f in filenames if f.endswith(SPEC_SUFFIXES))
+                files.extend(os.path.join(dirpath, f) for f in filenames if f.endswith(SPEC_SUFFIXES))
         elif p.exists():
-            files.append(p)
+            files.append(str(p))
         else:
             raise InputError(f"{p}: no such file or directory", file=str(p))
-    return sorted(files)
+    return sorted(files, key=lambda name: name.split(os.sep))
 
 
 def display_path(path: Path, root: Path) -> str:

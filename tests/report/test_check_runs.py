@@ -141,3 +141,29 @@ def test_annotations_go_50_per_request(gh, monkeypatch) -> None:
     [run] = gh.check_runs.values()
     assert [a["message"] for a in run["annotations"]] == [f"finding {i}" for i in range(120)]
     assert run["output"] == {"title": "120 findings", "summary": "see the annotations"}
+
+
+def test_each_validator_gets_its_check_run_and_a_failed_one_its_annotation(tmp_path, gh, monkeypatch, capsys) -> None:
+    from tests.report.test_pr_check import tighten_wine
+    from tests.report.test_pr_report_workflow_run import report_side
+    from tests.validation.test_model_isolation import _doc, _write
+
+    gh.permissions.add("checks")
+    repo, head, tasks, results = report_side(tmp_path, gh, monkeypatch, tighten_wine("0.8"))
+    failing = next(t for t in tasks if t.check == "performance")
+    doc = _doc(failing)
+    doc["status"], doc["summary"] = "fail", "accuracy below the threshold"
+    _write(results, failing, doc)
+    assert main(["-C", str(repo.path), "pr-check", "--validation-results", str(results)]) == 1
+    capsys.readouterr()
+    final = {r["name"]: r for r in gh.check_runs.values()}
+    assert set(final) == {"govops/policy", "govops/validation", "govops/beverages/wine-cultivar/performance",
+                          "govops/beverages/wine-cultivar/data_quality"}
+    perf = final["govops/beverages/wine-cultivar/performance"]
+    assert (perf["head_sha"], perf["conclusion"]) == (head, "failure")
+    [note] = perf["annotations"]
+    assert note["path"] == "specs/beverages/wine-cultivar.yaml" and note["annotation_level"] == "failure"
+    assert "accuracy below the threshold" in note["message"]
+    assert final["govops/beverages/wine-cultivar/data_quality"]["annotations"] == []
+    assert final["govops/validation"]["conclusion"] == "failure"
+    assert len(gh.comments[7]) == 1

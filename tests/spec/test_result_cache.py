@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_a_changed_data_file_is_a_miss(repo: Path) -> None:
 
 
 def entry_files(root: Path) -> list[Path]:
-    return sorted(p for p in (cache_root(Settings()) / rc.KIND).rglob("*.json"))
+    return sorted(p for p in (cache_root(Settings()) / rc.KIND).rglob("*.json") if p.parent.name != "packs")
 
 
 def test_a_forged_or_corrupted_entry_is_not_trusted(repo: Path, capsys) -> None:
@@ -109,29 +110,44 @@ def test_a_forged_or_corrupted_entry_is_not_trusted(repo: Path, capsys) -> None:
     linted = cached_lint(repo, None, None, None, env)
     assert linted is not None and not linted[0].ok
     store = rc.ResultStore(repo, env)
-    scope_key = next(k for _, shown, k in rc.spec_keys(sorted((repo / "specs").rglob("*.yaml")), repo,
+    scope_key = next(k for _, shown, k in rc.spec_keys([str(p) for p in sorted((repo / "specs").rglob("*.yaml"))], repo,
                                                        _lint_scope(repo, env)) if shown.endswith("copy-0.yaml"))
     path = store.dir / scope_key[:2] / f"{scope_key}.json"
     head, _, payload = path.read_bytes().partition(b"\n")
     value = json.loads(payload)
     assert value["diags"]
 
+    packs = store.dir / "packs"
+
     # forged: the same entry with its findings removed, signed with a guessed key
     value["diags"] = []
     forged = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     fmt, key, _ = head.decode().split(" ")
-    path.write_bytes(f"{fmt} {key} {rc.ResultStore._mac(b'0' * 32, key, forged)}\n".encode() + forged)
+    forged_entry = f"{fmt} {key} {rc.ResultStore._mac(b'0' * 32, key, forged)}\n".encode() + forged
+    path.write_bytes(forged_entry)
+    shutil.rmtree(packs)  # (the last run's pack holds the genuine entry: it would be used instead)
+    again = cached_lint(repo, None, None, None, env)
+    assert again is not None and again[1] == 1 and again[0].diagnostics == linted[0].diagnostics
+
+    # the same forgery inside the pack, where the next run looks first
+    [pack] = list(packs.glob("*.json"))
+    entries = json.loads(pack.read_text())
+    entries[key] = forged_entry.decode()
+    pack.write_text(json.dumps(entries))
+    path.write_bytes(forged_entry)
     again = cached_lint(repo, None, None, None, env)
     assert again is not None and again[1] == 1 and again[0].diagnostics == linted[0].diagnostics
 
     # copied: a clean spec's (validly signed) entry under the bad spec's key
     clean = next(p for p in entry_files(repo) if p != path and b'"file":"specs/clinical/copy-2.yaml"' in p.read_bytes())
     path.write_bytes(clean.read_bytes())
+    shutil.rmtree(packs)
     again = cached_lint(repo, None, None, None, env)
     assert again is not None and again[1] == 1 and again[0].diagnostics == linted[0].diagnostics
 
     # corrupted: truncated
     path.write_bytes(path.read_bytes()[:40])
+    shutil.rmtree(packs)
     again = cached_lint(repo, None, None, None, env)
     assert again is not None and again[1] == 1 and again[0].diagnostics == linted[0].diagnostics
 
