@@ -48,6 +48,7 @@ def _card(h: History, *extra: str) -> subprocess.CompletedProcess[str]:
     return govops("-C", str(h.path), "docs", IRIS, *extra)
 
 
+@pytest.mark.slow
 def test_every_section_and_every_missing_fact_is_shown(history: History) -> None:
     res = _card(history, "--format", "json")
     assert res.returncode == 0, res.stderr
@@ -87,6 +88,7 @@ def test_markdown_card(history: History) -> None:
     assert "## Sources" in md and history.shas["explained"][:12] in md
 
 
+@pytest.mark.slow
 def test_a_version_and_a_model_that_do_not_exist(history: History) -> None:
     res = _card(history, "--version", "9.9.9")
     assert res.returncode == 2 and "has no version '9.9.9' (declared: 1.0.0, 1.1.0)" in res.stderr
@@ -94,6 +96,7 @@ def test_a_version_and_a_model_that_do_not_exist(history: History) -> None:
     assert res.returncode == 2 and "no model 'lab/nope'" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_results_are_used_only_for_the_governed_bytes(history: History, tmp_path: Path) -> None:
     results = history.path.parent / "results"
     doc = json.loads(_card(history, "--format", "json", "--results", str(results)).stdout)

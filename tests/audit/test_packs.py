@@ -99,6 +99,7 @@ def test_control_needing_a_check_the_tier_does_not_run(lint_repo: Path) -> None:
             "(it requires this pack) does not run") in out
 
 
+@pytest.mark.slow
 def test_shipped_packs_name_checks_a_tier_must_run(lint_repo: Path) -> None:
     cfg = lint_repo / "govops.yaml"
     packs = "    forbidSensitiveFeatures: true\n    requirePacks: [eu-ai-act, sr-11-7]\n"
@@ -223,6 +224,7 @@ def history(tmp_path_factory: pytest.TempPathFactory):
     return h
 
 
+@pytest.mark.slow
 def test_report_pack_shows_covered_partial_missing_with_evidence_links(history) -> None:
     res = govops("-C", str(history.path), "report", "--pack", "sr-11-7", "lab/iris-species", "--format", "json")
     assert res.returncode == 1, res.stderr  # not every control is covered: a governance finding
@@ -251,6 +253,7 @@ def test_report_pack_names_unknown_packs(history) -> None:
     assert res.returncode == 2 and "known: eu-ai-act, sr-11-7" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_recorded_evidence_clears_a_control(history, tmp_path: Path) -> None:
     """A new rollout recording an explainability result that passed turns SR-VAL-1's check item covered."""
     import shutil
@@ -275,6 +278,7 @@ def test_recorded_evidence_clears_a_control(history, tmp_path: Path) -> None:
     assert next(c for c in after["models"][0]["controls"] if c["id"] == "SR-GOV-1")["status"] == "covered"
 
 
+@pytest.mark.slow
 def test_card_pack_and_compliance_report_show_the_same_fact(history) -> None:
     """One evidence index: the approval of iris 1.1.0 is the same person and the same record everywhere."""
     merge = history.shas["merge"]

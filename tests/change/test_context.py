@@ -185,6 +185,7 @@ def gh_pull(head: str = RUN_HEAD, **kw) -> dict:
     return pull(42, author="dana.ds", base_sha="b" * 40, head_sha=head, labels=("model-change",), **kw)
 
 
+@pytest.mark.slow
 def test_workflow_run_reads_the_pr_from_the_api(tmp_path: Path, config) -> None:
     with FakeGitHub() as gh:
         gh.pulls[42] = gh_pull()

@@ -23,6 +23,7 @@ def approve(gh: FakeGitHub, head: str) -> None:
                      review("eli.mle", "APPROVED", "2026-11-20T10:05:00Z", 2, commit=head)]
 
 
+@pytest.mark.slow
 def test_three_runs_give_check_runs_with_annotations_and_one_comment(tmp_path, gh, monkeypatch, capsys) -> None:
     gh.permissions.add("checks")
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)
@@ -89,6 +90,7 @@ def test_a_token_without_checks_write_falls_back_to_statuses_and_says_so_once(
     assert len(gh.comments[7]) == 1  # the comment does not need checks
 
 
+@pytest.mark.slow
 def test_a_marker_in_someone_elses_comment_is_not_trusted(tmp_path, gh, monkeypatch, capsys) -> None:
     gh.permissions.add("checks")
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)

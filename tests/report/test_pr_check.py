@@ -161,6 +161,7 @@ def test_base_that_does_not_exist_sets_error_statuses(tmp_path, gh, monkeypatch,
         (Answer(500, {"message": "Server Error"}), "with 500 after 5 attempt(s)"),
     ],
 )
+@pytest.mark.slow
 def test_github_api_errors_exit_2_without_the_token(tmp_path, gh, monkeypatch, capsys, answer, message) -> None:
     repo, base, head = pr_repo(tmp_path, loosen_roc_auc)
     actions_env(monkeypatch, tmp_path, gh, base, head)
@@ -174,6 +175,7 @@ def test_github_api_errors_exit_2_without_the_token(tmp_path, gh, monkeypatch, c
     assert len(posts) == (5 if answer.status == 500 else 1)
 
 
+@pytest.mark.slow
 def test_approvals_of_an_older_commit_do_not_count(tmp_path, gh, monkeypatch, capsys) -> None:
     """The author pushes after the risk group approved: that approval is of something else (staleApprovals)."""
     repo, base, approved_commit = pr_repo(tmp_path, loosen_roc_auc)

@@ -124,6 +124,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_the_specs_lint_and_pass_the_policies(repo, capsys):
     root, _ = repo
     capsys.readouterr()

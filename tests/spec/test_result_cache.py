@@ -43,6 +43,7 @@ def outputs(root: Path, capsys, env: dict[str, str] | None = None) -> dict[str, 
     return out
 
 
+@pytest.mark.slow
 def test_cached_runs_find_what_uncached_runs_find(repo: Path, capsys, monkeypatch) -> None:
     (repo / "specs/clinical/copy-1.yaml").write_text(
         (repo / "specs/clinical/copy-1.yaml").read_text().replace("  tier: high", "  tier: hihg", 1))

@@ -46,6 +46,7 @@ def _local(repo: Path, spec_file: str, version: str):
 
 
 @pytest.mark.parametrize(("model", "spec_file", "version", "champion", "scoring"), CASES)
+@pytest.mark.slow
 def test_values_equal_scikit_learn(repo: Path, model: str, spec_file: str, version: str, champion: str,
                                    scoring: str) -> None:
     res = run_check(repo, "explainability", spec_file=spec_file, version=version, champion=champion,
@@ -89,6 +90,7 @@ def test_values_equal_scikit_learn(repo: Path, model: str, spec_file: str, versi
     assert res.details["charts"]["importance"].startswith("<svg") and "<script" not in str(res.details["charts"])
 
 
+@pytest.mark.slow
 def test_gates_only_where_thresholds_say_so(repo: Path) -> None:
     spec_file = "specs/clinical/readmission-triage.yaml"
     strict = run_check(repo, "explainability", spec_file=spec_file, version="2.0.0", champion="1.1.0",

@@ -375,6 +375,7 @@ def _forge(kind: str, results: Path, task: ValidationTask) -> None:
     ("symlink", "is not a regular file"),
     ("missing", "handed over no result"),
 ])
+@pytest.mark.slow
 def test_reporting_run_takes_only_verdicts_it_can_match(tmp_path, gh, monkeypatch, capsys, kind, why) -> None:
     repo, head, tasks = _report_side(tmp_path, gh, monkeypatch)
     results = tmp_path / "govops-results" / "validation"

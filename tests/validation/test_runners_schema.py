@@ -32,6 +32,7 @@ def test_schema_requires_the_agreed_fields():
     assert set(schema["$defs"]["InputRef"]["required"]) == {"role", "uri", "sha256"}
 
 
+@pytest.mark.slow
 def test_results_validate_against_the_schema(tmp_path: Path):
     ref, ev = classification_data(300, 1), classification_data(200, 2)
     model = LogisticRegression(max_iter=500).fit(ref[FEATURES].to_numpy(), ref["y"])
