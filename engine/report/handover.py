@@ -46,7 +46,9 @@ def _error(task: ValidationTask, why: str) -> dict[str, Any]:
 
 
 def _same(a: object, b: object) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
+    if isinstance(a, bool) or isinstance(b, bool):  # `true` is not the threshold 1 (Python says True == 1)
+        return type(a) is type(b) and a == b
+    if not isinstance(a, int | float) or not isinstance(b, int | float):
         return a == b
     return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
 

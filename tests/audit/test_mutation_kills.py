@@ -226,3 +226,246 @@ def test_report_verdict_and_data() -> None:
     only_warnings = VerifyReport("main", "c" * 40, {}, [Problem("chain", A, "m1", "warning")])
     assert only_warnings.ok and only_warnings.offending_commits() == []
     assert render_text(only_warnings).endswith("verify main (cccccccccccc): ok ()\n")
+
+
+# --- verify's per-entry checks, on hand-built notes (exact problems) --------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from engine.audit.ledger import LedgerEntry  # noqa: E402
+from engine.audit.verify import ROLLOUT_V1, _check_artifacts, _check_entry, _is_rollout, _where  # noqa: E402
+from engine.spec.errors import GovopsError  # noqa: E402
+
+DIGEST = "d" * 64
+URI = "artifacts/lab/iris/1.1.0/model.skops"
+SHA = "5" * 64
+VIEW = SimpleNamespace(ref="main", root=Path("/repo"))
+
+
+class Desired:
+    def __init__(self, versions: dict[str, SimpleNamespace]) -> None:
+        self.versions = versions
+
+    def version(self, v: str):
+        return self.versions.get(v)
+
+
+STATE = SimpleNamespace(digest=DIGEST, models={"lab/iris": Desired({"1.1.0": SimpleNamespace(artifact_uri=URI,
+                                                                                              sha256=SHA)})})
+
+
+def rollout(commit: str | None = None, **changes: object) -> dict:
+    record = {"kind": ROLLOUT_V1, "digest": DIGEST, "outcome": "succeeded",
+              "changes": [{"action": "load", "model": "lab/iris", "version": "1.1.0"}],
+              "evidence": {"validation": [{"model": "lab/iris", "inputs": [{"role": "model", "uri": URI,
+                                                                             "sha256": SHA}]}]}}
+    if commit is not None:
+        record["commit"] = commit
+    record.update(changes)
+    return record
+
+
+def check(entry: LedgerEntry, *, reachable: set[str] | None = None, present: set[str] | None = None,
+          strict: bool = False, load=None, cache: dict | None = None, trees: list | None = None) -> VerifyReport:
+    report = VerifyReport("main", A)
+    loads: list[tuple] = []
+
+    def load_desired(root, commit):
+        loads.append((root, commit))
+        return load(root, commit) if load else STATE
+
+    _check_entry(VIEW, entry, {A, B} if reachable is None else reachable, present or set(),
+                 {} if cache is None else cache, report, strict, load_desired, trees)
+    report.checked["loads"] = len(loads)
+    return report
+
+
+def test_a_matching_rollout_has_no_problem() -> None:
+    report = check(LedgerEntry(A, [rollout()]))
+    assert report.problems == [] and report.checked == {"artifacts": 1, "loads": 1}
+
+
+def test_invalid_note_lines_are_ledger_problems() -> None:
+    entry = LedgerEntry(A, [], [{"line": 2, "text": "x", "error": "not valid JSON: y"}])
+    [p] = check(entry).problems
+    assert p == Problem("ledger", A, f"the ledger note on {A[:12]} has a line 2 that is not valid JSON: y")
+
+
+def test_an_unreachable_noted_commit() -> None:
+    [gone] = check(LedgerEntry(C, []), present=set()).problems
+    assert gone == Problem("reachable", C, f"commit {C[:12]} carries a ledger note but is not reachable from main: "
+                                           "history was rewritten (it no longer exists in this repository)")
+    [there] = check(LedgerEntry(C, []), present={C}).problems
+    assert there.message.endswith("(it exists but is not on the branch)")
+    assert _where(C, {C}) == "it exists but is not on the branch"
+    assert _where(C, set()) == "it no longer exists in this repository"
+
+
+def test_an_unreachable_rolled_out_commit() -> None:
+    report = check(LedgerEntry(A, [rollout(commit=C)]), present={C})
+    assert report.problems == [Problem("reachable", C, f"rolled-out commit {C[:12]} is not reachable from main: "
+                                                       "history was rewritten (it exists but is not on the branch)")]
+    assert report.checked["loads"] == 0
+
+
+def test_records_that_are_not_rollouts_are_skipped() -> None:
+    assert _is_rollout({"kind": ROLLOUT_V1}) and _is_rollout({"kind": "govops.rollout/v2"})
+    assert not _is_rollout({"kind": "govops.pr-check/v1"}) and not _is_rollout({})
+    report = check(LedgerEntry(A, [{"kind": "govops.pr-check/v1", "commit": C}]))
+    assert report.problems == [] and report.checked == {"loads": 0}
+
+
+def test_a_digest_that_does_not_match() -> None:
+    [p] = check(LedgerEntry(A, [rollout(digest="0" * 64)])).problems
+    assert p == Problem("digest", A, f"the rollout record of {A[:12]} says desired state 000000000000 but the specs "
+                                     "at that commit give dddddddddddd: the specs or the note were changed after "
+                                     "the rollout")
+
+
+def test_a_missing_digest_is_an_error_only_when_strict() -> None:
+    [lenient] = check(LedgerEntry(A, [rollout(digest=None)])).problems
+    assert lenient == Problem("digest", A, f"the rollout record of {A[:12]} has no desired-state digest", "warning")
+    [strict] = check(LedgerEntry(A, [rollout(digest="")]), strict=True).problems
+    assert strict.severity == "error"
+
+
+def test_a_desired_state_that_cannot_be_rebuilt_is_loaded_once() -> None:
+    def broken(root, commit):
+        assert root == Path("/repo") and commit == A
+        raise GovopsError("specs/x.yaml: bad")
+
+    cache: dict = {}
+    report = check(LedgerEntry(A, [rollout(), rollout()]), load=broken, cache=cache)
+    message = f"cannot rebuild the desired state at {A[:12]}: {GovopsError('specs/x.yaml: bad').render()}"
+    assert report.problems == [Problem("digest", A, message), Problem("digest", A, message)]
+    assert report.checked["loads"] == 1 and cache == {A: GovopsError("specs/x.yaml: bad").render()}
+
+
+def test_a_cached_state_is_reused() -> None:
+    report = check(LedgerEntry(A, [rollout()]), cache={A: STATE})
+    assert report.checked["loads"] == 0 and report.problems == []
+
+
+def test_records_naming_spec_trees_are_compared_in_one_batch() -> None:
+    trees: list = []
+    record = rollout(specs_tree={"specs": "t" * 40})
+    report = check(LedgerEntry(A, [record, rollout(specs_tree={})]), trees=trees)
+    assert trees == [(A, record)]
+    assert report.checked["loads"] == 1  # the one without trees is rebuilt
+    assert check(LedgerEntry(A, [record]), trees=None).checked["loads"] == 1
+
+
+def test_artifacts_are_only_checked_for_succeeded_rollouts() -> None:
+    report = check(LedgerEntry(A, [rollout(outcome="failed", evidence={})]))
+    assert report.problems == [] and "artifacts" not in report.checked
+
+
+def test_an_artifact_without_validation_is_missing_evidence() -> None:
+    report = VerifyReport("main", A)
+    _check_artifacts(A, rollout(evidence={}), STATE, report, False)
+    assert report.problems == [Problem(
+        "artifact", A, f"lab/iris 1.1.0 was deployed at {A[:12]} but no validation result in its note read {URI} "
+        "(missing evidence)", "warning")]
+    strict = VerifyReport("main", A)
+    _check_artifacts(A, rollout(evidence={}), STATE, strict, True)
+    assert strict.problems[0].severity == "error" and strict.checked == {"artifacts": 1}
+
+
+def test_an_artifact_other_than_the_validated_one() -> None:
+    record = rollout()
+    record["evidence"]["validation"].append({"model": "lab/iris", "inputs": [{"role": "reference_model", "uri": URI,
+                                                                              "sha256": "e" * 64}]})
+    report = VerifyReport("main", A)
+    _check_artifacts(A, record, STATE, report, False)
+    assert report.problems == [Problem(
+        "artifact", A, f"lab/iris 1.1.0 was deployed at {A[:12]} with sha256 {SHA[:12]} but validation read "
+        "eeeeeeeeeeee: the deployed artifact is not the one validated")]
+
+
+def test_only_loads_and_replaces_of_known_versions_are_checked() -> None:
+    changes = [{"action": "unload", "model": "lab/iris", "version": "1.1.0"}, "junk",
+               {"action": "load", "model": "lab/other", "version": "1.1.0"},
+               {"action": "load", "model": "lab/iris", "version": "9.9.9"},
+               {"action": "replace", "model": "lab/iris", "version": "1.1.0"}]
+    report = VerifyReport("main", A)
+    _check_artifacts(A, rollout(changes=changes), STATE, report, False)
+    assert report.problems == [] and report.checked == {"artifacts": 1}
+    report = VerifyReport("main", A)
+    _check_artifacts(A, rollout(changes=None), STATE, report, False)
+    assert report.checked == {}
+    other_model = rollout()
+    other_model["evidence"]["validation"][0]["model"] = "lab/other"
+    report = VerifyReport("main", A)
+    _check_artifacts(A, other_model, STATE, report, False)
+    assert report.problems[0].message.endswith("(missing evidence)")
+
+
+# --- the ledger's signatures, in this process (real git, real ssh signatures) -----------------------
+
+import json as _json  # noqa: E402
+import shutil as _shutil  # noqa: E402
+
+needs_ssh = pytest.mark.skipif(_shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to sign notes")
+
+
+def _trail(tmp_path: Path):
+    from tests.audit.test_trail_tamper import build_trail
+
+    return build_trail(tmp_path)
+
+
+def _tip(h) -> str:
+    return h.git("rev-parse", "refs/notes/govops")
+
+
+@pytest.mark.slow
+@needs_ssh
+@pytest.mark.parametrize("every", [False, True])
+def test_an_unsigned_note_is_blamed_on_the_note_it_changed(tmp_path: Path, every: bool) -> None:
+    h = _trail(tmp_path)
+    assert verify(h.path, every_signature=every).problems == []
+    text = _json.dumps({"kind": "govops.rollout/v1"})
+    h.git("notes", "--ref", "govops", "append", "-m", text, h.shas["initial"])
+    [sig] = [p for p in verify(h.path, every_signature=every).problems if p.check == "signature"]
+    assert sig == Problem(
+        "signature", h.shas["initial"],
+        f"refs/notes/govops commit {_tip(h)[:12]} is not signed: the ledger was written by someone other than the "
+        f"CI identity (the note on {h.shas['initial'][:12]} was changed; 1 record(s) on it are covered by no good "
+        "signature)", "error", line_digest(text))
+
+
+@pytest.mark.slow
+@needs_ssh
+def test_a_note_signed_by_another_key_is_found(tmp_path: Path) -> None:
+    from engine.audit.ledger import append_record
+
+    h = _trail(tmp_path)
+    h.edit("specs/lab/iris-species.yaml", "champion: 1.1.0", "champion: 1.0.0")
+    sha = h.commit("Back to 1.0.0", "2026-02-01T09:00:00+00:00")
+    h.sign_with(h.other_key)
+    append_record(h.path, sha, {"kind": "govops.rollout/v1", "commit": sha, "outcome": "succeeded"})
+    [sig] = [p for p in verify(h.path).problems if p.check == "signature"]
+    assert sig.commit == sha and sig.severity == "error" and sig.record is not None
+    assert sig.message == (
+        f"refs/notes/govops commit {_tip(h)[:12]} is signed by a key that is not in govops.yaml's "
+        "ledger.allowedSigners: the ledger was written by someone other than the CI identity (the note on "
+        f"{sha[:12]} was changed; 1 record(s) on it are covered by no good signature)")
+
+
+@pytest.mark.slow
+@needs_ssh
+def test_a_signed_tip_announcing_a_record_that_is_gone(tmp_path: Path) -> None:
+    h = _trail(tmp_path)
+    merge = h.shas["merge"]
+    old = h.note(merge).strip().splitlines()[-1]
+    h.rewrite_note(merge, '"actor":"unknown"', '"actor":"mallory"')
+    full = "refs/notes/govops"
+    tree = h.git("rev-parse", f"{full}^{{tree}}")
+    msg = f"forged\n\nGovops-Commit: {merge}\nGovops-Record: {line_digest(old)}\n"
+    h.sign_with(h.ci_key)
+    h.git("update-ref", full, h.git("commit-tree", "-S", tree, "-p", h.git("rev-parse", full), "-m", msg))
+    sigs = [p for p in verify(h.path).problems if p.check == "signature"]
+    assert Problem(
+        "signature", merge, f"the signed tip {_tip(h)[:12]} of refs/notes/govops announces record "
+        f"{line_digest(old)[:19]} on {merge[:12]}, which is not in the ledger: it was edited or removed", "error",
+        line_digest(old)) in sigs

@@ -299,18 +299,43 @@ def run_guard(scope: dict, metrics_only=None) -> tuple[list[dict], list[str], bo
     refusals: list[str] = []
     reached: list[bool] = []
 
-    async def app(scope, receive, send) -> None:
-        reached.append(True)
-
     async def send(message) -> None:
         sent.append(message)
 
     async def receive() -> dict:
         return {}
 
+    async def app(got_scope, got_receive, got_send) -> None:
+        # the request is passed on as it came: same scope, same channels
+        assert got_scope is scope and got_receive is receive and got_send is send
+        reached.append(True)
+
     guard = PathGuard(app, metrics_only=metrics_only, on_refusal=refusals.append)
     asyncio.run(guard(scope, receive, send))
     return sent, refusals, bool(reached)
+
+
+def test_the_guard_passes_a_path_it_cannot_decode_as_utf8_on_as_bytes() -> None:
+    # Starlette hands a path that was not UTF-8 as surrogate escapes; the guard reads it back byte for byte
+    assert run_guard({"type": "http", "path": "/v2/models/\udcff"})[2]
+    assert run_guard({"type": "http"})[2]  # no path at all: nothing to refuse
+    sent, refusals, reached = run_guard({"type": "http", "path": "/v2/\udcff/../x"})
+    assert not reached and sent[0]["status"] == 400
+
+
+def test_the_guard_cuts_the_query_at_the_first_question_mark() -> None:
+    assert run_guard({"type": "http", "raw_path": b"/v2?/../?x", "path": "/v2"})[2]
+
+
+def test_the_metrics_only_test_sees_the_request() -> None:
+    def only_port_9(scope) -> bool:
+        return scope["server"][1] == 9
+
+    sent, _, reached = run_guard({"type": "http", "raw_path": b"/v2", "path": "/v2", "server": ("h", 9)},
+                                 metrics_only=only_port_9)
+    assert not reached and sent[0]["status"] == 404
+    assert run_guard({"type": "http", "raw_path": b"/v2", "path": "/v2", "server": ("h", 8)},
+                     metrics_only=only_port_9)[2]
 
 
 def test_the_guard_answers_a_bad_path_with_400_and_counts_it() -> None:
@@ -340,3 +365,27 @@ def test_a_metrics_only_listener_serves_only_metrics() -> None:
     assert json.loads(sent[1]["body"]) == {"error": "this listener serves /metrics only"}
     assert run_guard({"type": "http", "raw_path": b"/metrics", "path": "/metrics"}, metrics_only=only)[2]
     assert run_guard({"type": "http", "raw_path": b"/v2", "path": "/v2"}, metrics_only=lambda s: False)[2]
+
+
+# --- survivors of the first `make mutate` run --------------------------------------------------------
+
+
+def test_a_key_may_hold_an_equals_sign() -> None:
+    padded = "bGFiLWtleS0wMTIzNDU2Nzg5YWJj=="  # base64 keys end in '='
+    assert keys_from_env(f"lab={padded}") == [("lab", padded)]
+
+
+def test_a_secrets_file_that_is_not_yaml_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("gatewayKeys: [unclosed\n")
+    with pytest.raises(InputError) as caught:
+        keys_from_file(path, "secrets/s.yaml")
+    assert caught.value.file == "secrets/s.yaml"
+
+
+def test_a_bad_key_in_the_secrets_file_has_a_column(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"gatewayKeys:\n  lab: [{LAB}]\n  lab-eu:\n    - short\n")
+    with pytest.raises(InputError) as caught:
+        keys_from_file(path, "s.yaml")
+    assert (caught.value.line, caught.value.col) == (3, 3)

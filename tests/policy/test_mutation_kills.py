@@ -262,3 +262,75 @@ def test_set_input_sends_an_unbuildable_document_as_canonical_text() -> None:
     interp = FakeInterp()
     assert ri.set_input(interp, '{"t": 1e-07, "s": "a\\"b"}') is False
     assert interp.terms == ['{"t":1.0e-07,"s":"a\\"b"}']
+
+
+# --- judge.py: which waivers a change may count ------------------------------------------------------
+
+from engine.policy.judge import Rules, _approvers  # noqa: E402
+from engine.spec.diagnostics import Diagnostic  # noqa: E402
+
+
+def waiver(rule: str, model: str, approver: str, expires_ns: int) -> dict:
+    return {"rule": rule, "model": model, "approver": approver, "expires_ns": expires_ns}
+
+
+def rules_with(base: list[dict], proposed: list[tuple[dict, int]], diags: list | None = None) -> Rules:
+    return Rules(config=None, config_file="govops.yaml", library=None, waivers=list(base),  # type: ignore[arg-type]
+                 commit="b" * 40, diagnostics=list(diags or []), base_waivers=list(base),
+                 proposed_waivers=proposed, waivers_file="policies/waivers.yaml")
+
+
+def test_approvers_are_real_approvals_other_than_the_author() -> None:
+    ctx = {"author": "dana", "approvals": [{"approver": "lee"}, {"approver": "dana"}, {"approver": ""},
+                                           {"approver": 7}, "rita", {"who": "x"}, {"approver": "kim"}]}
+    assert _approvers(ctx) == {"lee", "kim"}
+    assert _approvers(None) == set() and _approvers({}) == set()
+    assert _approvers({"author": "dana", "approvals": None}) == set()
+    assert _approvers({"approvals": [{"approver": "lee"}]}) == {"lee"}
+
+
+def test_admit_counts_only_waivers_their_approver_approved() -> None:
+    base = waiver("GOV-1", "lab/a", "boss", 5)
+    approved = waiver("GOV-2", "lab/b", "lee", 9)
+    unapproved = waiver("GOV-3", "lab/c", "kim", 7)
+    by_author = waiver("GOV-4", "lab/d", "dana", 8)
+    stale = Diagnostic("policies/waivers.yaml", 1, 1, "govops/waiver-not-approved", "old", severity="warning")
+    keep = Diagnostic("govops.yaml", 2, 3, "govops/other", "kept", severity="warning")
+    rules = rules_with([base], [(approved, 4), (unapproved, 11), (by_author, 12)], [stale, keep])
+    out = rules.admit({"author": "dana", "approvals": [{"approver": "lee"}, {"approver": "dana"}]})
+    assert out is rules
+    assert rules.waivers == [approved, base]  # newest expiry first
+    assert rules.diagnostics[0] is keep and len(rules.diagnostics) == 3
+    d = rules.diagnostics[1]
+    assert (d.file, d.line, d.col, d.rule, d.severity) == (
+        "policies/waivers.yaml", 11, 1, "govops/waiver-not-approved", "warning")
+    assert d.message == ("waiver of GOV-3 for lab/c names kim as approver, who has not approved this change; it does "
+                         "not count until they approve it (or until it merges)")
+    assert rules.diagnostics[2].line == 12 and "names dana as approver" in rules.diagnostics[2].message
+    assert rules.base_waivers == [base]  # the base's own are never dropped
+    # admitting again (another approval) starts from the base, not from the last answer
+    rules.admit({"author": "dana", "approvals": [{"approver": "kim"}]})
+    assert rules.waivers == [unapproved, base]
+    assert [x.line for x in rules.diagnostics if x.rule == "govops/waiver-not-approved"] == [4, 12]
+
+
+def test_admit_orders_by_expiry_then_rule_then_model() -> None:
+    ws = [waiver("B", "m2", "x", 1), waiver("A", "m9", "x", 1), waiver("B", "m1", "x", 1), waiver("Z", "m", "x", 2)]
+    rules = rules_with(ws, []).admit(None)
+    assert [(w["rule"], w["model"]) for w in rules.waivers] == [("Z", "m"), ("A", "m9"), ("B", "m1"), ("B", "m2")]
+
+
+def test_provenance() -> None:
+    rules = rules_with([waiver("A", "m", "x", 1)], [])
+    assert rules.provenance("rev-1") == {"source": "base", "commit": "b" * 40, "policy_revision": "rev-1",
+                                         "waivers": 1}
+    rules.commit = None
+    rules.waivers = []
+    assert rules.provenance(None) == {"source": "worktree", "commit": None, "policy_revision": None, "waivers": 0}
+
+
+def test_an_answer_of_201_characters_is_shortened() -> None:
+    text = "z" * 199  # repr: 201 characters
+    with pytest.raises(PolicyError) as caught:
+        check_result(text, "w")
+    assert str(caught.value).endswith("got " + repr(text)[:197] + "...")

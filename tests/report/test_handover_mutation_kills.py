@@ -113,9 +113,14 @@ def test_to_json_writes_nan_and_numpy_scalars_as_json() -> None:
 
 def test_write_is_atomic_json(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "r.json"
-    CheckResult("performance", "lab/iris", "1.0.0", "fail", "bad").write(path)
-    assert json.loads(path.read_text())["status"] == "fail"
-    assert path.read_text().endswith("}\n") and not path.with_suffix(".json.tmp").exists()
+    result = CheckResult("performance", "lab/iris", "1.0.0", "fail", "bad", details={"z": 1, "a": 2})
+    result.write(path)
+    # the document as json.dumps writes it: two-space indent, fields in their declared order
+    assert path.read_text() == json.dumps(result.to_json(), indent=2) + "\n"
+    assert list(json.loads(path.read_text())["details"]) == ["z", "a"]
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left
+    CheckResult("performance", "lab/iris", "1.0.0", "pass", "ok").write(path)  # the folder exists now
+    assert json.loads(path.read_text())["status"] == "pass"
 
 
 # --- document_passes ----------------------------------------------------------------------------------
@@ -218,6 +223,11 @@ def test_a_result_that_is_not_clean_json(tmp_path: Path, raw: bytes) -> None:
     assert error_of(tmp_path).startswith(f"the validation job's result {REL} is not readable JSON: ")
 
 
+def test_a_result_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    write(tmp_path, None, b'{"a": "\xff"}')
+    assert error_of(tmp_path).startswith(f"the validation job's result {REL} is not readable JSON: not UTF-8 (")
+
+
 def test_a_deeply_nested_result_is_refused_not_crashed(tmp_path: Path) -> None:
     write(tmp_path, None, b"[" * 100_000 + b"]" * 100_000)
     assert error_of(tmp_path).startswith(f"the validation job's result {REL} is not readable JSON: ")
@@ -259,8 +269,11 @@ def test_thresholds_compare_as_numbers(tmp_path: Path) -> None:
                           thresholds={"min_accuracy": 0.9, "min_rows": 10, "flag": True})
     write(tmp_path, good(thresholds={"min_accuracy": 0.9 + 1e-14, "min_rows": 10.0, "flag": True, "extra": 1}))
     assert read_one(tmp_path, task)["status"] == "pass"
-    write(tmp_path, good(thresholds={"min_accuracy": 0.9 + 1e-9, "min_rows": 10, "flag": True}))
-    assert "against other thresholds: min_accuracy=" in error_of(tmp_path, task)
+    write(tmp_path, good(thresholds={"min_accuracy": 0.9 + 1e-10, "min_rows": 10, "flag": True}))
+    assert "against other thresholds: min_accuracy=" in error_of(tmp_path, task)  # beyond 1e-12 relative
+    bool_task = ValidationTask("lab/iris", "performance", "s", "1.1.0", "1.0.0", thresholds={"min_x": 1.0 + 1e-13})
+    write(tmp_path, good(thresholds={"min_x": True}))
+    assert error_of(tmp_path, bool_task).endswith("min_x=True (expected 1.0000000000001)")  # a bool is no number
     write(tmp_path, good(thresholds={"min_accuracy": 0.9, "min_rows": 10, "flag": "True"}))
     assert error_of(tmp_path, task).endswith("flag='True' (expected True)")
 
@@ -340,4 +353,24 @@ def test_read_results_trusts_nothing_when_the_change_edits_github(tmp_path: Path
         "review the workflow change (GOV-META-001), which belongs in a PR of its own")
     three = read_results(tmp_path, [TASK], changed_files=edits[:3])
     assert "w2.yml, so the validation run" in three[0]["error"]
+    four = read_results(tmp_path, [TASK], changed_files=edits[:4])
+    assert "w2.yml (+1 more), so the validation run" in four[0]["error"]
     assert read_results(tmp_path, [], changed_files=edits) == []
+
+
+def test_the_generated_schema_is_the_committed_one() -> None:
+    from engine.spec.check_result import SCHEMA_FILE, SCHEMA_ID, json_schema
+
+    schema = json_schema()
+    assert schema == json.loads(SCHEMA_FILE.read_text())
+    assert schema["$id"] == SCHEMA_ID == "https://govops.dev/schemas/check-result.schema.json"
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert "required" in schema and "status" in schema["required"]
+
+
+def test_a_boolean_is_not_the_number_it_equals_in_python() -> None:
+    """A result handing over `true` for the threshold 1 (or `false` for 0) does not match it."""
+    from engine.report.handover import _same
+
+    assert not _same(True, 1) and not _same(1.0, True) and not _same(False, 0)
+    assert _same(True, True) and _same(1, 1.0)

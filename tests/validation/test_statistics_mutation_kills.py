@@ -469,10 +469,11 @@ def test_categorical_sketches() -> None:
     b = sk.CategoricalSketch().add(np.array([1, 1.0, "1"], dtype=object))
     b.add(np.array([True, False, True]))
     assert b.counts == {"1": 3, "true": 2, "false": 1}
+    b.add(np.array([None], dtype=object))
     m = a.merge(b)
-    assert m.counts == {"x": 2, "y": 1, "1": 3, "true": 2, "false": 1} and m.missing == 2
+    assert m.counts == {"x": 2, "y": 1, "1": 3, "true": 2, "false": 1} and m.missing == 3
     assert a.counts == {"x": 2, "y": 1}  # merge makes a new object
-    assert m.to_data() == {"counts": {"1": 3, "false": 1, "true": 2, "x": 2, "y": 1}, "missing": 2}
+    assert m.to_data() == {"counts": {"1": 3, "false": 1, "true": 2, "x": 2, "y": 1}, "missing": 3}
     assert sk.CategoricalSketch.from_data({"counts": {"1": "3"}, "missing": "2"}) == sk.CategoricalSketch({"1": 3}, 2)
 
 
@@ -508,3 +509,45 @@ def test_js_and_psi_by_hand() -> None:
     assert psi == pytest.approx(expected_psi)
     assert sk.js_and_psi(sk.CategoricalSketch(), win) == (None, None)
     assert sk.js_and_psi(ref, sk.CategoricalSketch()) == (None, None)
+
+
+# --- survivors of the first `make mutate` run --------------------------------------------------------
+
+
+def test_psi_and_drift_of_a_single_evaluation_value() -> None:
+    ref = np.arange(1.0, 21.0)
+    e = np.array([7.5])
+    assert dr.psi_sorted(ref, e) == pytest.approx(brute_psi(list(ref), [7.5]), abs=1e-12)
+    out = dr.numeric_drift({"x": ref}, {"x": e})
+    assert out["x"].n_eval == 1 and out["x"].ks == pytest.approx(sps.ks_2samp(ref, e).statistic)
+
+
+def test_a_cache_entry_with_ties_is_used_and_an_unsorted_one_is_not(tmp_path: Path) -> None:
+    ties = _entry(tmp_path / "t.npz", np.array([1.0, 1.0, 2.0]))
+    assert dr._read_cached(ties, "d", "x", np.array([2.0, 1.0, 1.0])).tolist() == [1.0, 1.0, 2.0]
+    assert dr._read_cached(_entry(tmp_path / "u.npz", np.array([1.0, 3.0, 2.0])), "d", "x", None) is None
+
+
+def test_the_cache_folder_is_private(tmp_path: Path) -> None:
+    dr.sorted_reference({"x": np.array([2.0, 1.0])}, ["x"], digest="d", cache_dir=tmp_path)
+    assert (tmp_path / "sorted" / "d").stat().st_mode & 0o777 == 0o700
+
+
+def test_without_a_digest_nothing_is_cached(tmp_path: Path) -> None:
+    out = dr.sorted_reference({"x": np.array([2.0, 1.0])}, ["x"], cache_dir=tmp_path)
+    assert out["x"].tolist() == [1.0, 2.0] and list(tmp_path.iterdir()) == []
+    assert dr.sorted_reference({"x": np.array([3.0])}, ["x"], digest="d")["x"].tolist() == [3.0]  # no cache dir
+    with pytest.raises(KeyError) as caught:
+        dr.sorted_reference(None, ["y", "z"], digest="d", cache_dir=tmp_path)
+    assert caught.value.args[0] == "columns not cached: y, z"
+
+
+def test_merging_needs_both_sets_of_edges_equal_and_keeps_them() -> None:
+    a = sk.numeric_reference(np.arange(1.0, 101.0))
+    other_ks = sk.NumericSketch(a.psi_edges, a.ks_edges[:-1], np.zeros_like(a.psi_counts),
+                                np.zeros(len(a.ks_edges), np.int64))
+    with pytest.raises(ValueError) as caught:
+        a.merge(other_ks)
+    assert str(caught.value) == "cannot merge sketches over different edges"
+    both = a.merge(sk.NumericSketch.empty_like(a))
+    assert both.psi_edges.tolist() == a.psi_edges.tolist() and both.ks_edges.tolist() == a.ks_edges.tolist()
