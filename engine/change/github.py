@@ -229,18 +229,7 @@ class GitHubClient:
 
     def list_reviews(self, repo: str, pr_number: int) -> list[dict[str, Any]]:
         """``GET /repos/{owner}/{repo}/pulls/{n}/reviews``, every page, oldest first."""
-        url: str | None = f"/repos/{_repo_path(repo)}/pulls/{int(pr_number)}/reviews"
-        params: dict[str, Any] | None = {"per_page": 100}
-        out: list[dict[str, Any]] = []
-        while url:
-            resp = self.request("GET", url, params=params)
-            page = resp.json()
-            if not isinstance(page, list):
-                raise GitHubError("GitHub API returned reviews that are not a list")
-            out.extend(r for r in page if isinstance(r, dict))
-            url = resp.links.get("next", {}).get("url")
-            params = None
-        return out
+        return self._all_pages(f"/repos/{_repo_path(repo)}/pulls/{int(pr_number)}/reviews", "reviews")
 
     def create_check_run(self, repo: str, payload: dict[str, Any]) -> dict[str, Any]:
         """``POST /repos/{owner}/{repo}/check-runs`` (needs ``checks: write``, GitHub Apps only)."""
@@ -253,15 +242,19 @@ class GitHubClient:
 
     def list_issue_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         """``GET /repos/{owner}/{repo}/issues/{n}/comments``, every page, oldest first (a PR is an issue)."""
-        url: str | None = f"/repos/{_repo_path(repo)}/issues/{int(number)}/comments"
+        return self._all_pages(f"/repos/{_repo_path(repo)}/issues/{int(number)}/comments", "issue comments")
+
+    def _all_pages(self, path: str, what: str) -> list[dict[str, Any]]:
+        """Every object of a paginated list (100 a page, following ``Link: rel=next``); a non-list page is an error."""
+        url: str | None = path
         params: dict[str, Any] | None = {"per_page": 100}
         out: list[dict[str, Any]] = []
         while url:
             resp = self.request("GET", url, params=params)
             page = resp.json()
             if not isinstance(page, list):
-                raise GitHubError("GitHub API returned issue comments that are not a list")
-            out.extend(c for c in page if isinstance(c, dict))
+                raise GitHubError(f"GitHub API returned {what} that are not a list")
+            out.extend(item for item in page if isinstance(item, dict))
             url = resp.links.get("next", {}).get("url")
             params = None
         return out
