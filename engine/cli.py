@@ -103,12 +103,40 @@ def build_parser(configured: Collection[str] | None = None, *, command_help: boo
     return parser
 
 
+_VALUED_GLOBALS = ("-C", "--repo", "--config")
+
+
+def _plain_command(argv: list[str]) -> str | None:
+    """The command of an ``argv`` in the usual shape (global options spelt out, then a known command), else None.
+
+    Most runs look like ``govops [-C DIR] [--config FILE] COMMAND ...``: those are read
+    here without building a parser. Anything else (``--help``, ``--version``, an abbreviated
+    or unknown option, an unknown command) goes to the probe parser, which answers exactly
+    as argparse does.
+    """
+    names = {n for n, _, _ in COMMANDS}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in _VALUED_GLOBALS:
+            i += 2
+            continue
+        if token.startswith(("--repo=", "--config=")) or (token.startswith("-C") and len(token) > 2):
+            i += 1
+            continue
+        return token if token in names else None
+    return None
+
+
 def _command_in(argv: list[str]) -> str | None:
     """The command ``argv`` names, found with a parser that knows no command's options (imports none).
 
     ``--version``, ``--help`` and global usage errors are handled here, exactly as the full
     parser would: the global options and the command list are the same.
     """
+    plain = _plain_command(argv)
+    if plain is not None:
+        return plain
     probe = build_parser((), command_help=False)
     known, _ = probe.parse_known_args(argv)
     return known.command

@@ -302,6 +302,7 @@ def test_rollout_killed_half_way_is_undone_or_completed_by_the_next(baseline, ca
     captured = capsys.readouterr()
     assert f"recovered: {verb} the interrupted rollout {journal['id']}" in captured.err
     assert not paths.journal.exists()
+    assert list(paths.staging.iterdir()) == []  # the killed run's staged copies are gone too
     got = {k: (v["role"], v["ready"]) for k, v in serving(baseline).items()}
     assert got == {(IRIS, "1.2.0"): ("champion", True), (WINE, "1.0.0"): ("champion", True)}
     url = status(baseline)["server"]["url"]

@@ -128,6 +128,7 @@ class LocalTarget:
             self._phase("locked")
             self.server = running_server(self.paths)
             self.recover()
+            self._clear_staging()
             self._remove_strays()
             if self.server is None:
                 self.server, started = start_server(self.paths, http_port=self.http_port)
@@ -135,6 +136,19 @@ class LocalTarget:
                     self.notes.append(f"started MLServer at {self.server.url} (pid {self.server.pid})")
                     _say(self.notes[-1])
             yield
+
+    def _clear_staging(self) -> None:
+        """Remove every staged folder: with the lock held and any journal recovered, none belongs to a live rollout.
+
+        A rollout killed after its journal reached ``committed`` is completed by ``recover``,
+        which has no use for its staged copies; without this they would stay on disk for good.
+        """
+        if self.paths.staging.is_dir():
+            for child in self.paths.staging.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
 
     def _remove_strays(self) -> None:
         """Remove what govops did not write in the model repository, before MLServer (re)reads it.
