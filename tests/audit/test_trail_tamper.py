@@ -876,12 +876,9 @@ def test_mlserver_of_the_rollout_never_imports_from_the_repository(tmp_path: Pat
     assert str(repo) not in argv and argv[-1] == str(start) and list(start.iterdir()) == []
     assert start != work and not start.is_relative_to(tmp_path)
     assert proc._env(work)[REPOSITORY_ROOT_ENV] == str(repo.resolve())
-    import os
 
     from engine.mlserver.repository import NameFolderRepository
 
-    os.environ[REPOSITORY_ROOT_ENV] = str(repo)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(REPOSITORY_ROOT_ENV, str(repo))
         assert NameFolderRepository(str(start))._root == str(repo)
-    finally:
-        del os.environ[REPOSITORY_ROOT_ENV]
