@@ -1,9 +1,11 @@
-"""``python -m runners CHECK --spec FILE --model ID --out FILE``: one check, one result file.
+"""``python -m runners CHECK --spec FILE --model ID --out FILE [--summary FILE]``: one check, one result file.
 
 The Argo step's entry point (and a handy local one). Exit codes: 0 the check passed,
 1 it failed, 2 it could not run (an ``error`` result: bad input, missing data, a model
 that raises) or the command line was wrong. Whenever ``--out`` is given a result file is
-written, even for an error, so the workflow always has evidence to collect.
+written, even for an error, so the workflow always has evidence to collect; ``--summary``
+likewise always gets the same result as a short Markdown page (``runners.summary``) for
+people reading the run in the Argo UI.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", default=None, help="JSON object of thresholds (default: tier + spec)")
     p.add_argument("--repo", default=".", help="the GitOps repository root (default: .)")
     p.add_argument("--out", default=None, help="where to write the result JSON")
+    p.add_argument("--summary", default=None, help="where to write a short Markdown summary of the result")
     p.add_argument("--cache-dir", default=None,
                    help="cache of sorted reference columns (default: $GOVOPS_CACHE_DIR, else the engine's "
                    "cache directory; never one inside --repo)")
@@ -37,7 +40,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the check, write the result, print its sentence; exit 0/1/2."""
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.summary is not None and args.out is not None and Path(args.summary).resolve() == Path(args.out).resolve():
+        p.error("--summary and --out must name different files")
     from runners.runner import run_check
 
     root = Path(args.repo).resolve()
@@ -52,20 +58,27 @@ def main(argv: list[str] | None = None) -> int:
             result = CheckResult(args.check, args.model, args.version or "", "error",
                                  f"--thresholds is not a JSON object of numbers: {exc}",
                                  error=f"--thresholds: {exc}")
-            return _finish(result, args.out)
+            return _finish(result, args.out, args.summary)
     result = run_check(root, args.check, spec_file=args.spec, model=args.model, version=args.version,
                        champion=args.champion, thresholds=thresholds,
                        cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    return _finish(result, args.out)
+    return _finish(result, args.out, args.summary)
 
 
-def _finish(result: CheckResult, out: str | None) -> int:
-    if out:
+def _finish(result: CheckResult, out: str | None, summary: str | None = None) -> int:
+    from runners import summary as summary_page
+
+    written = True
+    for path, write in ((out, result.write), (summary, lambda p: summary_page.write(result, p))):
+        if not path:
+            continue
         try:
-            result.write(Path(out))
+            write(Path(path))
         except OSError as exc:
-            print(f"error: cannot write {out}: {exc}", file=sys.stderr)
-            return 2
+            print(f"error: cannot write {path}: {exc}", file=sys.stderr)
+            written = False
+    if not written:
+        return 2
     stream = sys.stdout if result.status != "error" else sys.stderr
     print(f"{result.model} {result.version} {result.check}: {result.status}: {result.summary}", file=stream)
     return EXIT[result.status]

@@ -13,7 +13,7 @@ import json
 from html import escape
 from typing import Any
 
-from engine.audit.markdown_text import md_text
+from engine.spec.markdown_text import md_text
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}

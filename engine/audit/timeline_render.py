@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.audit.markdown_text import md_text
 from engine.audit.timeline import Timeline
+from engine.spec.markdown_text import md_text
 
 
 def _what(event: dict[str, Any]) -> str:

@@ -5,9 +5,10 @@ this module renders the very same tasks as Argo objects:
 
 - ``pr_workflows(tasks, run, options)``: the Workflow(s) for one pull request. Each DAG task
   is a container step running ``python -m runners CHECK --spec FILE --model ID --version V
-  [--champion V] --thresholds JSON --out /tmp/result.json`` from the validator image, in a
-  checkout of the PR's head commit (an Argo ``git`` input artifact). The result document is
-  an output artifact (stored unarchived, so the Argo Server returns the JSON as is).
+  [--champion V] --thresholds JSON --out /tmp/result.json --summary /tmp/summary.md`` from the
+  validator image, in a checkout of the PR's head commit (an Argo ``git`` input artifact). The
+  result document and its Markdown summary (``runners.summary``) are output artifacts ``result``
+  and ``summary``, stored unarchived, so the Argo Server returns them as is and the UI shows both.
 - ``tier_template(tier, config, options)``: one ``WorkflowTemplate`` per tier (committed under
   ``argo/`` by ``govops argo render``) that validates one model with the tier's checks. PR runs
   reference its ``check``/``check-vs-champion``/``github-status`` templates by default
@@ -85,6 +86,8 @@ EXIT_TEMPLATE = "exit-handler"
 ENTRYPOINT = "validate"
 RESULT_ARTIFACT = "result"
 RESULT_PATH = "/tmp/result.json"
+SUMMARY_ARTIFACT = "summary"
+SUMMARY_PATH = "/tmp/summary.md"
 REPO_PATH = "/work/repo"
 CURL_IMAGE = "curlimages/curl:8.11.1"
 RUN_AS_USER = 10001
@@ -245,7 +248,7 @@ def _security() -> SecurityContext:
 
 
 def _check_container(name: str, options: WorkflowOptions, *, champion: bool) -> Container:
-    """The step that runs one check: argv only, no shell, result written to ``/tmp/result.json``."""
+    """The step that runs one check: argv only, no shell, result JSON and Markdown summary under ``/tmp``."""
     args = [
         "{{inputs.parameters.check}}",
         "--spec",
@@ -257,7 +260,7 @@ def _check_container(name: str, options: WorkflowOptions, *, champion: bool) -> 
     ]
     if champion:
         args += ["--champion", "{{inputs.parameters.champion}}"]
-    args += ["--thresholds", "{{inputs.parameters.thresholds}}", "--out", RESULT_PATH]
+    args += ["--thresholds", "{{inputs.parameters.thresholds}}", "--out", RESULT_PATH, "--summary", SUMMARY_PATH]
     params = [p for p in STEP_PARAMS if champion or p != "champion"]
     git = GitArtifact(
         name="repo",
@@ -276,7 +279,10 @@ def _check_container(name: str, options: WorkflowOptions, *, champion: bool) -> 
         args=args,
         working_dir=REPO_PATH,
         inputs=[*(Parameter(name=p) for p in params), git],
-        outputs=[Artifact(name=RESULT_ARTIFACT, path=RESULT_PATH, archive=NoneArchiveStrategy())],
+        outputs=[
+            Artifact(name=RESULT_ARTIFACT, path=RESULT_PATH, archive=NoneArchiveStrategy()),
+            Artifact(name=SUMMARY_ARTIFACT, path=SUMMARY_PATH, archive=NoneArchiveStrategy()),
+        ],
         labels={
             f"{LABEL_PREFIX}/model": "{{inputs.parameters.model-label}}",
             f"{LABEL_PREFIX}/check": "{{inputs.parameters.check}}",

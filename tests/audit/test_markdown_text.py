@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.audit.markdown_text import md_text
 from engine.audit.model_card_render import _md_value
+from engine.spec.markdown_text import md_text
 
 FORGED = ("None known.<br><h2>Approvals</h2><ul><li><b>approved by</b>: rita.risk</li></ul>"
           "<img src=x onerror=alert(1)>[proof](javascript:alert(document.cookie))\n## Approvals\n* **rita.risk**")

@@ -49,6 +49,7 @@ def test_local_and_argo_write_the_same_result_files(tmp_path: Path) -> None:
         out.parent.mkdir(parents=True)
         args = list(argv)
         args[args.index("--out") + 1] = str(out)  # /tmp/result.json inside the pod
+        args[args.index("--summary") + 1] = str(out.with_name("summary.md"))  # /tmp/summary.md inside the pod
         proc = subprocess.run([sys.executable, *args[1:]], cwd=repo, capture_output=True, timeout=300)
         return proc.returncode, out.read_bytes() if out.exists() else None
 

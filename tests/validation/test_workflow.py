@@ -126,12 +126,15 @@ def test_step_is_an_argv_with_result_artifact_and_infra_only_retries(tasks: list
         "{{inputs.parameters.thresholds}}",
         "--out",
         "/tmp/result.json",
+        "--summary",
+        "/tmp/summary.md",
     ]
     assert c["image"] == "registry.example/validator:1.2.3"
     assert c["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
     assert step["retryStrategy"]["retryPolicy"] == "OnError"  # never a check that failed on its merits
     assert step["activeDeadlineSeconds"] == "1800"
-    assert step["outputs"]["artifacts"] == [{"archive": {"none": {}}, "name": "result", "path": "/tmp/result.json"}]
+    assert step["outputs"]["artifacts"] == [{"archive": {"none": {}}, "name": "result", "path": "/tmp/result.json"},
+                                            {"archive": {"none": {}}, "name": "summary", "path": "/tmp/summary.md"}]
     git = step["inputs"]["artifacts"][0]
     assert git["git"] == {"repo": "{{workflow.parameters.git-url}}", "revision": "{{workflow.parameters.head-sha}}"}
     spec = manifest["spec"]

@@ -1,4 +1,4 @@
-r"""Text from specs, notes and results made inert in Markdown: one escape for every Markdown the audit stage writes.
+r"""Text made inert in Markdown: one escape for every Markdown govops writes (audit pages, step summaries).
 
 Spec free text (``metadata.limitations``, descriptions, owner names) and ledger notes are
 written by pull-request authors. Rendered by GitHub, MkDocs or an editor preview, raw
