@@ -18,12 +18,16 @@ from engine.spec.errors import InputError
 from engine.spec.published import REPOSITORY_URL, modeline, version_tag
 
 TEMPLATES = Path(__file__).parent / "templates"
-SOURCE_TREE = Path(__file__).resolve().parents[1]
+DEFAULT_LIBRARY = Path(__file__).parent / "policy" / "default_library"
 
 
 def policies_dir() -> Path | None:
-    """The default policy library shipped with govops (the source tree's ``policies/``)."""
-    candidate = SOURCE_TREE / "policies"
+    """The default policy library shipped with govops.
+
+    ``engine/policy/default_library`` is a link to the source tree's ``policies/`` in a
+    checkout, and the library's files themselves in an installed wheel (package data).
+    """
+    candidate = DEFAULT_LIBRARY
     return candidate if candidate.is_dir() else None
 
 

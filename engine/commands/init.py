@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     files = init_repo(args.dir)
     if policies_dir() is None:
-        print("warning: this govops installation ships no policy library (install from a source checkout, "
-              "pip install -e .): add your Rego policies under policies/", file=sys.stderr)
+        print("warning: this govops installation ships no policy library (engine/policy/default_library is "
+              "missing): add your Rego policies under policies/", file=sys.stderr)
     print(f"scaffolded {args.dir} ({len(files)} files):")
     for f in files:
         print(f"  {f}")

@@ -277,13 +277,13 @@ def _proven_marker(library: PolicyLibrary, path: Path | None) -> Path | None:
 
 
 def _default_digest() -> str | None:
-    """The digest of govops' default library (the source tree's ``policies/``), when it ships with govops."""
+    """The digest of govops' default library (``default_library``: a link to ``policies/``, or its packaged copy)."""
     from engine.policy.library import load_library
 
-    where = Path(__file__).resolve().parents[2] / "policies"  # engine.scaffold.policies_dir(), without the import
+    where = Path(__file__).parent / "default_library"  # engine.scaffold.policies_dir(), without the import
     if not where.is_dir():
         return None
     try:
-        return load_library(where.parent, where.name).digest
+        return load_library(where.resolve().parent, where.resolve().name).digest
     except PolicyError:
         return None
