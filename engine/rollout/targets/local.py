@@ -143,7 +143,7 @@ class LocalTarget:
         A rollout killed after its journal reached ``committed`` is completed by ``recover``,
         which has no use for its staged copies; without this they would stay on disk for good.
         """
-        if self.paths.staging.is_dir():
+        if self.paths.staging.is_dir() and not self.paths.staging.is_symlink():  # never follow a planted link
             for child in self.paths.staging.iterdir():
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child, ignore_errors=True)
