@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +205,8 @@ def append_record(
     ``ledger.allowedSigners``) the current tip must carry a good signature first: the CI
     identity never signs on top of a ledger someone else wrote. Returns the record as stored.
     """
+    import tempfile  # (here: verify, which never writes, starts faster without it)
+
     import git
 
     from engine.change.gitread import open_repo, run_git

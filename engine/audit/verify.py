@@ -31,16 +31,15 @@ intact trail imports neither GitPython nor the spec model (``benchmarks/verify.p
 from __future__ import annotations
 
 import os
-import subprocess
-import threading
-from collections.abc import Callable, Container
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.audit import evidence as ev
+from engine.audit.gitjobs import DEFAULT_SPEC_DIRS, Jobs, Later, Started, start_walk
 from engine.audit.ledger import FULL_NOTES_REF, LedgerEntry
-from engine.audit.trail import GIT_SAFE_ENV, View, main_ref, open_git, open_view, run_git, shallow_info
+from engine.audit.trail import GitDir, View, main_ref, open_git, open_view, run_git, shallow_info
 from engine.spec.errors import GovopsError, InputError
 
 GOOD_SIGNATURES = {"G", "U"}
@@ -101,91 +100,10 @@ class VerifyReport:
         }
 
 
-class _Git:
-    """``git`` commands started at once and collected later: the history walks run side by side (two cores)."""
-
-    def __init__(self, repo: Any) -> None:
-        self.repo = repo
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *args: str) -> None:
-        """Start ``git --literal-pathspecs ARGS`` (govops-built arguments only)."""
-        cmd = ["git", f"--git-dir={self.repo.git_dir}", "--literal-pathspecs", *args]
-        self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            stdin=subprocess.DEVNULL, env={**os.environ, **GIT_SAFE_ENV})
-
-    def out(self, name: str, *, check: bool = False) -> str:
-        """The output of a started command ("" when it failed, e.g. no match; ``check``: its error, exit 2)."""
-        proc = self.procs.pop(name)
-        data, err = proc.communicate()
-        if proc.returncode != 0 and check:
-            from engine.change.gitread import GitReadError
-
-            raise GitReadError(f"git {name} walk failed: {err.decode('utf-8', 'replace').strip()}")
-        return data.decode("utf-8", "replace") if proc.returncode == 0 else ""
-
-    def close(self) -> None:
-        """Stop what was not collected."""
-        for proc in self.procs.values():
-            if proc.returncode is None:
-                proc.kill()
-                proc.communicate()
-        self.procs.clear()
-
-
 def _prefix(repo: Any, root: Path) -> str:
     """Where govops lives in the repository (``View.prefix``), before govops.yaml is read."""
     rel = root.relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
     return "" if rel == "." else rel + "/"
-
-
-def _walk(repo: Any, sha: str, prefix: str, spec_dirs: list[str], walks: _Git) -> list[str]:
-    """Start the one walk of the branch's history; the notes are read beside it (two cores).
-
-    Started before govops.yaml is parsed, with the default spec directory, and started again
-    when govops.yaml names others (the parse costs as much as a quarter of the walk).
-    Returns the spec pathspecs walked.
-
-    Every reachable commit with its parents (``--full-history --sparse``: none left out),
-    and for each the spec and govops.yaml paths it changed against its first parent
-    (``--diff-merges=first-parent``, ``--root``; ``--no-renames``: a spec moved out of the spec
-    directories still counts as a spec change). Following first parents from the tip gives
-    the first-parent line and, on it, what ``git log --first-parent -- <spec dirs>`` and
-    ``-- govops.yaml`` would list: one walk instead of four.
-    """
-    pathspecs = [prefix + d for d in spec_dirs]
-    walks.start("history", "log", "--full-history", "--sparse", "--diff-merges=first-parent", "--root", "--no-renames",
-                "-z", "--name-only", "--format=%x1e%H%x00%P%x00%s", sha, "--", *pathspecs, prefix + "govops.yaml")
-    return pathspecs
-
-
-class _Later:
-    """A call started on a thread now and collected later: its git processes run beside the walks.
-
-    Waiting for a child process releases the GIL, so the signature check, the anchors' walk
-    and the tree lookups cost wall time only where they are longer than the history walks.
-    An exception is raised where the result is collected, as if the call had been made there.
-    """
-
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-        def target() -> None:
-            try:
-                self._value = fn(*args, **kwargs)
-            except BaseException as exc:  # handed to the caller of result()
-                self._error = exc
-
-        self._thread = threading.Thread(target=target, daemon=True)
-        self._thread.start()
-
-    def result(self) -> Any:
-        """The call's return value (or its exception, raised here)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 def _start_ledger_checks(view: View, states: dict[str, Any], refs: dict[str, str], every: bool) -> dict[str, Any]:
@@ -196,9 +114,9 @@ def _start_ledger_checks(view: View, states: dict[str, Any], refs: dict[str, str
     allowed = list(ledger.allowed_signers) if ledger is not None else []
     started: dict[str, Any] = {}
     for name, state in states.items():
-        anchors = (_Later(check_anchors, view.repo, state, required=bool(allowed), refs=refs)
+        anchors = (Later(check_anchors, view.repo, state, required=bool(allowed), refs=refs)
                    if ledger is not None else None)
-        signatures = (_Later(check_signatures, view.repo, state, allowed, every=every)
+        signatures = (Later(check_signatures, view.repo, state, allowed, every=every)
                       if allowed and state.tip is not None else None)
         started[name] = (anchors, signatures)
     return started
@@ -221,22 +139,35 @@ class _History:
 
     reachable: set[str]
     first_parent: list[str]
-    spec_commits: list[tuple[str, str]]
-    """``(sha, subject)`` of the first-parent commits that changed a spec directory."""
+    spec_commits: list[str]
+    """The first-parent commits that changed a spec directory."""
     config_commits: list[str]
     """The first-parent commits that changed govops.yaml."""
+    position: dict[str, int] = field(default_factory=dict)
+    """``commit -> index`` in ``first_parent`` (0: the tip)."""
 
 
-def _history(view: View, walks: _Git) -> _History:
+def _history(view: View, walks: Jobs) -> _History:
+    """Read the walk started by ``start_walk``.
+
+    Its output is a run of NUL-terminated items: a commit (byte 0x1e, its id, its parents), then the
+    paths it changed, the first after a newline. Commit messages are not in it (a subject is
+    looked up only for a commit a problem names), so no text of a commit can pose as an item;
+    a path cannot either, as each starts with a spec directory or govops.yaml.
+    """
     first: dict[str, str | None] = {}  # commit -> its first parent
-    changed: dict[str, tuple[str, list[str]]] = {}  # commit -> (subject, paths changed), when it changed any
-    for chunk in walks.out("history", check=True).split("\x1e"):  # an empty answer would read as a rewrite
-        parts = chunk.split("\0")
-        if len(parts) < 3 or not parts[0]:
-            continue
-        first[parts[0]] = parts[1].partition(" ")[0] or None
-        if len(parts) > 4 or (len(parts) == 4 and parts[3].strip("\n")):  # paths follow: "\npath\0path\0"
-            changed[parts[0]] = (parts[2], [p.lstrip("\n") for p in parts[3:] if p.strip("\n")])
+    changed: dict[str, list[str]] = {}  # commit -> the paths it changed, when it changed any
+    names: list[str] = []
+    for item in walks.out("history", check=True).split("\0"):  # an empty answer would read as a rewrite
+        if item[:1] == "\x1e":
+            sha, _, parents = item[1:].partition(" ")
+            first[sha] = parents.partition(" ")[0] or None
+            names = []
+        elif item and first:
+            if not names:
+                changed[sha] = names
+                item = item.removeprefix("\n")
+            names.append(item)
     line: list[str] = []
     sha_: str | None = view.sha if view.sha in first else None
     while sha_ is not None:
@@ -244,17 +175,27 @@ def _history(view: View, walks: _Git) -> _History:
         sha_ = first.get(sha_)
     dirs = [d.rstrip("/") for d in view.spec_pathspecs()]
     config = view.git_path("govops.yaml")
-    specs: list[tuple[str, str]] = []
+    specs: list[str] = []
     configs: list[str] = []
     for sha in line:
-        if sha not in changed:
+        paths = changed.get(sha)
+        if paths is None:
             continue
-        subject, names = changed[sha]
-        if any(not d or n == d or n.startswith(d + "/") for n in names for d in dirs):
-            specs.append((sha, subject))
-        if config in names:
+        if any(not d or n == d or n.startswith(d + "/") for n in paths for d in dirs):
+            specs.append(sha)
+        if config in paths:
             configs.append(sha)
-    return _History(set(first), line, specs, configs)
+    return _History(set(first), line, specs, configs, {sha: i for i, sha in enumerate(line)})
+
+
+def _subjects(view: View, shas: list[str]) -> dict[str, str]:
+    """``commit -> subject`` of the commits a problem names (one ``git log --no-walk``)."""
+    if not shas:
+        return {}
+    status, out, _ = run_git(view.repo, "log", "--stdin", "--no-walk=unsorted", "-z", "--format=%H %s",
+                             stdin=("\n".join(shas) + "\n").encode(), check=False)
+    rows = out.decode("utf-8", "replace").split("\0") if status == 0 else []
+    return {sha: subject for sha, _, subject in (row.partition(" ") for row in rows) if sha}
 
 
 class _Present:
@@ -309,19 +250,30 @@ def _check_signatures(view: View, report: VerifyReport) -> None:
 
 
 def verify(
-    root: Path, *, ref: str | None = None, strict: bool = False, every_signature: bool = False, deep: bool = False
+    root: Path, *, ref: str | None = None, strict: bool = False, every_signature: bool = False, deep: bool = False,
+    started: Started | None = None,
 ) -> VerifyReport:
     """Check the trail of ``ref`` (default ``main``, else ``HEAD``); problems are collected, not raised.
 
     A shallow clone cannot prove anything about history it does not have: that is an
     ``InputError`` (exit 2) telling how much to fetch. ``strict`` makes missing evidence an error.
+    ``started``: ``engine.audit.gitjobs.prestart(root, ref)``'s answer, when the caller ran it
+    before importing this module (the walk is then under way); it is closed here.
     """
     root = Path(root).resolve()
-    with open_git(root) as repo:
-        walks = _Git(repo)
+    if started is not None and started.root != root:
+        started.jobs.close()
+        started = None
+    with GitDir(*started.dirs) if started is not None else open_git(root) as repo:
+        walks = started.jobs if started is not None else Jobs(repo.git_dir)
+        notes: Later | None = None
         try:
-            resolved = main_ref(repo, ref)
-            guess = _walk(repo, resolved[1], _prefix(repo, root), ["specs"], walks)  # the default specPaths
+            if started is not None:
+                resolved, guess = started.resolved, started.pathspecs
+            else:
+                resolved = main_ref(repo, ref)
+                guess = start_walk(walks, resolved[1], _prefix(repo, root), DEFAULT_SPEC_DIRS)
+            notes = Later(_read_notes, repo)  # beside the parse of govops.yaml (git waits release the GIL)
             view = open_view(repo, root, ref, light=True, resolved=resolved)
             shallow = shallow_info(repo)
             if shallow is not None:
@@ -329,18 +281,19 @@ def verify(
                     f"`govops verify` needs the whole history of {view.ref} (every rolled-out commit back to the "
                     "first ledger note) to prove it was not rewritten"))
             report = VerifyReport(ref=view.ref, commit=view.sha)
-            from engine.audit.chain import entries_of, read_ref
-            from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+            from engine.audit.chain import entries_of
+            from engine.audit.ledger import NOTES_REF
 
             if guess != view.spec_pathspecs():  # govops.yaml names other spec directories: walk those
                 walks.close()
-                _walk(repo, view.sha, view.prefix, view.spec_dirs, walks)
-            refs = _refs(view)
-            states = {name: read_ref(repo, name, tips=refs) for name in (NOTES_REF, EVIDENCE_REF)}
+                start_walk(walks, view.sha, view.prefix, view.spec_dirs)
+            refs, states = notes.result()
             ledger_checks = _start_ledger_checks(view, states, refs, every_signature)
             entries = entries_of(states[NOTES_REF])
-            tree_ids = None if deep else _Later(_object_ids, view, _tree_names(view, entries))
+            tree_ids = None if deep else Later(_object_ids, view, _tree_names(view, entries))
             history = _history(view, walks)
+            declared = view.config is not None and view.config.ledger is not None
+            ledger_start = Later(_ledger_start, view, history) if declared else None  # beside the records' checks
             reachable = history.reachable
             named = [e.commit for e in entries] + [str(r.get("commit")) for e in entries for r in e.records
                                                    if _is_rollout(r) and r.get("commit")]
@@ -355,20 +308,31 @@ def verify(
             _check_trees(view, trees, report, tree_ids.result() if tree_ids is not None else None)
             if view.config is not None and view.config.signed_commits:
                 _check_signatures(view, report)
-            _check_ledger(view, entries, states, report, strict, ledger_checks, history, refs)
+            _check_ledger(view, entries, states, report, strict, ledger_checks, history, refs, ledger_start)
         finally:
             walks.close()
+            if notes is not None:
+                notes.join()  # (when something failed before its result was wanted)
     report.checked["digests_compared"] = sum(1 for v in desired_cache.values() if not isinstance(v, str))
     _check_serving(root, report, load_desired)
     return report
 
 
-def _refs(view: View) -> dict[str, str]:
+def _read_notes(repo: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """``_refs`` and each notes ref's ``chain.RefState``: read on a thread while govops.yaml is parsed."""
+    from engine.audit.chain import read_ref
+    from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+
+    refs = _refs(repo)
+    return refs, {name: read_ref(repo, name, tips=refs) for name in (NOTES_REF, EVIDENCE_REF)}
+
+
+def _refs(repo: Any) -> dict[str, str]:
     """``refname -> object`` of the notes refs, their anchor tags and ``refs/replace/*`` (one ``for-each-ref``)."""
     from engine.audit.chain import ANCHOR_PREFIX
     from engine.audit.ledger import FULL_EVIDENCE_REF
 
-    status, out, _ = run_git(view.repo, "for-each-ref", "--format=%(refname)%00%(objectname)", FULL_NOTES_REF,
+    status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)", FULL_NOTES_REF,
                              FULL_EVIDENCE_REF, ANCHOR_PREFIX, "refs/replace/", check=False)
     rows = (row.partition("\0") for row in out.decode("utf-8", "replace").splitlines()) if status == 0 else iter(())
     return {name: sha for name, _, sha in rows if name}
@@ -418,7 +382,8 @@ def _object_ids(view: View, names: list[str]) -> dict[str, str | None]:
 
 
 def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any], report: VerifyReport, strict: bool,
-                  started: dict[str, Any], history: _History, refs: dict[str, str]) -> None:
+                  started: dict[str, Any], history: _History, refs: dict[str, str],
+                  ledger_start: Later | None = None) -> None:
     """Chain, signatures (``started`` by ``_start_ledger_checks``), coverage and evidence links of both notes refs."""
     from engine.audit.chain import check_chain
     from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
@@ -450,7 +415,7 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
         report.problems.append(Problem("replace", view.sha, f"{len(replaced)} refs/replace/* ref(s) exist "
                                        "here; govops reads objects as stored and ignores them (and info/grafts)",
                                        "warning"))
-    _check_coverage(view, entries, report, strict, declared, history)
+    _check_coverage(view, entries, report, strict, declared, history, ledger_start)
     _check_evidence_links(view, states[NOTES_REF], states[EVIDENCE_REF], report)
 
 
@@ -471,29 +436,29 @@ def _ledger_start(view: View, history: _History) -> str | None:
 
 
 def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport, strict: bool,
-                    declared: bool, history: _History) -> None:
-    """Every spec-changing first-parent commit since the ledger started has a rollout record."""
+                    declared: bool, history: _History, ledger_start: Later | None = None) -> None:
+    """Every spec-changing first-parent commit since the ledger started has a rollout record.
+
+    ``ledger_start``: ``_ledger_start`` already started on a thread (its answer is waited for here).
+    """
     if not declared and not strict:
         return
-    spec_commits = history.spec_commits
     rolled = {e.commit for e in entries if any(_is_rollout(r) for r in e.records)}
     covered = set(rolled)
-    line = history.first_parent
-    # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own
-    window: dict[str, set[str]] = {}
-    newer: str | None = None
-    for sha in line:  # newest first
-        if newer is not None:
-            window[newer].add(sha)
-        if sha in rolled:
-            newer = sha
-            window[sha] = {sha}
+    line, pos = history.first_parent, history.position
+    # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own:
+    # its window runs from its commit's place on the line to the next older rolled-out commit's (or the root)
+    on_line = sorted(pos[sha] for sha in rolled if sha in pos)
+    window = {line[p]: (p, q) for p, q in zip(on_line, [*on_line[1:], len(line) - 1], strict=False)}
     for e in entries:
+        if e.commit not in window:
+            continue
+        low, high = window[e.commit]
         for r in e.records:
             if _is_rollout(r) and isinstance(r.get("covers"), list):
-                covered.update(str(c) for c in r["covers"] if str(c) in window.get(e.commit, set()))
-    start = _ledger_start(view, history) if declared else None
-    order = [sha for sha, *_ in spec_commits]
+                covered.update(c for c in map(str, r["covers"]) if low <= pos.get(c, -1) <= high)
+    start = (ledger_start.result() if ledger_start is not None else _ledger_start(view, history)) if declared else None
+    order = history.spec_commits
     if start is None:
         on_branch = [sha for sha in order if sha in rolled]
         if not on_branch:
@@ -505,16 +470,15 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
         start = on_branch[-1]
         since_start = order[: order.index(start)]
     else:
-        after = set(line[: line.index(start)]) if start in line else set()  # strictly after the start
-        since_start = [sha for sha in order if sha in after]
-    wanted = set(since_start)
-    missing = [(sha, subject) for sha, subject in spec_commits if sha in wanted and sha not in covered]
+        since_start = [sha for sha in order if pos[sha] < pos.get(start, 0)]  # strictly after the start
+    missing = [sha for sha in since_start if sha not in covered]
     report.checked["spec_commits_covered"] = len(since_start) - len(missing)
-    for sha, subject in missing:
+    subjects = _subjects(view, missing)
+    for sha in missing:
         report.problems.append(Problem(
-            "missing-record", sha, f"commit {sha[:12]} ({subject}) changed specs on {view.ref} after the ledger "
-            f"started ({start[:12]}) but has no rollout record in {FULL_NOTES_REF}: its note was removed, or the "
-            "notes ref was deleted or rolled back"))
+            "missing-record", sha, f"commit {sha[:12]} ({subjects.get(sha, '')}) changed specs on {view.ref} after "
+            f"the ledger started ({start[:12]}) but has no rollout record in {FULL_NOTES_REF}: its note was removed, "
+            "or the notes ref was deleted or rolled back"))
 
 
 def _check_evidence_links(view: View, rollouts: Any, evidence: Any, report: VerifyReport) -> None:

@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from engine.spec.errors import InputError
 from engine.spec.limits import LimitError, read_capped
@@ -213,7 +211,17 @@ _DEFAULT_TAGS = {
 }
 
 
-_RT = YAML(typ="rt")
+_RT: Any = None
+
+
+def _ruamel() -> Any:
+    """ruamel.yaml's round-trip parser, made on first use: only text libyaml refuses needs it (~11 ms to import)."""
+    global _RT
+    if _RT is None:
+        from ruamel.yaml import YAML
+
+        _RT = YAML(typ="rt")
+    return _RT
 
 # YAML 1.2 core schema, for plain (unquoted) scalars
 _NULL = frozenset(("", "~", "null", "Null", "NULL"))
@@ -260,9 +268,11 @@ def _build(text: str, file: str, max_depth: int) -> _Builder:
             ) from None
     except yaml.YAMLError:
         pass  # libyaml rejects some valid YAML 1.2: the pure-Python parser decides.
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     builder = _Builder(file, max_depth)
     try:
-        builder.run(_RT.parse(text))
+        builder.run(_ruamel().parse(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
