@@ -172,8 +172,9 @@ FETCH_HINT = (
 
 def resolve_commit(repo: git.Repo, ref: str, role: str) -> str:
     """The full SHA of ``ref`` as a commit; ``ref`` is never read as an option."""
+    what = "ref" if role == "ref" else f"{role} ref"  # "base ref 'x'", but never "ref ref 'x'"
     if not ref or "\n" in ref or "\0" in ref:
-        raise GitReadError(f"{role} ref {ref!r} is not a valid ref")
+        raise GitReadError(f"{what} {ref!r} is not a valid ref")
     status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
                           check=False)
     if status != 0:
@@ -183,7 +184,7 @@ def resolve_commit(repo: git.Repo, ref: str, role: str) -> str:
         elif _is_shallow(repo):
             hint = f"; {FETCH_HINT}"
         raise GitReadError(
-            f"{role} ref '{ref}' does not exist in this repository (not a branch, tag or commit){hint}"
+            f"{what} '{ref}' does not exist in this repository (not a branch, tag or commit){hint}"
         )
     return out.decode().strip()
 
