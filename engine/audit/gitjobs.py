@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.change.plumbing import GIT_ENV, GIT_SAFE_ENV
+from engine.change.plumbing import GIT_ENV, GIT_PARSED_OUTPUT, GIT_SAFE_ENV
 
 DEFAULT_SPEC_DIRS = ("specs",)
 """The spec directories walked before govops.yaml is read (``specPaths``' default); others start a new walk."""
@@ -71,7 +71,7 @@ class Jobs:
 
     def start(self, name: str, *args: str) -> None:
         """Start ``git --literal-pathspecs ARGS`` (govops-built arguments only)."""
-        cmd = ["git", f"--git-dir={self.git_dir}", "--literal-pathspecs", *args]
+        cmd = ["git", f"--git-dir={self.git_dir}", "--literal-pathspecs", *GIT_PARSED_OUTPUT, *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, env={**os.environ, **GIT_SAFE_ENV})
         self.procs[name] = proc
@@ -113,7 +113,7 @@ def start_walk(jobs: Jobs, sha: str, prefix: str, spec_dirs: list[str] | tuple[s
     """
     pathspecs = [prefix + d for d in spec_dirs]
     jobs.start("history", "log", "--full-history", "--sparse", "--diff-merges=first-parent", "--root", "--no-renames",
-               "-z", "--name-only", "--format=%x1e%H %P", sha, "--", *pathspecs, prefix + "govops.yaml")
+               "-z", "--name-only", "--format=%x00%x1e%H %P", sha, "--", *pathspecs, prefix + "govops.yaml")
     return pathspecs
 
 
@@ -144,11 +144,11 @@ def prestart(root: Path, ref: str | None) -> Started | None:
         return None
     rev = f"{ref}^{{commit}}" if ref else "refs/heads/main^{commit}"
     res = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
-                          "--show-toplevel", "--verify", "--quiet", "--end-of-options", rev],
+                          "--show-toplevel", "--verify", "--end-of-options", rev],
                          cwd=root, capture_output=True, env={**os.environ, **GIT_ENV}, stdin=subprocess.DEVNULL)
     lines = res.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if res.returncode != 0 or len(lines) != 4:
-        return None
+    if res.returncode != 0 or len(lines) != 4 or b"is ambiguous" in res.stderr:
+        return None  # the plain path words it (an ambiguous name is refused there)
     git_dir, common, top, sha = lines
     try:
         rel = root.relative_to(Path(top).resolve()).as_posix()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
 from engine.change.plumbing import GIT_ENV, GIT_SAFE_ENV, cat_blobs, run_git
 from engine.spec.errors import InputError
+from engine.spec.repo_paths import spec_dir_problem
 
 if TYPE_CHECKING:
     import git
@@ -329,13 +330,18 @@ def shallow_info(repo: Any) -> Shallow | None:
 
 
 def resolve(repo: Any, ref: str, role: str = "ref") -> str:
-    """The commit SHA of ``ref`` (never read as an option); exit 2 when it does not exist.
+    """The commit SHA of ``ref`` (never read as an option); exit 2 when it does not exist or is ambiguous.
 
-    The error is ``engine.change.gitread.resolve_commit``'s (imported only to word it).
+    A name that is both a tag and a branch (a pushed tag ``main``) is refused: git would take
+    the tag, and ``verify --ref main`` would judge whatever commit the tag's author chose.
+    The error for a missing ref is ``engine.change.gitread.resolve_commit``'s (imported only to word it).
     """
     if ref and "\n" not in ref and "\0" not in ref:
-        status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
-                                 check=False)
+        status, out, err = run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}",
+                                   check=False)
+        if status == 0 and "is ambiguous" in err:
+            raise InputError(f"{role} '{ref}' is ambiguous: it names a tag and a branch; "
+                             f"write refs/heads/{ref} or refs/tags/{ref}")
         if status == 0:
             return out.decode().strip()
     from engine.change.gitread import open_repo, resolve_commit
@@ -415,8 +421,8 @@ class TrailConfig:
         if data.get("apiVersion", "govops/v1") != "govops/v1" or data.get("kind", "Governance") != "Governance":
             return None
         paths, signed, ledger = data.get("specPaths", ["specs"]), data.get("signedCommits", False), data.get("ledger")
-        if not _strings(paths) or not isinstance(signed, bool):
-            return None
+        if not _strings(paths) or not isinstance(signed, bool) or any(spec_dir_problem(p) for p in paths):
+            return None  # the model words the error (an odd spelling of a spec directory is refused)
         if ledger is None:
             return cls(list(paths), signed, None)
         if not isinstance(ledger, dict) or not set(ledger) <= {"allowedSigners", "requireEvidence"}:

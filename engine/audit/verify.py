@@ -150,16 +150,19 @@ class _History:
 def _history(view: View, walks: Jobs) -> _History:
     """Read the walk started by ``start_walk``.
 
-    Its output is a run of NUL-terminated items: a commit (byte 0x1e, its id, its parents), then the
-    paths it changed, the first after a newline. Commit messages are not in it (a subject is
-    looked up only for a commit a problem names), so no text of a commit can pose as an item;
-    a path cannot either, as each starts with a spec directory or govops.yaml.
+    Its output is a run of NUL-terminated items: an empty item, a commit (byte 0x1e, its id, its
+    parents), then the paths it changed, the first after a newline. A commit is known by its
+    place, right after an empty item: a path is never empty, so no file name (not even one that
+    starts with 0x1e and a commit id) can pose as a commit. Commit messages are not in it (a
+    subject is looked up only for a commit a problem names).
     """
     first: dict[str, str | None] = {}  # commit -> its first parent
     changed: dict[str, list[str]] = {}  # commit -> the paths it changed, when it changed any
     names: list[str] = []
+    previous: str | None = None
     for item in walks.out("history", check=True).split("\0"):  # an empty answer would read as a rewrite
-        if item[:1] == "\x1e":
+        after_empty, previous = previous == "", item
+        if after_empty and item[:1] == "\x1e":
             sha, _, parents = item[1:].partition(" ")
             first[sha] = parents.partition(" ")[0] or None
             names = []
@@ -446,6 +449,7 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
     rolled = {e.commit for e in entries if any(_is_rollout(r) for r in e.records)}
     covered = set(rolled)
     line, pos = history.first_parent, history.position
+    _check_on_line(view, sorted(sha for sha in rolled if sha in history.reachable and sha not in pos), report)
     # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own:
     # its window runs from its commit's place on the line to the next older rolled-out commit's (or the root)
     on_line = sorted(pos[sha] for sha in rolled if sha in pos)
@@ -479,6 +483,22 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
             "missing-record", sha, f"commit {sha[:12]} ({subjects.get(sha, '')}) changed specs on {view.ref} after "
             f"the ledger started ({start[:12]}) but has no rollout record in {FULL_NOTES_REF}: its note was removed, "
             "or the notes ref was deleted or rolled back"))
+
+
+def _check_on_line(view: View, off_line: list[str], report: VerifyReport) -> None:
+    """Rolled-out commits are on the branch's first-parent line: the states it served, in order.
+
+    Every rollout is of the branch's tip, and a merge keeps the branch as its first parent,
+    so a rolled-out commit reached only through a second parent means the line was replaced:
+    e.g. an unrelated history pushed as a fast-forward whose merge takes the old branch as its
+    second parent, so the commits checked for missing records are the new line's, not the old.
+    """
+    subjects = _subjects(view, off_line)
+    for sha in off_line:
+        report.problems.append(Problem(
+            "first-parent", sha, f"rolled-out commit {sha[:12]} ({subjects.get(sha, '')}) is reachable from "
+            f"{view.ref} only through a merge's second parent: the branch's first-parent line was replaced "
+            "(history rewritten, or a fast-forward onto a branch that merged it; merge with --no-ff)"))
 
 
 def _check_evidence_links(view: View, rollouts: Any, evidence: Any, report: VerifyReport) -> None:

@@ -21,6 +21,11 @@ would rewrite a rolled-out spec under its unchanged id) and no ``info/grafts`` (
 GIT_ENV = {**GIT_SAFE_ENV, "LC_ALL": "C", "LANGUAGE": "C"}
 """What git runs with here: the safe environment, and messages in one language (they are parsed)."""
 
+GIT_PARSED_OUTPUT = ("-c", "core.quotepath=off", "-c", "log.showSignature=false")
+"""Settings for every git whose output govops parses, whatever the caller's git config says:
+paths printed as they are, and no signature report in front of a commit (``log.showSignature``
+would put "Good signature ..." lines where a ``--format`` line is expected)."""
+
 
 class GitReadError(InputError):
     """A ref, a history or a repository that cannot give a plan (exit 2)."""
@@ -33,7 +38,7 @@ def run_git(repo: Any, *args: str, stdin: bytes | None = None, check: bool = Tru
     sub-command unless ``check`` is false.
     """
     cwd = repo.working_tree_dir or repo.git_dir
-    res = subprocess.run(["git", "--literal-pathspecs", "-c", "core.quotepath=off", *args], cwd=cwd, input=stdin,
+    res = subprocess.run(["git", "--literal-pathspecs", *GIT_PARSED_OUTPUT, *args], cwd=cwd, input=stdin,
                          capture_output=True, env={**os.environ, **GIT_ENV},
                          stdin=None if stdin is not None else subprocess.DEVNULL)
     err = res.stderr.decode("utf-8", "replace")

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from engine.spec.model import MODEL_NAME_PATTERN, NAME_PATTERN, SECRET_NAME_PATTERN
+from engine.spec.repo_paths import spec_dir_problem
 
 TenantName = Annotated[str, Field(pattern=MODEL_NAME_PATTERN, max_length=63)]
 
@@ -122,12 +123,23 @@ class Limits(_Model):
     )
 
 
+def _plain_spec_dir(value: str) -> str:
+    problem = spec_dir_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+SpecDir = Annotated[str, AfterValidator(_plain_spec_dir)]
+"""A ``specPaths`` entry in its one plain spelling (``engine.spec.repo_paths``)."""
+
+
 class Governance(_Model):
     """The ``govops.yaml`` document."""
 
     api_version: Literal["govops/v1"] = "govops/v1"
     kind: Literal["Governance"] = "Governance"
-    spec_paths: list[str] = Field(default_factory=lambda: ["specs"])
+    spec_paths: list[SpecDir] = Field(default_factory=lambda: ["specs"])
     tiers: dict[str, TierConfig]
     tenants: dict[TenantName, Tenant] = Field(
         default_factory=dict, description="tenant name (a DNS label without '--') -> its paths, people and secrets")

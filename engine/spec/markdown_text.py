@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>&|!~#])")
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Direction controls: U+202E would show a value's text reversed (``gnp.exe`` for ``exe.png``)."""
 
 
 def md_text(text: str) -> str:
-    """``text`` as literal Markdown inline text: special characters escaped, on one line."""
-    return _SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
+    """``text`` as literal Markdown inline text: special characters escaped, direction controls dropped, on one line."""
+    return _BIDI.sub("", _SPECIAL.sub(r"\\\1", text)).replace("\r", " ").replace("\n", " ")

@@ -27,3 +27,9 @@ def test_model_card_values_use_the_escape() -> None:
     assert _md_value(FORGED) == md_text(FORGED)
     table = _md_value([{"approver": "<b>rita.risk</b>", "group": "risk"}])
     assert "\\<b\\>rita.risk\\</b\\>" in table
+
+
+def test_direction_controls_cannot_reverse_what_a_reader_sees() -> None:
+    """U+202E (right-to-left override) and its kin are dropped: 'exe.png' cannot read as 'gnp.exe'."""
+    for control in ("\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"):
+        assert md_text(f"model{control}gnp.exe") == "modelgnp.exe"
