@@ -477,12 +477,16 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
         since_start = [sha for sha in order if pos[sha] < pos.get(start, 0)]  # strictly after the start
     missing = [sha for sha in since_start if sha not in covered]
     report.checked["spec_commits_covered"] = len(since_start) - len(missing)
-    subjects = _subjects(view, missing)
-    for sha in missing:
-        report.problems.append(Problem(
-            "missing-record", sha, f"commit {sha[:12]} ({subjects.get(sha, '')}) changed specs on {view.ref} after "
-            f"the ledger started ({start[:12]}) but has no rollout record in {FULL_NOTES_REF}: its note was removed, "
-            "or the notes ref was deleted or rolled back"))
+    _per_commit(view, report, "missing-record", missing, lambda named: (
+        f"commit {named} changed specs on {view.ref} after the ledger started ({start[:12]}) but has no rollout "
+        f"record in {FULL_NOTES_REF}: its note was removed, or the notes ref was deleted or rolled back"))
+
+
+def _per_commit(view: View, report: VerifyReport, check: str, shas: list[str], text: Any) -> None:
+    """One problem per commit; ``text`` words it from ``"<short id> (<subject>)"`` (subjects: one git call)."""
+    subjects = _subjects(view, shas)
+    for sha in shas:
+        report.problems.append(Problem(check, sha, text(f"{sha[:12]} ({subjects.get(sha, '')})")))
 
 
 def _check_on_line(view: View, off_line: list[str], report: VerifyReport) -> None:
@@ -493,12 +497,10 @@ def _check_on_line(view: View, off_line: list[str], report: VerifyReport) -> Non
     e.g. an unrelated history pushed as a fast-forward whose merge takes the old branch as its
     second parent, so the commits checked for missing records are the new line's, not the old.
     """
-    subjects = _subjects(view, off_line)
-    for sha in off_line:
-        report.problems.append(Problem(
-            "first-parent", sha, f"rolled-out commit {sha[:12]} ({subjects.get(sha, '')}) is reachable from "
-            f"{view.ref} only through a merge's second parent: the branch's first-parent line was replaced "
-            "(history rewritten, or a fast-forward onto a branch that merged it; merge with --no-ff)"))
+    _per_commit(view, report, "first-parent", off_line, lambda named: (
+        f"rolled-out commit {named} is reachable from {view.ref} only through a merge's second parent: the "
+        "branch's first-parent line was replaced (history rewritten, or a fast-forward onto a branch that merged "
+        "it; merge with --no-ff)"))
 
 
 def _check_evidence_links(view: View, rollouts: Any, evidence: Any, report: VerifyReport) -> None:
