@@ -37,14 +37,15 @@ def run(args: argparse.Namespace) -> int:
     if cached is not None:
         emit(cached[0], args.format)
         return exit_for(cached[0])
+    from engine.policy.cached_lint import policy_directory
     from engine.policy.evidence_lint import evidence_findings, evidence_summary
-    from engine.spec.settings import get_settings
     from engine.spec.statedir import tracked_state
 
     # each spec summarised where it is loaded: what the evidence rules need (no evaluation data)
     ws = workspace(args, [p.resolve() for p in args.paths] or None, keep_specs=False, summarise=evidence_summary)
     state = tracked_state(repo_root(args))  # a committed .govops/ would be read as state by the next checkout
-    evidence = evidence_findings(ws, repo_root(args), get_settings().policy_dir)  # packs, evaluation data
+    # the policy directory as the cached path names it (no settings class: pydantic-settings costs ~0.1 s)
+    evidence = evidence_findings(ws, repo_root(args), policy_directory(repo_root(args), os.environ)[1])
     findings = Findings([*ws.diagnostics, *state, *evidence], models_checked=ws.files_read, tool="govops lint")
     emit(findings, args.format)
     return exit_for(findings)

@@ -30,6 +30,12 @@ GiB = 1024**3
 MiB = 1024**2
 KiB = 1024
 
+DEFAULT_MAX_SPEC_BYTES = 1 * MiB
+"""A spec (or govops.yaml) file; ``GOVOPS_MAX_SPEC_BYTES``."""
+
+DEFAULT_MAX_SPEC_DEPTH = 32
+"""Nesting of a spec, counted on the YAML parser's events; ``GOVOPS_MAX_SPEC_DEPTH``."""
+
 DEFAULT_MAX_DATA_BYTES = 2 * GiB
 """A data file or model artifact named by a spec URI (``limits.maxDataBytes``, ``GOVOPS_MAX_DATA_BYTES``)."""
 
@@ -76,9 +82,14 @@ class LimitError(InputError):
 def env_limit(name: str, default: int) -> int:
     """``GOVOPS_<NAME>`` (the ``Settings`` field ``<name>``) when set, else ``default``.
 
-    A bad value is an input error naming the variable (raised by ``get_settings``).
+    A bad value is an input error naming the variable (raised by ``get_settings``). The
+    settings class (pydantic-settings, ~0.1 s to import) is asked only when the variable is
+    set, in any case, as it matches names: an unset bound is the default at no cost.
     """
-    from engine.spec.settings import get_settings  # pydantic-settings only when a bound is asked for
+    wanted = f"GOVOPS_{name}".upper()
+    if not any(k.upper() == wanted for k in os.environ):
+        return default
+    from engine.spec.settings import get_settings
 
     settings = get_settings()
     field = name.lower()

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from engine.spec.errors import InputError
-from engine.spec.limits import LimitError, read_capped
+from engine.spec.limits import DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_SPEC_DEPTH, LimitError, env_limit, read_capped
 
 JsonPath = tuple[str | int, ...]
 
@@ -83,10 +83,7 @@ def format_path(path: Sequence[str | int]) -> str:
 
 def limits_from_env() -> tuple[int, int]:
     """The size and depth bounds, overridable by ``GOVOPS_MAX_SPEC_BYTES``/``GOVOPS_MAX_SPEC_DEPTH``."""
-    from engine.spec.settings import get_settings  # pydantic-settings only when a bound is asked for
-
-    settings = get_settings()
-    return settings.max_spec_bytes, settings.max_spec_depth
+    return env_limit("MAX_SPEC_BYTES", DEFAULT_MAX_SPEC_BYTES), env_limit("MAX_SPEC_DEPTH", DEFAULT_MAX_SPEC_DEPTH)
 
 
 def load_yaml_file(

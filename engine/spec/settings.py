@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from engine.spec.errors import InputError
+from engine.spec.limits import DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_SPEC_DEPTH
 
 PREFIX = "GOVOPS_"
 DEFAULT_VALIDATOR_IMAGE = "ghcr.io/govops/validator:0.1.0"
@@ -146,10 +147,10 @@ class Settings(BaseSettings):
     """Largest data file or model artifact a spec URI may name (bytes); overrides govops.yaml's
     ``limits.maxDataBytes`` (default 2 GiB). Only regular files are ever read."""
 
-    max_spec_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_spec_bytes: int = Field(default=DEFAULT_MAX_SPEC_BYTES, ge=1)
     """Largest spec (or govops.yaml) file (bytes)."""
 
-    max_spec_depth: int = Field(default=32, ge=1)
+    max_spec_depth: int = Field(default=DEFAULT_MAX_SPEC_DEPTH, ge=1)
     """Deepest nesting of a spec; counted on the YAML parser's events, so it stops the parser itself."""
 
     max_event_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
