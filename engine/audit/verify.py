@@ -148,43 +148,42 @@ class _History:
 
 
 def _history(view: View, walks: Jobs) -> _History:
-    """Read the walk started by ``start_walk``.
+    r"""Read the walk started by ``start_walk``.
 
     Its output is a run of NUL-terminated items: an empty item, a commit (byte 0x1e, its id, its
     parents), then the paths it changed, the first after a newline. A commit is known by its
     place, right after an empty item: a path is never empty, so no file name (not even one that
-    starts with 0x1e and a commit id) can pose as a commit. Commit messages are not in it (a
-    subject is looked up only for a commit a problem names).
+    starts with 0x1e and a commit id) can pose as a commit. The paths are matched as one string
+    (``"\0specs/"`` in it), not item by item: ten thousand commits in a few milliseconds. Commit
+    messages are not in it (a subject is looked up only for a commit a problem names).
     """
     first: dict[str, str | None] = {}  # commit -> its first parent
-    changed: dict[str, list[str]] = {}  # commit -> the paths it changed, when it changed any
-    names: list[str] = []
-    previous: str | None = None
-    for item in walks.out("history", check=True).split("\0"):  # an empty answer would read as a rewrite
-        after_empty, previous = previous == "", item
-        if after_empty and item[:1] == "\x1e":
-            sha, _, parents = item[1:].partition(" ")
+    changed: dict[str, str] = {}  # commit -> "\0path\0path\0", when it changed any
+    out = walks.out("history", check=True)  # an empty answer would read as a rewrite
+    # so a commit begins with NUL, NUL, 0x1e inside the output (an item's end, the empty item), and the
+    # output with NUL, 0x1e: split there, each part is "<id> <parents>[NUL, newline, path, NUL, path...]"
+    if out.startswith("\0\x1e"):
+        for part in out[2:].removesuffix("\0").split("\0\0\x1e"):
+            header, _, paths = part.partition("\0")
+            sha, _, parents = header.partition(" ")
             first[sha] = parents.partition(" ")[0] or None
-            names = []
-        elif item and first:
-            if not names:
-                changed[sha] = names
-                item = item.removeprefix("\n")
-            names.append(item)
+            if paths:
+                changed[sha] = "\0" + paths.removeprefix("\n") + "\0"
     line: list[str] = []
     sha_: str | None = view.sha if view.sha in first else None
     while sha_ is not None:
         line.append(sha_)
         sha_ = first.get(sha_)
     dirs = [d.rstrip("/") for d in view.spec_pathspecs()]
-    config = view.git_path("govops.yaml")
+    marks = [m for d in dirs for m in (f"\0{d}/", f"\0{d}\0")]
+    config = f"\0{view.git_path('govops.yaml')}\0"
     specs: list[str] = []
     configs: list[str] = []
     for sha in line:
         paths = changed.get(sha)
         if paths is None:
             continue
-        if any(not d or n == d or n.startswith(d + "/") for n in paths for d in dirs):
+        if "" in dirs or any(m in paths for m in marks):
             specs.append(sha)
         if config in paths:
             configs.append(sha)
