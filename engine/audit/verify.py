@@ -180,12 +180,12 @@ def _history(view: View, walks: Jobs) -> _History:
     specs: list[str] = []
     configs: list[str] = []
     for sha in line:
-        paths = changed.get(sha)
-        if paths is None:
+        touched = changed.get(sha)
+        if touched is None:
             continue
-        if "" in dirs or any(m in paths for m in marks):
+        if "" in dirs or any(m in touched for m in marks):
             specs.append(sha)
-        if config in paths:
+        if config in touched:
             configs.append(sha)
     return _History(set(first), line, specs, configs, {sha: i for i, sha in enumerate(line)})
 
