@@ -39,6 +39,7 @@ $(MUTATE_STAMP): $(STAMP)
 	@touch $(MUTATE_STAMP)
 
 mutate: $(MUTATE_STAMP) ## mutation testing of the modules that carry the promises; prints the survivors table
+	$(BIN)/python scripts/mutants_refresh.py
 	$(BIN)/mutmut run --max-children 2 $(foreach m,$(MUTATE),'$(m)')
 	$(BIN)/python scripts/mutation_report.py
 

@@ -469,3 +469,129 @@ def test_a_signed_tip_announcing_a_record_that_is_gone(tmp_path: Path) -> None:
         "signature", merge, f"the signed tip {_tip(h)[:12]} of refs/notes/govops announces record "
         f"{line_digest(old)[:19]} on {merge[:12]}, which is not in the ledger: it was edited or removed", "error",
         line_digest(old)) in sigs
+
+
+# --- integrity_marks: which records the audit and the report must not present as evidence -----------
+
+
+def _marks(h, config: object = None) -> dict[str, str]:  # noqa: ANN001 - a Trail from test_trail_tamper
+    from engine.audit.chain import integrity_marks
+    from engine.change.gitread import open_repo
+    from engine.spec.workspace import load_config
+
+    if config is None:
+        config, _, _ = load_config(h.path)
+    with open_repo(h.path) as repo:
+        return integrity_marks(repo, config)
+
+
+@pytest.mark.slow
+@needs_ssh
+def test_integrity_marks_of_an_intact_trail_and_without_a_declared_ledger(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    h = _trail(tmp_path)
+    assert _marks(h) == {}
+    h.git("notes", "--ref", "govops", "append", "-m", _json.dumps({"kind": "govops.rollout/v1"}), h.shas["initial"])
+    # nothing is marked where govops.yaml declares no ledger (or there is no config at all)
+    assert _marks(h, SimpleNamespace()) == {} and _marks(h, SimpleNamespace(ledger=None)) == {}
+
+
+@pytest.mark.slow
+@needs_ssh
+def test_integrity_marks_an_unsigned_record_with_why(tmp_path: Path) -> None:
+    h = _trail(tmp_path)
+    text = _json.dumps({"kind": "govops.rollout/v1"})
+    h.git("notes", "--ref", "govops", "append", "-m", text, h.shas["initial"])
+    assert _marks(h) == {line_digest(text): (
+        f"refs/notes/govops: the notes commit that added the record on {h.shas['initial'][:12]} is not signed by "
+        "the CI identity (no good signature covers it)")}
+
+
+
+@pytest.mark.slow
+@needs_ssh
+def test_integrity_marks_chain_errors_by_record_when_no_signer_is_declared(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    h = _trail(tmp_path)
+    unchained = _json.dumps({"kind": "govops.rollout/v1"})
+    late = _json.dumps({"kind": "govops.rollout/v1", "seq": 5, "prev": "sha256:x"})
+    h.git("notes", "--ref", "govops", "append", "-m", unchained, h.shas["head"])
+    h.git("notes", "--ref", "govops", "append", "-m", late, h.shas["initial"])
+    marks = _marks(h, SimpleNamespace(ledger=SimpleNamespace(allowed_signers=[])))
+    # seq 2 and 3 are missing with no record after them (nothing to mark); seq 4's gap marks the record after it
+    assert marks == {
+        line_digest(unchained): f"the refs/notes/govops record on {h.shas['head'][:12]} (line 1) is not chained "
+                                "(no seq/prev): written by hand or by an old govops",
+        line_digest(late): f"refs/notes/govops record seq 4 is missing (the record after it is on "
+                           f"{h.shas['initial'][:12]}): a record or a whole note was removed",
+    }
+
+
+def test_chain_findings_after_an_unchained_record_a_two_record_gap_and_a_fork() -> None:
+    loose = line(A, 1, {"outcome": "succeeded"})
+    one = line(A, 2, {"seq": 1, "prev": None, "commit": A}, text='{"seq": 1}')
+    four = line(B, 1, {"seq": 4, "prev": "sha256:x", "commit": B}, text='{"seq": 4}')
+    fork1 = line(C, 1, {"seq": 5, "prev": four.digest, "commit": C}, text='{"seq": 5, "n": 1}')
+    fork2 = line(C, 2, {"seq": 5, "prev": four.digest, "commit": C}, text='{"seq": 5, "n": 2}')
+    findings = check_chain(RefState(REF, "tip", [loose, one, four, fork1, fork2]), required=False)
+    assert findings == [
+        Finding("chain", A, f"the {REF} record on {A[:12]} (line 1) is not chained (no seq/prev): written by hand "
+                "or by an old govops", loose.digest, "warning"),
+        Finding("chain", "-", f"{REF} record seq 2 is missing: a record or a whole note was removed", None),
+        Finding("chain", B, f"{REF} record seq 3 is missing (the record after it is on {B[:12]}): a record or a "
+                "whole note was removed", four.digest),
+        Finding("chain", C, f"{REF} has 2 records with seq 5 (on {C[:12]}, {C[:12]}): the chain forked (a record "
+                "was inserted or copied)", fork2.digest),
+    ]
+
+
+def test_an_invalid_line_is_shown_shortened_and_says_invalid_without_a_reason() -> None:
+    text = "x" * 300
+    state = RefState(REF, "tip", [Line(A, 4, text, line_digest(text), None, None)])
+    [entry] = entries_of(state)
+    assert entry.invalid == [{"line": 4, "text": "x" * 200, "error": "invalid"}]
+
+
+
+def test_the_allowed_signers_file_is_private_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    from engine.audit.chain import allowed_signers_file
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    with allowed_signers_file(["  a ssh-ed25519 AAAA  ", "", "b ssh-ed25519 BBBB"]) as path:
+        assert os.path.dirname(path) == str(tmp_path)
+        name = os.path.basename(path)
+        assert name.startswith("govops-allowed-signers-") and len(name) == len("govops-allowed-signers-") + 16
+        int(name.rsplit("-", 1)[1], 16)  # 8 random bytes in hex
+        st = os.lstat(path)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+        assert Path(path).read_text() == "a ssh-ed25519 AAAA\nb ssh-ed25519 BBBB\n"
+    assert not os.path.exists(path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))  # not a directory: /tmp is used
+    with allowed_signers_file([]) as path:
+        assert os.path.dirname(path) == "/tmp" and Path(path).read_text() == ""
+        assert len(os.path.basename(path)) == len("govops-allowed-signers-") + 16  # not tempfile's fallback name
+
+
+@pytest.mark.slow
+@needs_ssh
+def test_a_signed_tip_announcing_an_older_record_than_the_newest(tmp_path: Path) -> None:
+    h = _trail(tmp_path)
+    merge = h.shas["merge"]
+    old = h.note(merge).strip().splitlines()[-1]
+    seq = _json.loads(old)["seq"]
+    added = _json.dumps({"kind": "govops.rollout/v1", "seq": seq + 1, "prev": line_digest(old), "commit": merge})
+    h.git("notes", "--ref", "govops", "append", "-m", added, merge)
+    full = "refs/notes/govops"
+    tree = h.git("rev-parse", f"{full}^{{tree}}")
+    msg = f"signed again\n\nGovops-Commit: {merge}\nGovops-Record: {line_digest(old)}\n"
+    h.sign_with(h.ci_key)
+    h.git("update-ref", full, h.git("commit-tree", "-S", tree, "-p", h.git("rev-parse", full), "-m", msg))
+    assert Problem(
+        "chain", merge, f"the signed tip {_tip(h)[:12]} of refs/notes/govops announces record seq {seq} but the "
+        f"ledger's newest record is seq {seq + 1}: records were added without the CI identity", "error",
+        line_digest(old)) in verify(h.path).problems

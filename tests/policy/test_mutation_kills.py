@@ -334,3 +334,217 @@ def test_an_answer_of_201_characters_is_shortened() -> None:
     with pytest.raises(PolicyError) as caught:
         check_result(text, "w")
     assert str(caught.value).endswith("got " + repr(text)[:197] + "...")
+
+
+# --- survivors of the second `make mutate` run -------------------------------------------------------
+
+
+def test_only_the_long_float_is_named_where_short_ones_come_first() -> None:
+    # 0.5 (1 digit) and 123456789012345.6 (16 digits: kept exactly) precede the 17-digit number
+    doc = '{"a": 0.5, "b": 123456789012345.6, "c": [0.30000000000000004]}'
+    assert inexact_number(doc) == ("c[0]", 0.30000000000000004)
+
+
+def test_the_unicode_refusal_names_a_key_as_written() -> None:
+    with pytest.raises(MalformedOutput) as caught:
+        loads_strict('{"X": "\\ud800"}')
+    assert str(caught.value) == "a string that is not valid Unicode at X"
+    with pytest.raises(MalformedOutput) as caught:
+        loads_strict('{"XY": {"X.": ["\\ud800"]}}')
+    assert str(caught.value) == "a string that is not valid Unicode at XY.X.[0]"
+
+
+def test_the_opa_backend_gets_the_configured_timeout_and_retries() -> None:
+    backend = get_backend("opa", Settings(opa_url="http://127.0.0.1:8181", opa_timeout_s=7.5, opa_retries=5))
+    assert (backend.url, backend.timeout_s, backend.retries) == (  # type: ignore[attr-defined]
+        "http://127.0.0.1:8181", 7.5, 5)
+    with pytest.raises(UsageError) as caught:
+        get_backend("opa", Settings())
+    assert str(caught.value) == "the opa backend needs GOVOPS_OPA_URL (e.g. http://127.0.0.1:8181)"
+
+
+def test_the_lone_surrogate_refusal_says_exactly_why() -> None:
+    with pytest.raises(ValueError) as caught:
+        ri.build_input(FakeRego(), ["\ud800"])
+    assert str(caught.value) == "the policy input holds a string that is not valid Unicode"
+
+
+def test_set_input_hands_the_built_input_to_the_interpreter_and_frees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regopy import rego_shared as rs
+
+    rego = FakeRego()
+    handed: list[tuple] = []
+    monkeypatch.setattr(rs, "rego", rego)
+    monkeypatch.setattr(rs, "rego_set_input", lambda impl, handle: handed.append((impl, handle)))
+    interp = FakeInterp()
+    assert ri.set_input(interp, '{"a": [1, "x"]}') is True
+    assert handed == [(interp._impl, 42)] and rego.freed == [42] and interp.terms == []
+    assert rego.calls == [("String", 42, b"a"), ("Int", 42, 1), ("String", 42, b"x"), ("Array", 42, 2),
+                          ("ObjectItem", 42), ("Object", 42, 1)]
+
+
+def test_a_path_outside_the_govops_root_is_not_inside(tmp_path: Path) -> None:
+    from engine.policy.judge import _TreeReader
+
+    (tmp_path / "gov").mkdir()
+    (tmp_path / "govx").mkdir()
+    reader = _TreeReader(None, tmp_path.resolve(), tmp_path / "gov")
+    assert reader.prefix == "gov/"
+    assert reader.inside(tmp_path / "gov" / "govops.yaml") == "govops.yaml"
+    assert reader.inside(tmp_path / "govx" / "govops.yaml") is None  # beside the root, not under it
+    assert reader.inside(tmp_path / "other.yaml") is None
+    assert reader.inside(tmp_path.parent / "elsewhere.yaml") is None  # outside the repository
+    top = _TreeReader(None, tmp_path.resolve(), tmp_path)
+    assert top.prefix == "" and top.inside(tmp_path / "a" / "b.yaml") == "a/b.yaml"
+
+
+# --- judge.py: the working tree's rules, the base's config ------------------------------------------
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from engine.change.plumbing import GitReadError  # noqa: E402
+from engine.policy.judge import _read_file, config_for_change, rules_of_tree  # noqa: E402
+from engine.spec.errors import ConfigError  # noqa: E402
+from tests.helpers.pr_helpers import PROJECT, example_repo  # noqa: E402
+
+_LOW_CHECKS = "requiredChecks: [performance, data_quality]"
+_WAIVER = ("waivers:\n  - rule: GOV-THR-001\n    model: lab/iris-species\n    reason: r\n"
+           "    approver: rita.risk\n    expires: 2099-01-01T00:00:00+00:00\n")
+
+
+def _tree(tmp_path: Path, policy_dir: str = "policies") -> Path:
+    root = tmp_path / "r"
+    shutil.copytree(PROJECT / "policies", root / policy_dir)
+    shutil.copy(PROJECT / "govops.yaml", root / "govops.yaml")
+    (root / policy_dir / "waivers.yaml").write_text(_WAIVER)
+    return root
+
+
+def test_rules_of_tree_reads_the_given_config_the_library_and_its_waivers(tmp_path: Path) -> None:
+    root = _tree(tmp_path, "rules")
+    other = tmp_path / "other.yaml"  # an operator's config, with a typo lint reports
+    other.write_text((PROJECT / "govops.yaml").read_text().replace(_LOW_CHECKS, _LOW_CHECKS[:-1] + ", perfomance]"))
+    rules = rules_of_tree(root, "rules", other)
+    assert rules.config_file == str(other) and rules.commit is None
+    assert [d.rule for d in rules.diagnostics] == ["config/unknown-check"]
+    assert rules.diagnostics[0].file == str(other)
+    assert rules.library.directory == "rules" and rules.library.tests == {}  # no *_test.rego unless asked
+    assert "main.rego" in rules.library.modules and "approvals_test.rego" not in rules.library.modules
+    assert [w["rule"] for w in rules.waivers] == ["GOV-THR-001"] and rules.base_waivers == rules.waivers
+    assert rules.waivers_file == "" and rules.proposed_waivers == []
+    assert set(rules.packs) == {p.stem for p in (PROJECT / "policies" / "packs").glob("*.yaml")}
+    with_tests = rules_of_tree(root, "rules", with_tests=True)
+    assert "approvals_test.rego" in with_tests.library.tests and with_tests.diagnostics == []
+    assert with_tests.config_file == "govops.yaml"
+    # a broken waivers file is named under the directory it was read from
+    (root / "rules" / "waivers.yaml").write_text("waivers: {}\n")
+    with pytest.raises(PolicyError) as caught:
+        rules_of_tree(root, "rules")
+    assert caught.value.file == "rules/waivers.yaml"
+
+
+def test_rules_of_tree_refuses_an_invalid_config(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    (root / "govops.yaml").write_text("- a list\n")
+    with pytest.raises(ConfigError) as caught:
+        rules_of_tree(root, "policies")
+    assert caught.value.message == "govops.yaml is invalid; run `govops lint` and fix it first"
+    assert caught.value.file == "govops.yaml"
+
+
+def test_config_for_change_is_the_bases_config(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "gitops")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.replace("govops.yaml", "risk: [rita.risk, omar.compliance]", "risk: [dana.ds]")
+    repo.commit("the author makes themself the risk group")
+    assert config_for_change(repo.path, "main").groups["risk"] == ["rita.risk", "omar.compliance"]
+    assert config_for_change(repo.path, "feature").groups["risk"] == ["dana.ds"]
+    # an operator's config outside the repository is used as given
+    outside = tmp_path / "operator.yaml"
+    outside.write_text(repo.read("govops.yaml").replace("risk: [dana.ds]", "risk: [olga.ops]"))
+    assert config_for_change(repo.path, "main", outside).groups["risk"] == ["olga.ops"]
+    with pytest.raises(GitReadError) as caught:
+        config_for_change(repo.path, "no-such-branch")
+    assert str(caught.value) == ("base ref 'no-such-branch' does not exist in this repository "
+                                 "(not a branch, tag or commit)")
+
+
+def test_config_for_change_without_a_config_at_the_base_uses_the_trees(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "gitops")
+    repo.git("checkout", "-q", "-b", "adopt")
+    repo.git("checkout", "-q", "main")
+    repo.git("rm", "-q", "govops.yaml")
+    repo.commit("main without govops")
+    repo.git("checkout", "-q", "adopt")
+    assert config_for_change(repo.path, "main").groups["risk"] == ["rita.risk", "omar.compliance"]
+
+
+def test_read_file_reads_a_regular_file_only(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"\x00bytes")
+    assert _read_file(tmp_path / "f") == b"\x00bytes"
+    assert _read_file(tmp_path / "missing") is None and _read_file(tmp_path) is None
+
+
+def test_config_for_change_of_a_govops_root_inside_a_larger_repository(tmp_path: Path) -> None:
+    from tests.helpers.pr_helpers import GitRepo
+
+    mono = tmp_path / "mono"
+    (mono / "gov").mkdir(parents=True)
+    repo = GitRepo(mono)
+    repo.git("init", "-q", "-b", "main")
+    shutil.copy(PROJECT / "govops.yaml", mono / "gov" / "govops.yaml")
+    repo.commit("govops under gov/")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.replace("gov/govops.yaml", "risk: [rita.risk, omar.compliance]", "risk: [dana.ds]")
+    repo.commit("the author makes themself the risk group")
+    assert config_for_change(mono / "gov", "main").groups["risk"] == ["rita.risk", "omar.compliance"]
+
+
+def test_read_file_never_reads_a_device() -> None:
+    assert _read_file(Path("/dev/null")) is None  # not a regular file (reading it would give b"")
+
+
+def test_the_regopy_backend_gets_the_configured_timeout_jobs_and_bundle_cache() -> None:
+    backend = get_backend("regopy", Settings(policy_timeout_s=3.5, policy_jobs=3, policy_cache=True,
+                                             policy_bundle_cache=True))
+    assert (backend.timeout_s, backend.jobs, backend.bundle_cache) == (3.5, 3, True)  # type: ignore[attr-defined]
+    # the bundle cache is one of the caches: off when caching is off, whatever it says itself
+    off = get_backend("regopy", Settings(policy_cache=False, policy_bundle_cache=True))
+    assert off.bundle_cache is False  # type: ignore[attr-defined]
+    on_alone = get_backend("regopy", Settings(policy_cache=True, policy_bundle_cache=False))
+    assert on_alone.bundle_cache is False  # type: ignore[attr-defined]
+
+
+def test_sign_and_exponent_are_not_significant_digits() -> None:
+    # three numbers with exactly 16 significant digits (kept exactly), then one with 17
+    doc = ('{"a": -123456789012345.6, "b": 1.234567890123456e-05, "c": -1.234567890123456E+20, '
+           '"d": -0.30000000000000004}')
+    assert inexact_number(doc) == ("d", -0.30000000000000004)
+    assert inexact_number('{"a": -123456789012345.6}') is None
+
+
+def test_tree_reader_lists_regular_files_under_a_directory_at_a_commit(tmp_path: Path) -> None:
+    import os
+
+    from engine.change.gitread import open_repo
+    from engine.policy.judge import _TreeReader
+    from tests.helpers.pr_helpers import GitRepo
+
+    repo = GitRepo(tmp_path / "r")
+    (repo.path / "policies" / "sub").mkdir(parents=True)
+    repo.write("policies/a.rego", "package a\n")
+    repo.write("policies/sub/b.rego", "package b\n")
+    repo.write("policies/t\tx.rego", "package t\n")  # a tab in a name
+    (repo.path / "policies").joinpath(os.fsdecode(b"\xff.rego")).write_text("package f\n")  # not UTF-8
+    os.symlink("a.rego", repo.path / "policies" / "0link.rego")  # not a regular file
+    repo.write("other/c.rego", "package c\n")
+    repo.write("XpolX/d.rego", "package d\n")  # a directory name that begins and ends with X
+    repo.git("init", "-q", "-b", "main")
+    sha = repo.commit("policies")
+    with open_repo(repo.path) as r:
+        found = _TreeReader(r, repo.path.resolve(), repo.path).files(sha, "/policies/")
+    assert sorted(found) == sorted(["a.rego", "sub/b.rego", "t\tx.rego", os.fsdecode(b"\xff.rego")])
+    assert found["a.rego"] == repo.git("rev-parse", f"{sha}:policies/a.rego")
+    with open_repo(repo.path) as r:
+        assert list(_TreeReader(r, repo.path.resolve(), repo.path).files(sha, "XpolX")) == ["d.rego"]

@@ -551,3 +551,168 @@ def test_merging_needs_both_sets_of_edges_equal_and_keeps_them() -> None:
     assert str(caught.value) == "cannot merge sketches over different edges"
     both = a.merge(sk.NumericSketch.empty_like(a))
     assert both.psi_edges.tolist() == a.psi_edges.tolist() and both.ks_edges.tolist() == a.ks_edges.tolist()
+
+
+# --- survivors of the second `make mutate` run -------------------------------------------------------
+
+
+def test_group_accuracy_is_the_share_of_rows_where_prediction_and_label_agree() -> None:
+    # y:    1 1 0 0 0
+    # pred: 1 0 0 0 1   -> agree on rows 0, 2, 3: 3 of 5 (an error rate would say 2 of 5)
+    rates = group_rates(np.array([1, 1, 0, 0, 0], dtype=bool), np.array([1, 0, 0, 0, 1], dtype=bool))
+    assert rates["accuracy"] == 3 / 5
+
+
+def test_r2_is_computed_from_two_rows_on() -> None:
+    # y = 1, 3 (mean 2); pred = 1.5, 2.5: SS_res = 0.25 + 0.25, SS_tot = 1 + 1
+    out = regression_metrics(np.array([1.0, 3.0]), np.array([1.5, 2.5]))
+    assert out["r2"] == pytest.approx(1 - 0.5 / 2.0)
+    assert out["rmse"] == pytest.approx(0.5) and out["mae"] == pytest.approx(0.5)
+
+
+def test_regression_targets_read_as_text_are_compared_as_numbers() -> None:
+    # a target column read from CSV as text: the same figures as the numbers themselves
+    out = regression_metrics(np.array(["1.0", "3"]), np.array([1.5, 2.5]))
+    assert out == {"rmse": pytest.approx(0.5), "mae": pytest.approx(0.5), "r2": pytest.approx(0.75)}
+
+
+def test_wasserstein_of_two_distinct_values_is_their_distance() -> None:
+    # all the reference at 0, all the evaluation at 1: one unit of mass moved one unit
+    for r, e in [([0.0, 0.0], [1.0, 1.0]), ([0.0], [1.0]), ([0.0, 1.0], [1.0, 1.0])]:
+        ks, w = dr.two_sample(np.array(r), np.array(e))
+        assert w == pytest.approx(sps.wasserstein_distance(r, e), abs=1e-12)
+        assert ks == pytest.approx(sps.ks_2samp(r, e).statistic, abs=1e-12)
+    assert dr.two_sample(np.array([0.0, 0.0]), np.array([1.0, 1.0])) == (1.0, 1.0)
+
+
+def test_ks_p_value_just_above_the_tiny_bound_is_scipys_exact_one() -> None:
+    # n = 30, d = 0.6: Massart's bound 2 exp(-2 n d^2) = 8.3e-10 is above TINY_P, so the value must be
+    # scipy's kstwo.sf (7.4e-11), not the limiting distribution's (8.3e-10)
+    from scipy.stats import kstwo
+
+    p = dr.ks_p_value(np.array([0.6]), np.array([60]), np.array([60]))
+    assert p[0] == pytest.approx(kstwo.sf(0.6, 30), rel=1e-9, abs=1e-15)
+
+
+def test_window_sketch_counts_are_integers_in_the_json() -> None:
+    ref = sk.numeric_reference(np.arange(1.0, 21.0))
+    empty = sk.NumericSketch.empty_like(ref)
+    assert json.dumps(empty.to_data()["psi_counts"]) == "[" + ", ".join(["0"] * 10) + "]"
+    win = empty.add(np.array([3.0, 7.5, 30.0]))
+    # by hand: 3.0 in (-inf, 3], 7.5 in (7, 9], 30.0 above the last decile edge 19
+    assert json.dumps(win.to_data()["psi_counts"]) == "[1, 0, 0, 1, 0, 0, 0, 0, 0, 1]"
+    assert json.dumps(win.to_data()["ks_counts"]) == "[" + ", ".join(
+        "1" if i in (2, 7, 20) else "0" for i in range(21)) + "]"
+
+
+def test_a_sketch_read_back_writes_edges_as_floats_and_counts_as_integers() -> None:
+    # a document written by another tool (integral edges, counts with a fraction part): read back, the
+    # sketch writes the canonical form, edges as floats and counts as integers
+    doc = {"psi_edges": [1, 2], "ks_edges": [2], "psi_counts": [1.0, 0.0, 2.0], "ks_counts": [1.0, 2.0],
+           "count": 3, "missing": 0, "min": 1, "max": 3, "total": 6, "total_sq": 14}
+    back = sk.NumericSketch.from_data(doc).to_data()
+    assert json.dumps(back) == (
+        '{"psi_edges": [1.0, 2.0], "ks_edges": [2.0], "psi_counts": [1, 0, 2], "ks_counts": [1, 2], '
+        '"count": 3, "missing": 0, "min": 1.0, "max": 3.0, "total": 6.0, "total_sq": 14.0}')
+
+
+def test_psi_and_ks_need_values_on_both_sides_and_one_is_enough() -> None:
+    ref = sk.numeric_reference(np.arange(1.0, 21.0))
+    empty = sk.NumericSketch.empty_like(ref)
+    assert sk.psi(ref, empty) is None and sk.ks(ref, empty) is None
+    assert sk.psi(empty, ref) is None and sk.ks(empty, ref) is None
+    one = sk.NumericSketch.empty_like(ref).add(np.array([7.5]))
+    r = list(np.arange(1.0, 21.0))
+    assert sk.psi(ref, one) == pytest.approx(brute_psi(r, [7.5]), abs=1e-12)
+    gaps = [abs(sum(x <= e for x in r) / 20 - (1.0 if 7.5 <= e else 0.0)) for e in ref.ks_edges.tolist()]
+    assert sk.ks(ref, one) == pytest.approx(max(gaps)) == pytest.approx(0.6)  # at edge 8: 8/20 vs 1
+    # a one-value reference against itself: no drift at all
+    single = sk.numeric_reference(np.array([5.0]))
+    assert sk.psi(single, single) == 0.0 and sk.ks(single, single) == 0.0
+
+
+def test_categorical_missing_values_add_up_over_calls() -> None:
+    c = sk.CategoricalSketch().add(np.array(["a", None, "b"], dtype=object))
+    c.add(np.array([None, None, "a"], dtype=object))
+    assert c.missing == 3 and c.counts == {"a": 2, "b": 1}
+
+
+def test_a_sketch_adds_up_over_calls_like_one_call_over_all_values() -> None:
+    rng = np.random.default_rng(21)
+    r, w1, w2 = rng.normal(0, 1, 300), rng.normal(0.3, 1, 50), np.append(rng.normal(0.3, 1, 40), [np.nan] * 2)
+    ref = sk.numeric_reference(r)
+    win = sk.NumericSketch.empty_like(ref).add(np.append(w1, np.nan)).add(w2)
+    whole = np.concatenate([w1, w2[:-2]])
+    assert win.psi_counts.tolist() == brute_counts(list(whole), ref.psi_edges.tolist())
+    assert win.ks_counts.tolist() == brute_counts(list(whole), ref.ks_edges.tolist())
+    assert (win.count, win.missing) == (90, 3)
+    assert win.total == pytest.approx(math.fsum(whole.tolist()))
+    assert win.total_sq == pytest.approx(math.fsum(x * x for x in whole.tolist()))
+
+
+def test_integer_values_are_summed_as_floats_without_overflow() -> None:
+    # 4e9 squared (1.6e19) is beyond int64: the sketch works in float64 whatever it is handed
+    ref = sk.numeric_reference(np.array([1.0, 2.0, 3.0]))
+    win = sk.NumericSketch.empty_like(ref).add([4_000_000_000, 1])  # type: ignore[arg-type]
+    assert win.total_sq == pytest.approx(1.6e19 + 1) and win.total == 4_000_000_001.0
+    assert win.min == 1.0 and win.max == 4e9
+
+
+def test_reference_sketch_json_is_canonical() -> None:
+    ref = sk.numeric_reference([1, 2, 3, 4], psi_bins=2, ks_bins=2)  # type: ignore[arg-type]
+    assert json.dumps(ref.to_data()) == (
+        '{"psi_edges": [3.0], "ks_edges": [3.0], "psi_counts": [3, 1], "ks_counts": [3, 1], "count": 4, '
+        '"missing": 0, "min": 1.0, "max": 4.0, "total": 10.0, "total_sq": 30.0}')
+    empty = sk.numeric_reference(np.array([np.nan, np.nan]))
+    assert json.dumps(empty.to_data()) == (
+        '{"psi_edges": [], "ks_edges": [], "psi_counts": [0], "ks_counts": [0], "count": 0, "missing": 2, '
+        '"min": null, "max": null, "total": 0.0, "total_sq": 0.0}')
+
+
+def test_quantile_edges_are_floats_even_for_integer_references() -> None:
+    # ranks n*i//bins of 1..8 with 4 bins: 2, 4, 6 -> values 3, 5, 7
+    assert json.dumps(dr.quantile_edges(np.arange(1, 9), 4).tolist()) == "[3.0, 5.0, 7.0]"
+
+
+def test_a_reference_given_none_counts_it_as_missing() -> None:
+    ref = sk.numeric_reference([1.0, None, 3.0], psi_bins=2, ks_bins=2)  # type: ignore[arg-type]
+    assert (ref.count, ref.missing, ref.total) == (2, 1, 4.0)
+
+
+def test_macro_f1_and_log_loss_cover_every_class_of_the_model() -> None:
+    # the model knows classes 0, 1, 2; the rows hold only 0 and 1
+    y, pred = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])
+    proba = np.array([[.7, .2, .1], [.4, .4, .2], [.2, .7, .1], [.1, .6, .3]])
+    # class 0: P = 1, R = 1/2 -> F1 2/3; class 1: P = 2/3, R = 1 -> F1 0.8; class 2: never there -> 0
+    expected_f1 = (2 / 3 + 0.8 + 0.0) / 3
+    expected_loss = -(math.log(.7) + math.log(.4) + math.log(.7) + math.log(.6)) / 4
+    out = classification_metrics(y, pred, proba, np.array([0, 1, 2]))
+    assert out["f1"] == pytest.approx(expected_f1) and out["log_loss"] == pytest.approx(expected_loss)
+    assert out["roc_auc"] is None  # class 2 has no positive row: its one-vs-rest AUC is undefined
+
+    class Model:
+        classes_ = np.array([0, 1, 2])
+
+    via_model = model_metrics("classification", Model(), y, pred, proba)
+    assert via_model["f1"] == pytest.approx(expected_f1) and via_model["log_loss"] == pytest.approx(expected_loss)
+
+
+def test_a_declared_positive_class_the_model_lacks_falls_back_to_macro_f1() -> None:
+    y, pred = np.array(["a", "b", "a"]), np.array(["a", "a", "a"])
+    proba = np.array([[.6, .4], [.3, .7], [.8, .2]])
+    out = classification_metrics(y, pred, proba, np.array(["a", "b"]), positive="z")
+    # class a: P = 2/3, R = 1 -> F1 0.8; class b: no true positive -> 0
+    assert out["f1"] == pytest.approx(0.4) and out["accuracy"] == pytest.approx(2 / 3)
+    assert out["roc_auc"] is None  # no positive class to rank by
+    assert out["log_loss"] == pytest.approx(-(math.log(.6) + math.log(.7) + math.log(.8)) / 3)
+
+
+def test_f1_without_any_positive_row_or_prediction_is_zero() -> None:
+    out = classification_metrics(np.array([0, 0]), np.array([0, 0]), None, np.array([0, 1]))
+    assert out["f1"] == 0.0 and out["accuracy"] == 1.0
+
+
+def test_a_metric_that_is_not_finite_is_undefined() -> None:
+    from engine.statistics.metrics import _safe
+
+    assert _safe(lambda: math.inf) is None and _safe(lambda: math.nan) is None and _safe(lambda: 0.5) == 0.5
