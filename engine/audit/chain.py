@@ -103,6 +103,8 @@ def read_ref(repo: Any, ref: str, *, tips: Mapping[str, str] | None = None) -> R
                 data = json.loads(raw)
             except ValueError as exc:
                 data, error = None, f"not valid JSON: {exc}"
+            except RecursionError:  # a line of deeply nested JSON, written by hand
+                data, error = None, "not valid JSON: nested too deeply"
             if data is not None and not isinstance(data, dict):
                 data, error = None, "not a JSON object"
             state.lines.append(Line(commit, number, raw, line_digest(raw), data, error))
@@ -234,6 +236,17 @@ def _is_seq(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _gaps(present: list[int]) -> list[tuple[int, int]]:
+    """The runs ``(low, high)`` of numbers from 1 up to the largest of ``present`` (sorted) that are not in it."""
+    gaps: list[tuple[int, int]] = []
+    expected = 1
+    for seq in present:
+        if seq > expected:
+            gaps.append((expected, seq - 1))
+        expected = max(expected, seq + 1)
+    return gaps
+
+
 def check_chain(state: RefState, *, required: bool) -> list[Finding]:
     """Gaps, forks, broken ``prev`` links, unchained records and ``commit`` fields that name another commit."""
     findings: list[Finding] = []
@@ -245,7 +258,7 @@ def check_chain(state: RefState, *, required: bool) -> list[Finding]:
                 "commit-field", line.commit, f"the {state.ref} note on {line.commit[:12]} holds a record whose "
                 f"commit field says {commit[:12]}: the note was copied or the field rewritten", line.digest))
         seq = rec.get("seq")
-        if not _is_seq(seq):
+        if not (isinstance(seq, int) and _is_seq(seq) and seq >= 1):
             findings.append(Finding(
                 "chain", line.commit, f"the {state.ref} record on {line.commit[:12]} (line {line.number}) is not "
                 "chained (no seq/prev): written by hand or by an old govops", line.digest,
@@ -255,16 +268,16 @@ def check_chain(state: RefState, *, required: bool) -> list[Finding]:
         by_seq.setdefault(seq, []).append(line)
     if not by_seq:
         return findings
-    newest = max(by_seq)
-    for seq in range(1, newest + 1):
-        lines = by_seq.get(seq)
-        if not lines:
-            after = by_seq.get(seq + 1, [None])[0]
-            where = f" (the record after it is on {after.commit[:12]})" if after else ""
-            findings.append(Finding(
-                "chain", after.commit if after else "-", f"{state.ref} record seq {seq} is missing{where}: a record "
-                "or a whole note was removed", after.digest if after else None))
-            continue
+    present = sorted(by_seq)
+    for low, high in _gaps(present):  # one finding per run of missing numbers (a seq of 10**9 is one finding)
+        after = by_seq[high + 1][0]
+        span = f"seq {low}" if low == high else f"seqs {low} to {high}"
+        findings.append(Finding(
+            "chain", after.commit, f"{state.ref} record {span} {'is' if low == high else 'are'} missing (the record "
+            f"after {'it' if low == high else 'them'} is on {after.commit[:12]}): a record or a whole note was "
+            "removed", after.digest))
+    for seq in present:
+        lines = by_seq[seq]
         if len(lines) > 1:
             findings.append(Finding(
                 "chain", lines[1].commit, f"{state.ref} has {len(lines)} records with seq {seq} (on "
@@ -399,7 +412,7 @@ def check_anchors(
     anchors = []
     for refname, sha in rows:
         tail = refname.rsplit("/", 1)[-1]
-        if tail.startswith("seq-") and tail[4:].isdigit():
+        if tail.startswith("seq-") and re.fullmatch(r"[0-9]{1,18}", tail[4:]):  # ASCII digits only (not '²')
             anchors.append((int(tail[4:]), sha))
     if not anchors:
         return []

@@ -10,14 +10,13 @@ here writes to the repository.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.change.plumbing import GIT_ENV, GIT_PARSED_OUTPUT, GIT_SAFE_ENV
+from engine.change.plumbing import GIT_PARSED_OUTPUT, git_env
 
 DEFAULT_SPEC_DIRS = ("specs",)
 """The spec directories walked before govops.yaml is read (``specPaths``' default); others start a new walk."""
@@ -73,7 +72,7 @@ class Jobs:
         """Start ``git --literal-pathspecs ARGS`` (govops-built arguments only)."""
         cmd = ["git", f"--git-dir={self.git_dir}", "--literal-pathspecs", *GIT_PARSED_OUTPUT, *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, env={**os.environ, **GIT_SAFE_ENV})
+                                stdin=subprocess.DEVNULL, env=git_env())
         self.procs[name] = proc
         self.readers[name] = Later(proc.communicate)
 
@@ -143,9 +142,9 @@ def prestart(root: Path, ref: str | None) -> Started | None:
     if not root.is_dir() or "\n" in name or "\0" in name:
         return None
     rev = f"{ref}^{{commit}}" if ref else "refs/heads/main^{commit}"
-    res = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
-                          "--show-toplevel", "--verify", "--end-of-options", rev],
-                         cwd=root, capture_output=True, env={**os.environ, **GIT_ENV}, stdin=subprocess.DEVNULL)
+    res = subprocess.run(["git", *GIT_PARSED_OUTPUT, "rev-parse", "--path-format=absolute", "--absolute-git-dir",
+                          "--git-common-dir", "--show-toplevel", "--verify", "--end-of-options", rev],
+                         cwd=root, capture_output=True, env=git_env(), stdin=subprocess.DEVNULL)
     lines = res.stdout.decode("utf-8", "surrogateescape").splitlines()
     if res.returncode != 0 or len(lines) != 4 or b"is ambiguous" in res.stderr:
         return None  # the plain path words it (an ambiguous name is refused there)

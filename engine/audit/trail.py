@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
-from engine.change.plumbing import GIT_ENV, GIT_SAFE_ENV, cat_blobs, run_git
+from engine.change.plumbing import GIT_ENV, cat_blobs, git_env, run_git
 from engine.spec.errors import InputError
 from engine.spec.repo_paths import spec_dir_problem
 
@@ -263,7 +263,7 @@ class NoteGrep:
         cmd = ["git", f"--git-dir={repo.git_dir}", "grep", "-l", "-z", "-F", "--no-color", "-e", needle,
                FULL_NOTES_REF]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                      env={**os.environ, **GIT_SAFE_ENV})
+                                      env=git_env())
 
     def close(self) -> None:
         """Stop the search if it still runs (the caller failed before collecting it)."""

@@ -31,6 +31,7 @@ intact trail imports neither GitPython nor the spec model (``benchmarks/verify.p
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +201,9 @@ def _subjects(view: View, shas: list[str]) -> dict[str, str]:
     return {sha: subject for sha, _, subject in (row.partition(" ") for row in rows) if sha}
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
 class _Present:
     """The named objects that exist: asked of Git (one ``cat-file``) only when a problem must say so."""
 
@@ -215,7 +219,7 @@ class _Present:
 
 
 def _exists(view: View, shas: list[str]) -> set[str]:
-    unique = sorted(set(shas))
+    unique = sorted({s for s in shas if _OBJECT_ID.fullmatch(s)})  # a record's "commit" is PR-free but hand-editable
     if not unique:
         return set()
     _, out, _ = run_git(view.repo, "cat-file", "--batch-check", stdin=("\n".join(unique) + "\n").encode())
@@ -387,7 +391,7 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
                   started: dict[str, Any], history: _History, refs: dict[str, str],
                   ledger_start: Later | None = None) -> None:
     """Chain, signatures (``started`` by ``_start_ledger_checks``), coverage and evidence links of both notes refs."""
-    from engine.audit.chain import check_chain
+    from engine.audit.chain import ANCHOR_PREFIX, check_chain
     from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
 
     ledger = view.config.ledger if view.config is not None else None
@@ -408,7 +412,14 @@ def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any]
             report.checked["ledger_signatures"] = report.checked.get("ledger_signatures", 0) + 1
         for f in findings:
             report.problems.append(Problem(f.check, f.commit, f.message, f.severity, f.record))
-    if declared and not allowed:
+    anchored = sorted(name for name in refs if name.startswith(ANCHOR_PREFIX))
+    if anchored and not allowed:  # signed and anchored once: the tip's govops.yaml cannot switch that off
+        what = "lists no ledger.allowedSigners" if declared else "declares no ledger"
+        report.problems.append(Problem(
+            "ledger", view.sha, f"{len(anchored)} ledger anchor tag(s) ({anchored[0]}, …) show the ledger was "
+            f"signed, but govops.yaml at {view.ref} {what}: the ledger's protection was removed, so no record or "
+            "signature can be trusted"))
+    elif declared and not allowed:
         report.problems.append(Problem("signature", view.sha, "govops.yaml declares the ledger but lists no "
                                        "ledger.allowedSigners: notes commits cannot be checked", "warning"))
     report.checked["evidence_records"] = sum(1 for _ in states[EVIDENCE_REF].records())
@@ -443,12 +454,12 @@ def _check_coverage(view: View, entries: list[LedgerEntry], report: VerifyReport
 
     ``ledger_start``: ``_ledger_start`` already started on a thread (its answer is waited for here).
     """
-    if not declared and not strict:
-        return
     rolled = {e.commit for e in entries if any(_is_rollout(r) for r in e.records)}
-    covered = set(rolled)
     line, pos = history.first_parent, history.position
     _check_on_line(view, sorted(sha for sha in rolled if sha in history.reachable and sha not in pos), report)
+    if not declared and not strict:
+        return
+    covered = set(rolled)
     # a record covers only the first-parent commits strictly after the previous rolled-out commit, up to its own:
     # its window runs from its commit's place on the line to the next older rolled-out commit's (or the root)
     on_line = sorted(pos[sha] for sha in rolled if sha in pos)

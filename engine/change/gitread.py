@@ -27,7 +27,7 @@ import git
 from pydantic import ValidationError
 
 from engine.change.plan import diff_config, diff_specs
-from engine.change.plumbing import GIT_SAFE_ENV, GitReadError, cat_blobs, run_git
+from engine.change.plumbing import GIT_SAFE_ENV, REPOSITORY_LOCATORS, GitReadError, cat_blobs, run_git
 from engine.spec.config import Governance
 from engine.spec.diagnostics import Diagnostic
 from engine.spec.loader import YamlError, parse_yaml
@@ -157,6 +157,8 @@ class Plan:
 # --- git plumbing -----------------------------------------------------------------------------------------
 
 os.environ.update(GIT_SAFE_ENV)  # every git child of this process (GitPython's too) inherits it
+for _name in REPOSITORY_LOCATORS & set(os.environ):  # a hook's GIT_DIR would point GitPython at another repository
+    del os.environ[_name]
 
 
 def _is_shallow(repo: git.Repo) -> bool:

@@ -21,10 +21,27 @@ would rewrite a rolled-out spec under its unchanged id) and no ``info/grafts`` (
 GIT_ENV = {**GIT_SAFE_ENV, "LC_ALL": "C", "LANGUAGE": "C"}
 """What git runs with here: the safe environment, and messages in one language (they are parsed)."""
 
-GIT_PARSED_OUTPUT = ("-c", "core.quotepath=off", "-c", "log.showSignature=false")
+GIT_PARSED_OUTPUT = ("-c", "core.quotepath=off", "-c", "log.showSignature=false", "-c", "i18n.logOutputEncoding=UTF-8",
+                     "-c", "core.warnAmbiguousRefs=true")
 """Settings for every git whose output govops parses, whatever the caller's git config says:
-paths printed as they are, and no signature report in front of a commit (``log.showSignature``
-would put "Good signature ..." lines where a ``--format`` line is expected)."""
+paths printed as they are, no signature report in front of a commit (``log.showSignature``
+would put "Good signature ..." lines where a ``--format`` line is expected), messages in UTF-8
+(not ``i18n.logOutputEncoding=UTF-16``), and a warning for a name that is both a tag and a
+branch (``resolve`` refuses it; ``core.warnAmbiguousRefs=false`` would silence it)."""
+
+REPOSITORY_LOCATORS = frozenset({
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_NAMESPACE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_PREFIX",
+})
+"""Variables that point git at another repository, object store or namespace (a hook sets
+``GIT_DIR``), or inject config: dropped, so ``-C DIR`` always means that repository."""
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without ``REPOSITORY_LOCATORS``, plus ``GIT_ENV`` (and ``extra``)."""
+    env = {k: v for k, v in os.environ.items() if k not in REPOSITORY_LOCATORS and not k.startswith("GIT_CONFIG_KEY_")
+           and not k.startswith("GIT_CONFIG_VALUE_")}
+    return {**env, **GIT_ENV, **(extra or {})}
 
 
 class GitReadError(InputError):
@@ -39,7 +56,7 @@ def run_git(repo: Any, *args: str, stdin: bytes | None = None, check: bool = Tru
     """
     cwd = repo.working_tree_dir or repo.git_dir
     res = subprocess.run(["git", "--literal-pathspecs", *GIT_PARSED_OUTPUT, *args], cwd=cwd, input=stdin,
-                         capture_output=True, env={**os.environ, **GIT_ENV},
+                         capture_output=True, env=git_env(),
                          stdin=None if stdin is not None else subprocess.DEVNULL)
     err = res.stderr.decode("utf-8", "replace")
     if check and res.returncode != 0:

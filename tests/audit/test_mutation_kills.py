@@ -524,7 +524,7 @@ def test_integrity_marks_chain_errors_by_record_when_no_signer_is_declared(tmp_p
     assert marks == {
         line_digest(unchained): f"the refs/notes/govops record on {h.shas['head'][:12]} (line 1) is not chained "
                                 "(no seq/prev): written by hand or by an old govops",
-        line_digest(late): f"refs/notes/govops record seq 4 is missing (the record after it is on "
+        line_digest(late): f"refs/notes/govops record seqs 2 to 4 are missing (the record after them is on "
                            f"{h.shas['initial'][:12]}): a record or a whole note was removed",
     }
 
@@ -539,9 +539,8 @@ def test_chain_findings_after_an_unchained_record_a_two_record_gap_and_a_fork() 
     assert findings == [
         Finding("chain", A, f"the {REF} record on {A[:12]} (line 1) is not chained (no seq/prev): written by hand "
                 "or by an old govops", loose.digest, "warning"),
-        Finding("chain", "-", f"{REF} record seq 2 is missing: a record or a whole note was removed", None),
-        Finding("chain", B, f"{REF} record seq 3 is missing (the record after it is on {B[:12]}): a record or a "
-                "whole note was removed", four.digest),
+        Finding("chain", B, f"{REF} record seqs 2 to 3 are missing (the record after them is on {B[:12]}): a "
+                "record or a whole note was removed", four.digest),
         Finding("chain", C, f"{REF} has 2 records with seq 5 (on {C[:12]}, {C[:12]}): the chain forked (a record "
                 "was inserted or copied)", fork2.digest),
     ]
@@ -595,3 +594,11 @@ def test_a_signed_tip_announcing_an_older_record_than_the_newest(tmp_path: Path)
         "chain", merge, f"the signed tip {_tip(h)[:12]} of refs/notes/govops announces record seq {seq} but the "
         f"ledger's newest record is seq {seq + 1}: records were added without the CI identity", "error",
         line_digest(old)) in verify(h.path).problems
+
+
+def test_a_single_missing_record_is_named_alone() -> None:
+    one = line(A, 1, {"seq": 1, "prev": None, "commit": A}, text='{"seq": 1}')
+    three = line(B, 1, {"seq": 3, "prev": "sha256:x", "commit": B}, text='{"seq": 3}')
+    findings = check_chain(RefState(REF, "tip", [one, three]), required=True)
+    assert findings == [Finding("chain", B, f"{REF} record seq 2 is missing (the record after it is on {B[:12]}): a "
+                                "record or a whole note was removed", three.digest)]
