@@ -8,7 +8,9 @@ that needs them, when it is called.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +65,16 @@ def add_format(parser: argparse.ArgumentParser, choices: list[str], default: str
 def exit_for(findings: Findings) -> int:
     """0 when nothing blocks, 2 when a spec is invalid input."""
     return EXIT_OK if findings.ok else EXIT_INPUT
+
+
+def write_rendered(doc: Any, fmt: str, out: Path | None, *, md: Callable[[Any], str],
+                   html: Callable[[Any], str]) -> None:
+    """``doc`` as ``--format`` says (``json``, ``md`` through ``md``, ``html`` through ``html``), then written."""
+    if fmt == "json":
+        text = json.dumps(doc, indent=2, default=str) + "\n"
+    else:
+        text = md(doc) if fmt == "md" else html(doc)
+    write_document(text, out)
 
 
 def write_document(text: str, out: Path | None) -> None:

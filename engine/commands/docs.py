@@ -10,10 +10,9 @@ artifact's exact bytes. Exit 0, or 2 for an unknown model or version.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from engine.commands._common import add_format, repo_root, write_document
+from engine.commands._common import add_format, repo_root, write_rendered
 from engine.spec.errors import EXIT_OK
 
 NAME = "docs"
@@ -41,11 +40,5 @@ def run(args: argparse.Namespace) -> int:
 
     index = build_index(repo_root(args), args.ref)
     doc = build_card(index, args.model, args.model_version, args.results)
-    if args.format == "json":
-        text = json.dumps(doc, indent=2, default=str) + "\n"
-    elif args.format == "html":
-        text = render_card_html(doc)
-    else:
-        text = render_card_markdown(doc)
-    write_document(text, args.out)
+    write_rendered(doc, args.format, args.out, md=render_card_markdown, html=render_card_html)
     return EXIT_OK

@@ -9,10 +9,9 @@ network). ``--tenant`` narrows it to one tenant, ``--since``/``--until`` to a pe
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from engine.commands._common import add_format, repo_root, write_document
+from engine.commands._common import add_format, repo_root, write_rendered
 from engine.spec.errors import EXIT_OK, InputError
 
 NAME = "report"
@@ -48,13 +47,7 @@ def run(args: argparse.Namespace) -> int:
     doc = build_report(root, ref=args.ref, tenant=args.tenant, since=since, until=until)
     if args.tenant and not doc["inventory"]["models"] and not doc["changes"]:
         raise InputError(f"tenant '{args.tenant}' has no models at {doc['ref']} and no changes in the period")
-    if args.format == "json":
-        text = json.dumps(doc, indent=2, default=str) + "\n"
-    elif args.format == "md":
-        text = render_markdown(doc)
-    else:
-        text = render_html(doc)
-    write_document(text, args.out)
+    write_rendered(doc, args.format, args.out, md=render_markdown, html=render_html)
     return EXIT_OK
 
 
@@ -70,11 +63,5 @@ def _pack(args: argparse.Namespace) -> int:
         raise InputError("MODEL is only taken with --pack NAME")
     doc = pack_report(build_index(repo_root(args), args.ref), args.pack, args.model,
                       policy_dir=get_settings().policy_dir)
-    if args.format == "json":
-        text = json.dumps(doc, indent=2, default=str) + "\n"
-    elif args.format == "md":
-        text = render_pack_markdown(doc)
-    else:
-        text = render_pack_html(doc)
-    write_document(text, args.out)
+    write_rendered(doc, args.format, args.out, md=render_pack_markdown, html=render_pack_html)
     return EXIT_OK if doc["complete"] else EXIT_GOVERNANCE
