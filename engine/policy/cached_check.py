@@ -168,17 +168,9 @@ def _judge(store: rc.ResultStore, root: Path, missed: list[tuple[str, str, str]]
     while pending:  # a spec declaring the model of another in the same batch is checked again, in the next
         outcome = run_check(root, context=context, backend=backend, config_path=config_path,
                             spec_files=[Path(p) for p, _, _ in pending])
-        by_file.update({shown: [] for _, shown, _ in pending})
-        again: set[str] = set()
-        for d in outcome.spec_diagnostics:
-            if d.file == config_file:
-                continue  # the run entry's
-            if d.file not in by_file:
-                return None  # a finding of no spec: check without the cache
-            if d.rule == "spec/duplicate-id":
-                again.add(d.file)  # found again across all specs when the results are put together
-            else:
-                by_file[d.file].append(d)
+        again = rc.file_findings(outcome.spec_diagnostics, config_file, by_file, pending)
+        if again is None:
+            return None  # a finding of no spec: check without the cache
         for p, r in zip(outcome.prepared, outcome.decisions, strict=True):
             if p.file not in by_file or p.file in judged:
                 return None  # not the per-model path after all

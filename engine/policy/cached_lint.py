@@ -117,17 +117,9 @@ def _load(root: Path, missed: list[tuple[str, str, str]], config_path: Path | No
         ws = load_workspace(root, [Path(p) for p, _, _ in pending], config_path=config_path, jobs=jobs,
                             summarise=lint_summary)
         config = ws.config
-        by_file.update({shown: [] for _, shown, _ in pending})
-        again: set[str] = set()
-        for d in ws.diagnostics:
-            if d.file == config_file:
-                continue  # the config's findings are the run entry's
-            if d.file not in by_file:
-                return None  # a finding of no spec: lint without the cache
-            if d.rule == "spec/duplicate-id":
-                again.add(d.file)  # found again across all specs when the results are put together
-            else:
-                by_file[d.file].append(d)
+        again = rc.file_findings(ws.diagnostics, config_file, by_file, pending)
+        if again is None:
+            return None  # a finding of no spec: lint without the cache
         summaries.update({s.file: s for s in ws.summaries})
         pending = [m for m in pending if m[1] in again]
     out: list[tuple[rc.SpecEntry, list[str]]] = []

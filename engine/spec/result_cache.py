@@ -373,6 +373,29 @@ class SpecEntry:
             return None
 
 
+def file_findings(diagnostics: Iterable[Diagnostic], config_file: str, by_file: dict[str, list[Diagnostic]],
+                  pending: list[tuple[str, str, str]]) -> set[str] | None:
+    """File each spec's own findings of one batch under ``by_file``; the specs to run again, or None.
+
+    ``pending`` are the batch's ``(path, shown name, key)``; each gets a fresh list. The config's
+    findings belong to the run entry; a duplicate-id finding is left out and its spec is run again
+    in the next batch (duplicates are found across all specs when the results are put together).
+    None when a finding names no spec of the batch: the caller then works without the cache.
+    """
+    by_file.update({shown: [] for _, shown, _ in pending})
+    again: set[str] = set()
+    for d in diagnostics:
+        if d.file == config_file:
+            continue
+        if d.file not in by_file:
+            return None
+        if d.rule == "spec/duplicate-id":
+            again.add(d.file)
+        else:
+            by_file[d.file].append(d)
+    return again
+
+
 def assemble(entries: list[SpecEntry]) -> tuple[list[Diagnostic], list[Diagnostic], int]:
     """(each spec's diagnostics with duplicate ids found, the extras of first declarations, models counted).
 
