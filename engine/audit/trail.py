@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
-from engine.change.plumbing import GIT_ENV, cat_blobs, git_env, run_git
+from engine.change.plumbing import GIT_ENV, cat_blobs, commit_of, git_env, run_git
 from engine.spec.errors import InputError
 from engine.spec.repo_paths import spec_dir_problem
 
@@ -332,18 +332,14 @@ def shallow_info(repo: Any) -> Shallow | None:
 def resolve(repo: Any, ref: str, role: str = "ref") -> str:
     """The commit SHA of ``ref`` (never read as an option); exit 2 when it does not exist or is ambiguous.
 
-    A name that is both a tag and a branch (a pushed tag ``main``) is refused: git would take
-    the tag, and ``verify --ref main`` would judge whatever commit the tag's author chose.
-    The error for a missing ref is ``engine.change.gitread.resolve_commit``'s (imported only to word it).
+    ``engine.change.plumbing.commit_of`` answers (and refuses a name that is both a tag and a
+    branch); the error for a missing ref is ``engine.change.gitread.resolve_commit``'s (imported
+    only to word it).
     """
     if ref and "\n" not in ref and "\0" not in ref:
-        status, out, err = run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}",
-                                   check=False)
-        if status == 0 and "is ambiguous" in err:
-            raise InputError(f"{role} '{ref}' is ambiguous: it names a tag and a branch; "
-                             f"write refs/heads/{ref} or refs/tags/{ref}")
-        if status == 0:
-            return out.decode().strip()
+        sha = commit_of(repo, ref, role)
+        if sha is not None:
+            return sha
     from engine.change.gitread import open_repo, resolve_commit
 
     if isinstance(repo, GitDir):

@@ -27,7 +27,7 @@ import git
 from pydantic import ValidationError
 
 from engine.change.plan import diff_config, diff_specs
-from engine.change.plumbing import GIT_SAFE_ENV, REPOSITORY_LOCATORS, GitReadError, cat_blobs, run_git
+from engine.change.plumbing import GIT_SAFE_ENV, REPOSITORY_LOCATORS, GitReadError, cat_blobs, commit_of, run_git
 from engine.spec.config import Governance
 from engine.spec.diagnostics import Diagnostic
 from engine.spec.loader import YamlError, parse_yaml
@@ -177,9 +177,8 @@ def resolve_commit(repo: git.Repo, ref: str, role: str) -> str:
     what = "ref" if role == "ref" else f"{role} ref"  # "base ref 'x'", but never "ref ref 'x'"
     if not ref or "\n" in ref or "\0" in ref:
         raise GitReadError(f"{what} {ref!r} is not a valid ref")
-    status, out, _ = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
-                          check=False)
-    if status != 0:
+    sha = commit_of(repo, ref, role)
+    if sha is None:
         hint = ""
         if ref.startswith("-"):
             hint = " (a ref never starts with '-'; it was not read as an option)"
@@ -188,7 +187,7 @@ def resolve_commit(repo: git.Repo, ref: str, role: str) -> str:
         raise GitReadError(
             f"{what} '{ref}' does not exist in this repository (not a branch, tag or commit){hint}"
         )
-    return out.decode().strip()
+    return sha
 
 
 def merge_base(repo: git.Repo, base_sha: str, head_sha: str, base_ref: str, head_ref: str) -> str:

@@ -64,6 +64,24 @@ def run_git(repo: Any, *args: str, stdin: bytes | None = None, check: bool = Tru
     return res.returncode, res.stdout, err
 
 
+def commit_of(repo: Any, ref: str, role: str = "ref") -> str | None:
+    """The full SHA of ``ref`` as a commit, None when it does not resolve; ``ref`` is never read as an option.
+
+    A name that is both a tag and a branch (a pushed tag ``main``) is refused (``GitReadError``):
+    git would take the tag, so a base branch, a rollout ref or ``verify --ref main`` would be
+    whatever commit the tag's author chose (``core.warnAmbiguousRefs`` is forced on, see
+    ``GIT_PARSED_OUTPUT``).
+    """
+    status, out, err = run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    if status != 0:
+        return None
+    if "is ambiguous" in err:
+        what = "ref" if role == "ref" else f"{role} ref"
+        raise GitReadError(f"{what} '{ref}' is ambiguous: it names a tag and a branch; "
+                           f"write refs/heads/{ref} or refs/tags/{ref}")
+    return out.decode().strip()
+
+
 def cat_blobs(repo: Any, names: list[str]) -> dict[str, bytes | None]:
     """Read many objects with one ``git cat-file --batch`` process (``None`` when missing or ambiguous)."""
     unique = list(dict.fromkeys(n for n in names if n))

@@ -36,3 +36,19 @@ def test_verify_of_a_missing_ref_says_so_plainly(repo: Path, capsys: pytest.Capt
     assert main(["-C", str(repo), "verify", "--ref", "nosuch"]) == 2
     err = capsys.readouterr().err
     assert "error: ref 'nosuch' does not exist" in err and "ref ref" not in err
+
+
+def test_a_base_that_names_a_tag_and_a_branch_is_refused(repo: Path) -> None:
+    """A pushed tag ``main`` would otherwise pick the base whose rules judge the change."""
+    import git
+
+    subprocess.run(["git", "-C", str(repo), "branch", "-M", "main"], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=a", "-c", "user.email=a@example.com",
+                    "commit", "-q", "--allow-empty", "-m", "second"], check=True)
+    subprocess.run(["git", "-C", str(repo), "tag", "main", "HEAD~1"], check=True)
+    with pytest.raises(GitReadError) as err:
+        resolve_commit(git.Repo(repo), "main", "base")
+    assert str(err.value) == ("base ref 'main' is ambiguous: it names a tag and a branch; "
+                              "write refs/heads/main or refs/tags/main")
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert resolve_commit(git.Repo(repo), "refs/heads/main", "base") == head
