@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,19 +181,33 @@ def notes_commits(repo: Any, tip: str, signers: str, *, every: bool) -> list[Not
             continue
         head, _, names = chunk.partition("\x1f")
         sha, parents, sig, signer, body = (head.split("\0") + [""] * 5)[:5]
-        announced = {m.group(1).lower(): m.group(2) for m in _TRAILER.finditer(body)}
+        announced = parse_trailers(body)
         touched = [n.replace("/", "") for n in names.split() if n.strip()]
         found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), announced, touched))
     return found
 
 
-def check_signatures(repo: Any, state: RefState, allowed: list[str], *, every: bool) -> list[Finding]:
-    """Signature problems of the notes ref (the tip, or every commit) against the allowed signers."""
+def parse_trailers(body: str) -> dict[str, str]:
+    """The ``Govops-Record``/``-Commit``/``-Seq`` trailers of a notes commit's message (lower-case keys)."""
+    return {m.group(1).lower(): m.group(2) for m in _TRAILER.finditer(body)}
+
+
+def check_signatures(repo: Any, state: RefState, allowed: list[str], *, every: bool,
+                     era_signers: Callable[[str], tuple[str, ...] | None] | None = None) -> list[Finding]:
+    """Signature problems of the notes ref (the tip, or every commit) against the allowed signers.
+
+    ``era_signers``: ``record digest -> the signer list in force when that record was written``
+    (``engine.audit.signer_eras``). A notes commit below the tip that the tip's list does not
+    accept is judged again by the list of the era of the record it added, so a key rotated out
+    since signed its own era's commits in good standing. The tip is always judged by the tip's list.
+    """
     if state.tip is None:
         return []
     findings: list[Finding] = []
     with allowed_signers_file(allowed) as signers:
         commits = notes_commits(repo, state.tip, signers, every=every)
+    if era_signers is not None:
+        _rejudge(repo, [c for c in commits if c.sha != state.tip], era_signers)
     newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=None)
     by_digest = {line.digest: line for line in state.lines}
     trusted = trusted_digests(repo, state, allowed) if any(c.signature != "G" for c in commits) else None
@@ -230,6 +244,25 @@ def check_signatures(repo: Any, state: RefState, allowed: list[str], *, every: b
                     f"but the ledger's newest record is seq {newest}: records were added without the CI identity",
                     record))
     return findings
+
+
+def _rejudge(repo: Any, commits: list[NotesCommit],
+             era_signers: Callable[[str], tuple[str, ...] | None]) -> None:
+    """Give each commit the tip's list refused its era's verdict (one ``git log --no-walk`` per era list)."""
+    groups: dict[tuple[str, ...], list[NotesCommit]] = {}
+    for c in commits:
+        if c.signature != "G":
+            listed = era_signers(c.announced.get("record", ""))
+            if listed:
+                groups.setdefault(listed, []).append(c)
+    for listed, group in groups.items():
+        with allowed_signers_file(list(listed)) as signers:
+            status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log",
+                                     "--no-walk=unsorted", "--stdin", "--format=%H %G?",
+                                     stdin=("\n".join(c.sha for c in group) + "\n").encode(), check=False)
+        verdicts = dict(r.split() for r in out.decode().splitlines() if len(r.split()) == 2) if status == 0 else {}
+        for c in group:
+            c.signature = verdicts.get(c.sha, c.signature)
 
 
 def _is_seq(value: Any) -> bool:
@@ -306,13 +339,15 @@ def record_digests_by_commit(state: RefState) -> dict[str, list[str]]:
     return out
 
 
-def integrity_marks(repo: Any, config: Any) -> dict[str, str]:
+def integrity_marks(repo: Any, config: Any, *, at: str | None = None, prefix: str = "") -> dict[str, str]:
     """``note commit or record digest -> why it did not verify`` for both notes refs (empty: all verified).
 
     Only when ``govops.yaml`` declares the ledger (``ledger:``): the audit and the report
     mark these records instead of presenting them as evidence. Every record that no good
     signature covers is marked (what an unsigned commit claims about itself is never
-    believed), and so is every rollout record that cites a marked PR evidence record.
+    believed), and so is every rollout record that cites a marked PR evidence record. ``at``
+    (the branch commit, with govops' ``prefix`` in the repository): rollout records no key
+    allowed in their era signed are marked too (``engine.audit.signer_eras``).
     """
     from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
 
@@ -333,6 +368,11 @@ def integrity_marks(repo: Any, config: Any) -> dict[str, str]:
                                      f"{line.commit[:12]} is not signed by the CI identity (no good signature "
                                      "covers it)")
             findings += check_signatures(repo, state, allowed, every=False)
+            if name == NOTES_REF and at is not None:
+                from engine.audit.signer_eras import era_marks
+
+                for digest, why in era_marks(repo, prefix, state, allowed, at).items():
+                    marks.setdefault(digest, why)
         for f in findings:
             if f.severity != "error":
                 continue
@@ -376,7 +416,12 @@ def trusted_digests(repo: Any, state: RefState, allowed: list[str]) -> set[str]:
         return set()
     if good == state.tip:
         return {line.digest for line in state.lines}
-    _, listing, _ = run_git(repo, "ls-tree", "-r", "-z", good)
+    return digests_in(repo, good)
+
+
+def digests_in(repo: Any, notes_commit: str) -> set[str]:
+    """The digests of every note line in a notes commit's tree (one ``ls-tree``, one ``cat-file``)."""
+    _, listing, _ = run_git(repo, "ls-tree", "-r", "-z", notes_commit)
     blobs = [item.split(b"\t", 1)[0].split()[2].decode() for item in listing.split(b"\0") if item]
     texts = cat_blobs(repo, blobs)
     notes = [(texts.get(blob) or b"").decode("utf-8", "replace") for blob in blobs]

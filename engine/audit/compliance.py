@@ -82,7 +82,7 @@ def build_report(
         notes = all_notes(repo)
         from engine.audit.chain import integrity_marks
 
-        marks = integrity_marks(repo, view.config)
+        marks = integrity_marks(repo, view.config, at=view.sha, prefix=view.prefix)
     plan = plan_between(root, view.sha, view.sha)
     specs = [plan.head_specs[k] for k in plan.head_specs]
     specs = [s for s in specs if tenant is None or s.spec.metadata.tenant == tenant]

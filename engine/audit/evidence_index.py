@@ -135,7 +135,7 @@ def build_index(root: Path, ref: str | None = None, *, with_health: bool = True)
     with open_repo(root) as repo:
         view = open_view(repo, root, ref)
         notes = all_notes(repo)
-        marks = integrity_marks(repo, view.config)
+        marks = integrity_marks(repo, view.config, at=view.sha, prefix=view.prefix)
         name, sha, config = view.ref, view.sha, view.config
     plan = plan_between(root, sha, sha)
     index = EvidenceIndex(root, name, sha, config, dict(plan.head_specs),

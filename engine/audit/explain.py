@@ -24,7 +24,7 @@ from typing import Any
 from engine.audit import evidence as ev
 from engine.audit.ledger import EVIDENCE_REF, NOTES_REF, canonical, read_ledger
 from engine.change.gitread import cat_blobs, open_repo, resolve_commit, run_git
-from engine.spec.errors import GovernanceFailure, InputError
+from engine.spec.errors import GovernanceFailure, GovopsError, InputError
 
 OPA_FIELDS = ("decision_id", "path", "input", "result", "bundles", "timestamp", "labels")
 _RULE_ID = re.compile(r'"rule"\s*:\s*"([A-Z][A-Z0-9]*-[A-Z0-9]+-\d+)"')
@@ -62,7 +62,7 @@ def find_decisions(root: Path, commit: str, model: str | None) -> tuple[str, lis
 
     config, _, _ = load_config(root, None)
     with open_repo(root) as repo:
-        marks = integrity_marks(repo, config)
+        marks = integrity_marks(repo, config, **_branch(repo, root))
     unverified: list[str] = []
     for ref, what in ((NOTES_REF, "rollout record"), (EVIDENCE_REF, "PR evidence note")):
         for entry in read_ledger(root, commit, notes_ref=ref):
@@ -239,3 +239,16 @@ def render_text(explanations: list[Explanation]) -> str:
         if e.passed:
             out.append(f"  evaluated and passed ({len(e.passed)}): {', '.join(e.passed)}\n")
     return "".join(out)
+
+
+def _branch(repo: Any, root: Path) -> dict[str, Any]:
+    """``at``/``prefix`` for ``integrity_marks``: main (else HEAD), whose first-parent line orders the signer eras."""
+    from engine.audit.trail import main_ref
+
+    try:
+        _, sha = main_ref(repo, None)
+    except GovopsError:
+        return {}
+    toplevel = Path(repo.working_tree_dir or root).resolve()
+    rel = Path(root).resolve().relative_to(toplevel).as_posix()
+    return {"at": sha, "prefix": "" if rel == "." else rel + "/"}

@@ -263,7 +263,9 @@ def _require_signed_tip(repo: Any, target: str, tip: str, allowed: list[str]) ->
     if tip_commit.signature != "G":
         text = SIGNATURE_TEXT.get(tip_commit.signature, f"has signature status {tip_commit.signature!r}")
         raise LedgerError(f"refusing to append to {target}: its tip {tip[:12]} {text}; the ledger was changed by "
-                          "someone other than the CI identity (run `govops verify`)")
+                          "someone other than the CI identity (run `govops verify`). If the CI key was replaced in "
+                          "ledger.allowedSigners: add the new key beside the old one first, let the CI write with "
+                          "it, then remove the old key (README, \"Rotating the CI key\")")
 
 
 def push_notes(

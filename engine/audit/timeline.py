@@ -258,7 +258,8 @@ def audit_model(root: Path, model: str, *, ref: str | None = None) -> Timeline:
             noted = parse_note_blobs(note_names, blobs)
             from engine.audit.chain import integrity_marks
 
-            timeline = _build(view, model, commits, blobs, noted, integrity_marks(repo, view.config))
+            marks = integrity_marks(repo, view.config, at=view.sha, prefix=view.prefix)
+            timeline = _build(view, model, commits, blobs, noted, marks)
             timeline.files = sorted({view.local(ch.path) for c in commits for ch in c.changes}
                                     | {view.local(ch.old_path) for c in commits for ch in c.changes if ch.old_path})
             timeline.config = view.config

@@ -108,7 +108,11 @@ def _prefix(repo: Any, root: Path) -> str:
 
 
 def _start_ledger_checks(view: View, states: dict[str, Any], refs: dict[str, str], every: bool) -> dict[str, Any]:
-    """Start each notes ref's anchor and signature checks (each runs git): ``name -> (anchors, signatures)``."""
+    """Start each notes ref's anchor and signature checks (each runs git): ``name -> (anchors, signatures)``.
+
+    Every signature (``every``) waits for the history instead: each notes commit is judged by
+    the signers of its era (``_check_ledger``).
+    """
     from engine.audit.chain import check_anchors, check_signatures
 
     ledger = view.config.ledger if view.config is not None else None
@@ -118,7 +122,7 @@ def _start_ledger_checks(view: View, states: dict[str, Any], refs: dict[str, str
         anchors = (Later(check_anchors, view.repo, state, required=bool(allowed), refs=refs)
                    if ledger is not None else None)
         signatures = (Later(check_signatures, view.repo, state, allowed, every=every)
-                      if allowed and state.tip is not None else None)
+                      if allowed and state.tip is not None and not every else None)
         started[name] = (anchors, signatures)
     return started
 
@@ -314,7 +318,8 @@ def verify(
             _check_trees(view, trees, report, tree_ids.result() if tree_ids is not None else None)
             if view.config is not None and view.config.signed_commits:
                 _check_signatures(view, report)
-            _check_ledger(view, entries, states, report, strict, ledger_checks, history, refs, ledger_start)
+            _check_ledger(view, entries, states, report, strict, ledger_checks, history, refs, ledger_start,
+                          every=every_signature)
         finally:
             walks.close()
             if notes is not None:
@@ -389,20 +394,29 @@ def _object_ids(view: View, names: list[str]) -> dict[str, str | None]:
 
 def _check_ledger(view: View, entries: list[LedgerEntry], states: dict[str, Any], report: VerifyReport, strict: bool,
                   started: dict[str, Any], history: _History, refs: dict[str, str],
-                  ledger_start: Later | None = None) -> None:
-    """Chain, signatures (``started`` by ``_start_ledger_checks``), coverage and evidence links of both notes refs."""
-    from engine.audit.chain import ANCHOR_PREFIX, check_chain
+                  ledger_start: Later | None = None, *, every: bool = False) -> None:
+    """Chain, signatures (``started`` by ``_start_ledger_checks``), signer eras, coverage and evidence links."""
+    from engine.audit.chain import ANCHOR_PREFIX, check_chain, check_signatures
     from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+    from engine.audit.signer_eras import check_eras, era_signers, eras_of
 
     ledger = view.config.ledger if view.config is not None else None
     declared = ledger is not None
     allowed = list(ledger.allowed_signers) if ledger is not None else []
+    eras = (eras_of(view.repo, view.prefix, states[NOTES_REF], history.position, history.config_commits)
+            if allowed else [])
     for name in (NOTES_REF, EVIDENCE_REF):
         state = states[name]
         findings = check_chain(state, required=declared)
         anchors, signatures = started[name]
         if anchors is not None:
             findings += anchors.result()
+        if name == NOTES_REF and allowed:
+            findings += check_eras(view.repo, state, eras, allowed)
+        if every and allowed and state.tip is not None:  # (not started early: judged by each commit's era)
+            findings += check_signatures(view.repo, state, allowed, every=True, era_signers=era_signers(
+                states[NOTES_REF], eras, evidence=name == EVIDENCE_REF) if eras else None)
+            report.checked["ledger_signatures"] = report.checked.get("ledger_signatures", 0) + 1
         if name == EVIDENCE_REF:  # (the rollout ref's bad lines are reported per note by _check_entry)
             report.problems.extend(Problem("ledger", line.commit, f"the {state.ref} note on {line.commit[:12]} has a "
                                            f"line {line.number} that is {line.error}", record=line.digest)
