@@ -430,7 +430,13 @@ class _Builder:
     def _scalar(self, event: Any) -> Any:
         tag, value = event.tag, event.value
         if tag is None:
-            return value if event.style else resolve_plain(value)  # plain style: '' (libyaml) or None (ruamel)
+            if event.style:  # plain style: '' (libyaml) or None (ruamel)
+                return value
+            try:
+                return resolve_plain(value)
+            except ValueError:  # a decimal integer longer than Python converts (4,300 digits): input, not a crash
+                raise self.error(event, f"the number {_short(value)} has {len(value)} characters: "
+                                 "too long for a number in a spec (quote it if it is text)") from None
         tag = str(tag)
         if tag in ("!", _TAG + "str"):
             return value
@@ -444,10 +450,15 @@ class _Builder:
             if tag == _TAG + "float":
                 return _to_float(value)
         except ValueError:
-            raise self.error(event, f"'{value}' is not a valid {tag.rsplit(':', 1)[-1]}") from None
+            raise self.error(event, f"'{_short(value)}' is not a valid {tag.rsplit(':', 1)[-1]}") from None
         if tag == _TAG + "timestamp":
             return value
         raise self.error(event, f"tag {tag} is not allowed in specs (govops never executes YAML tags)")
+
+
+def _short(value: str) -> str:
+    """A scalar cut for a message (a 5,000-digit number is not repeated in full)."""
+    return value if len(value) <= 40 else value[:20] + "…" + value[-8:]
 
 
 def _to_int(text: str) -> int:
