@@ -16,7 +16,8 @@ best of ``--repeat``:
 Usage: ``python benchmarks/verify.py [--commits 10000] [--records 1000] [--repeat 3]``.
 Results are printed (and written with ``--json FILE``); nothing is asserted. The headline is
 ``verify_ratio``: best wall time of ``govops verify`` over best wall time of ``git log --notes``,
-both from the same interleaved runs (issue #17: at most 3); medians and CPU times are printed
+both from the same interleaved runs (issue #17: at most 3); medians, CPU times and the processes
+one ``verify`` starts (git's, and the ``ssh-keygen`` git runs, from ``GIT_TRACE2_EVENT``) are printed
 beside it. Nothing is cached between runs: every run of ``verify`` checks the whole trail. The repository
 is measured packed (``git repack -ad``, as a clone has it; ``--loose`` keeps the notes as
 the build left them, loose objects). Building the
@@ -130,6 +131,23 @@ def python_env() -> dict[str, str]:
     return {**env, "PYTHONPATH": str(PROJECT)}
 
 
+def processes(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, int]:
+    """The processes one (untimed) run of ``cmd`` starts, from ``GIT_TRACE2_EVENT``.
+
+    ``git``: git's own (its start events); ``other``: what git starts that is not git
+    (``ssh-keygen`` for a signature).
+    """
+    fd, trace = tempfile.mkstemp(prefix="govops-bench-trace2-")
+    os.close(fd)
+    try:
+        subprocess.run(cmd, cwd=cwd, env={**env, "GIT_TRACE2_EVENT": trace}, capture_output=True)
+        events = [json.loads(line) for line in Path(trace).read_text().splitlines() if line.strip()]
+    finally:
+        os.unlink(trace)
+    return {"git": sum(1 for e in events if e.get("event") == "start"),
+            "other": sum(1 for e in events if e.get("event") == "child_start" and not e.get("git_cmd"))}
+
+
 def govops_command() -> list[str]:
     """The ``govops`` console script beside this interpreter (what a user runs), else ``python -m engine.cli``."""
     script = Path(sys.executable).with_name("govops")
@@ -207,6 +225,7 @@ def main() -> int:
     git_log, _, git_log_cpu, git_log_median = runs["git_log"]
     verify, code, verify_cpu, verify_median = runs["verify"]
     verify_all, code_all = best([*cli, "-C", str(repo), "verify", "--all-signatures"], repo, 1, env)
+    spawned = processes(verify_cmd, repo, env)
     startup, _ = best([sys.executable, "-c", "import engine.cli, engine.commands.verify, engine.audit.gitjobs, "
                                              "engine.audit.verify, engine.audit.chain, engine.spec.loader"],
                       PROJECT, args.repeat, env)
@@ -235,6 +254,8 @@ def main() -> int:
         "git_log_notes_cpu_s": round(git_log_cpu, 3),
         "verify_cpu_s": round(verify_cpu, 3),
         "verify_cpu_ratio": round(verify_cpu / git_log_cpu, 2) if git_log_cpu else None,
+        "verify_git_processes": spawned["git"],
+        "verify_other_processes": spawned["other"],
         "verify_all_signatures_s": round(verify_all, 3),
         "verify_all_signatures_exit": code_all,
         "python_start_s": round(floor, 3),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -72,9 +73,12 @@ def command_module(name: str) -> ModuleType:
 def build_parser(configured: Collection[str] | None = None, *, command_help: bool = True) -> argparse.ArgumentParser:
     """The parser: global options and every command; ``configured`` names the commands whose options are added.
 
-    ``None`` configures every command (imports every module). A command left out is listed
-    with its help line only; ``command_help=False`` also leaves out its ``-h`` so a first pass
-    can find the command's name in argv without acting on the command's own options.
+    ``None`` configures every command (imports every module). With none configured (the
+    probe, ``--help``) every command is listed with its help line only; ``command_help=False``
+    also leaves out its ``-h`` so a first pass can find the command's name in argv without
+    acting on the command's own options. With some configured (a run, whose command is known)
+    the others are left out: argv names only its own command, and no usage or error line
+    lists the commands (``COMMAND``), so parsing answers the same without building 25 parsers.
     """
     parser = argparse.ArgumentParser(
         prog="govops",
@@ -94,7 +98,8 @@ def build_parser(configured: Collection[str] | None = None, *, command_help: boo
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, _, help_line in COMMANDS:
         if configured is not None and name not in configured:
-            sub.add_parser(name, help=help_line, add_help=command_help)
+            if not configured:
+                sub.add_parser(name, help=help_line, add_help=command_help)
             continue
         mod = command_module(name)
         p = sub.add_parser(name, help=help_line, description=(mod.__doc__ or help_line).strip())
@@ -128,6 +133,48 @@ def _plain_command(argv: list[str]) -> str | None:
     return None
 
 
+_VERIFY_FLAGS = frozenset({"--strict", "--deep", "--all-signatures", "--format=text", "--format=json"})
+
+
+def _start_verify_early(argv: list[str]) -> None:
+    """Start ``verify``'s history walk before the parser is built (``engine.audit.gitjobs.start_early``).
+
+    Only for an argv read whole here: ``-C``/``--repo``/``--config`` spelt out, ``verify``,
+    then flags that take no value (and ``--format text|json``). Anything else (``--ref``,
+    ``-h``, an abbreviation, a usage error) is left to the parser alone. The command's own
+    ``prestart`` takes this walk only for the same repository and ref, so a misreading here
+    costs a walk, never an answer.
+    """
+    repo: str | None = None
+    i = 0
+    while i < len(argv) and argv[i] != "verify":
+        token = argv[i]
+        if token in _VALUED_GLOBALS and i + 1 < len(argv):
+            repo = argv[i + 1] if token != "--config" else repo
+            i += 2
+        elif token.startswith(("--repo=", "--config=")) or (token.startswith("-C") and len(token) > 2):
+            if token.startswith("-C"):  # argparse reads "-C=DIR" as DIR
+                repo = token[3:] if token.startswith("-C=") else token[2:]
+            elif token.startswith("--repo="):
+                repo = token[7:]
+            i += 1
+        else:
+            return
+    rest = argv[i + 1 :] if i < len(argv) else ["-"]
+    k = 0
+    while k < len(rest):
+        if rest[k] in _VERIFY_FLAGS:
+            k += 1
+        elif rest[k] == "--format" and rest[k + 1 : k + 2] in (["text"], ["json"]):
+            k += 2
+        else:
+            return
+    from engine.audit.gitjobs import start_early
+    from engine.commands._common import repo_root
+
+    start_early(repo_root(argparse.Namespace(repo=None if repo is None else Path(repo))), None)
+
+
 def _command_in(argv: list[str]) -> str | None:
     """The command ``argv`` names, found with a parser that knows no command's options (imports none).
 
@@ -156,11 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govops`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(argv)
+    if command == "verify":
+        _start_verify_early(argv)
     parser = build_parser([command] if command else ())
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate in a hand-written note prints escaped, never crashes
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return int(args._run(args))
     except GovopsError as exc:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.audit.ledger import full_ref, line_digest, split_note
-from engine.audit.trail import cat_blobs, run_git
+from engine.audit.trail import cat_blobs, note_object, run_git
 
 _TRAILER = re.compile(r"^Govops-(Record|Commit|Seq):\s*(\S+)\s*$", re.MULTILINE)
 SIGNATURE_TEXT = {
@@ -182,7 +182,7 @@ def notes_commits(repo: Any, tip: str, signers: str, *, every: bool) -> list[Not
         head, _, names = chunk.partition("\x1f")
         sha, parents, sig, signer, body = (head.split("\0") + [""] * 5)[:5]
         announced = parse_trailers(body)
-        touched = [n.replace("/", "") for n in names.split() if n.strip()]
+        touched = [note_object(n) or n for n in names.split() if n.strip()]  # (a non-note path: as it is)
         found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), announced, touched))
     return found
 
@@ -212,17 +212,21 @@ def check_signatures(repo: Any, state: RefState, allowed: list[str], *, every: b
     by_digest = {line.digest: line for line in state.lines}
     trusted = trusted_digests(repo, state, allowed) if any(c.signature != "G" for c in commits) else None
     first_unsigned = True
+    unsigned: dict[str, list[str]] = {}  # note -> its records no good signature covers: grouped once, not
+    if trusted is not None:  # scanned again per blamed note (quadratic in the notes of one unsigned commit)
+        for each in state.lines:
+            if each.digest not in trusted:
+                unsigned.setdefault(each.commit, []).append(each.digest)
     for c in commits:
         target = c.announced.get("commit", "?") if c.signature == "G" else "?"
         if c.signature != "G":
             # an unsigned commit's message is the attacker's: blame what its tree diff changed, and every
             # record no good signature covers
             text = SIGNATURE_TEXT.get(c.signature, f"has signature status {c.signature!r}")
-            unsigned = [line for line in state.lines if trusted is not None and line.digest not in trusted]
-            blamed = list(dict.fromkeys(c.touched + ([line.commit for line in unsigned] if first_unsigned else [])))
+            blamed = list(dict.fromkeys(c.touched + (list(unsigned) if first_unsigned else [])))
             blamed, first_unsigned = blamed or [c.sha], False
             for note in blamed:
-                records = [line.digest for line in unsigned if line.commit == note]
+                records = unsigned.get(note, [])
                 findings.append(Finding(
                     "signature", note,
                     f"{state.ref} commit {c.sha[:12]} {text}: the ledger was written by someone other than the CI "
@@ -342,24 +346,26 @@ def record_digests_by_commit(state: RefState) -> dict[str, list[str]]:
 def integrity_marks(repo: Any, config: Any, *, at: str | None = None, prefix: str = "") -> dict[str, str]:
     """``note commit or record digest -> why it did not verify`` for both notes refs (empty: all verified).
 
-    Only when ``govops.yaml`` declares the ledger (``ledger:``): the audit and the report
-    mark these records instead of presenting them as evidence. Every record that no good
-    signature covers is marked (what an unsigned commit claims about itself is never
-    believed), and so is every rollout record that cites a marked PR evidence record. ``at``
-    (the branch commit, with govops' ``prefix`` in the repository): rollout records no key
-    allowed in their era signed are marked too (``engine.audit.signer_eras``).
+    Only when ``govops.yaml`` declares the ledger (``ledger:``), or once anchor tags show it was
+    signed: the audit and the report mark these records instead of presenting them as evidence.
+    Every record that no good signature covers is marked (what an unsigned commit claims about
+    itself is never believed), and so is every rollout record that cites a marked PR evidence
+    record. ``at`` (the branch commit, with govops' ``prefix`` in the repository): rollout
+    records no key allowed in their era signed are marked too (``engine.audit.signer_eras``).
     """
     from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
 
     ledger = getattr(config, "ledger", None) if config is not None else None
-    if ledger is None:
-        return {}
-    allowed = list(ledger.allowed_signers or [])
+    allowed = list(ledger.allowed_signers or []) if ledger is not None else []
+    if not allowed:
+        unprotected = _unprotected_marks(repo)
+        if unprotected is not None or ledger is None:
+            return unprotected or {}
     marks: dict[str, str] = {}
-    states = {}
     for name in (EVIDENCE_REF, NOTES_REF):
-        state = states[name] = read_ref(repo, name)
-        findings = check_chain(state, required=True) + check_anchors(repo, state, required=bool(allowed))
+        state = read_ref(repo, name)
+        findings = check_chain(state, required=True) + check_anchors(repo, state, required=bool(allowed),
+                                                                     allowed=allowed)
         if allowed and state.tip is not None:
             trusted = trusted_digests(repo, state, allowed)
             for line in state.lines:
@@ -373,22 +379,81 @@ def integrity_marks(repo: Any, config: Any, *, at: str | None = None, prefix: st
 
                 for digest, why in era_marks(repo, prefix, state, allowed, at).items():
                     marks.setdefault(digest, why)
-        for f in findings:
-            if f.severity != "error":
-                continue
-            if f.record:
-                marks.setdefault(f.record, f.message)
-            elif f.commit and f.commit != "-" and f.check != "signature":
-                marks.setdefault(f.commit, f.message)
         if name == NOTES_REF:
-            for line, rec in state.records():
-                body = rec.get("evidence") if isinstance(rec.get("evidence"), dict) else {}
-                source = body.get("source") if isinstance(body, dict) else None
-                cited = str(source.get("record")) if isinstance(source, dict) else None
-                if cited and cited in marks:
-                    marks.setdefault(line.digest, f"cites PR evidence {cited[:19]} that did not verify: "
-                                     f"{marks[cited]}")
+            findings += check_evidence_switch(state)
+        _mark_findings(marks, state, findings)
+        if name == NOTES_REF:
+            _mark_citing(marks, state)
     return marks
+
+
+def _unprotected_marks(repo: Any) -> dict[str, str] | None:
+    """Every record marked when anchors show the ledger was signed but govops.yaml lists no signers now."""
+    from engine.audit.ledger import EVIDENCE_REF, NOTES_REF
+
+    _, tags, _ = run_git(repo, "for-each-ref", "--count=1", "--format=%(refname)", ANCHOR_PREFIX, check=False)
+    if not tags.strip():
+        return None
+    why = (f"the ledger was signed (anchor tags under {ANCHOR_PREFIX} exist) but govops.yaml here lists no "
+           "ledger.allowedSigners: its protection was removed, so no record can be trusted")
+    return {key: why for name in (EVIDENCE_REF, NOTES_REF) for line in read_ref(repo, name).lines
+            for key in (line.digest, line.commit, _canonical_digest(line))}
+
+
+def _mark_findings(marks: dict[str, str], state: RefState, findings: list[Finding]) -> None:
+    for f in findings:
+        if f.severity != "error":
+            continue
+        if f.record:
+            marks.setdefault(f.record, f.message)
+        if f.commit and f.commit != "-" and f.check != "signature" and (not f.record or f.check == "rewrite"):
+            marks.setdefault(f.commit, f.message)  # (a rewrite: every record on that note is suspect)
+    for line in state.lines:  # a reader finds a record by the digest of its canonical form
+        canon = _canonical_digest(line)
+        if canon != line.digest:
+            marks.setdefault(canon, marks.get(line.digest) or f"{state.ref}: the record on {line.commit[:12]} "
+                             "is not stored in the form govops writes (written by hand)")
+
+
+def cited_evidence(record: dict[str, Any]) -> str | None:
+    """The digest of the PR evidence record a rollout record cites (``None``: none)."""
+    body = record.get("evidence")
+    source = body.get("source") if isinstance(body, dict) else None
+    return str(source["record"]) if isinstance(source, dict) and source.get("record") else None
+
+
+def check_evidence_switch(rollouts: RefState) -> list[Finding]:
+    """A later rollout record of a commit must cite the PR evidence its first rollout record cited.
+
+    A merge is rolled out with the evidence it was merged on; a re-run of its rollout finds the
+    same record. A later record citing other evidence (or some where the first cited none) is a
+    re-rollout written to change what the audit shows for an old change.
+    """
+    first: dict[str, tuple[int, str | None]] = {}
+    findings = []
+    ordered = sorted(((rec["seq"], line, rec) for line, rec in rollouts.records()
+                      if _is_seq(rec.get("seq")) and rec.get("kind") == "govops.rollout/v1"), key=lambda r: r[0])
+    for seq, line, rec in ordered:
+        cited = cited_evidence(rec)
+        if line.commit not in first:
+            first[line.commit] = (seq, cited)
+            continue
+        seq0, cited0 = first[line.commit]
+        if cited != cited0:
+            findings.append(Finding(
+                "evidence", line.commit, f"{rollouts.ref} record seq {seq} re-records the rollout of "
+                f"{line.commit[:12]} citing PR evidence {str(cited)[:19]}, but its first rollout record (seq {seq0}) "
+                f"cited {str(cited0)[:19]}: the evidence a merge was rolled out with does not change", line.digest))
+    return findings
+
+
+def _mark_citing(marks: dict[str, str], rollouts: RefState) -> None:
+    """Mark every rollout record that cites a marked PR evidence record."""
+    for line, rec in rollouts.records():
+        cited = cited_evidence(rec)
+        if cited and cited in marks:
+            marks.setdefault(line.digest, f"cites PR evidence {cited[:19]} that did not verify: {marks[cited]}")
+            marks.setdefault(_canonical_digest(line), marks[line.digest])
 
 
 def trusted_digests(repo: Any, state: RefState, allowed: list[str]) -> set[str]:
@@ -441,11 +506,18 @@ def anchor_ref(ref: str, seq: int) -> str:
 
 
 def check_anchors(
-    repo: Any, state: RefState, *, required: bool = True, refs: Mapping[str, str] | None = None
+    repo: Any, state: RefState, *, required: bool = True, refs: Mapping[str, str] | None = None,
+    allowed: list[str] | None = None,
 ) -> list[Finding]:
-    """Every anchor tag of this notes ref must point at a notes commit in the ref's history (no rollback).
+    """No rollback, no rewrite: every record the newest anchor's notes commit held is still in the ref.
 
     ``refs``: ``refname -> object`` already read, holding every tag under ``ANCHOR_PREFIX``.
+    With ``allowed`` (the ledger's signers) a tag counts as an anchor only when it points at a
+    notes commit that an allowed key signed and that announces the seq the tag names: anyone
+    who can create a tag could otherwise block the ledger for good (``seq-999999``) or vouch
+    for a forgery. The newest anchor's commit must be in the ref's history (else ``rollback``),
+    and every note line its tree holds must still be in the tip's (else ``rewrite``): the
+    ledger only grows, so a record edited, moved or renumbered under any key shows.
     """
     name = state.ref.removeprefix("refs/notes/")
     if refs is not None:
@@ -466,17 +538,76 @@ def check_anchors(
         _, revs, _ = run_git(repo, "rev-list", state.tip, "--", check=False)
         history = set(revs.decode().split())
     newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
+    severity = "error" if required else "warning"
     findings = []
     for seq, sha in sorted(anchors, reverse=True):
-        if sha in history and seq <= newest:
-            continue
-        findings.append(Finding(
-            "rollback", sha, f"{state.ref} was rolled back: the anchor tag {anchor_ref(name, seq)} says record seq "
-            f"{seq} was published in notes commit {sha[:12]}, which is "
-            + ("not in the history of the ref" if state.tip is not None else "gone with the whole ref")
-            + f" (its newest record is seq {newest}): records were erased", None,
-            "error" if required else "warning"))
+        placed = sha in history and seq <= newest
+        if placed and seq < newest and not allowed:
+            continue  # (unsigned ledgers: only the place of every anchor is checked)
+        if allowed:
+            why = _not_an_anchor(repo, state, seq, sha, allowed)
+            if why:
+                findings.append(Finding(
+                    "anchor", sha, f"the tag {anchor_ref(name, seq)} is not an anchor of {state.ref} and is ignored: "
+                    f"{why} (restrict the creation of govops-ledger/* tags to the CI identity)", None, "warning"))
+                continue
+        if not placed:
+            where = ("gone with the whole ref" if state.tip is None else "not in the history of the ref"
+                     if sha not in history else f"in its history, but its newest record is seq {newest}")
+            findings.append(Finding(
+                "rollback", sha, f"{state.ref} was rolled back: the anchor tag {anchor_ref(name, seq)} says record seq "
+                f"{seq} was published in notes commit {sha[:12]}, which is {where}: records were erased", None,
+                severity))
+        elif state.tip is not None and sha != state.tip:
+            findings += _rewritten_since(repo, state, seq, sha, severity)
         break  # the newest anchor says it all
+    return findings
+
+
+def _not_an_anchor(repo: Any, state: RefState, seq: int, sha: str, allowed: list[str]) -> str | None:
+    """Why ``sha`` is not the notes commit the CI signed for record ``seq`` (``None``: it is)."""
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+        return "it does not name a commit"
+    checked = sha != state.tip  # (the tip's signature is checked by check_signatures)
+    with allowed_signers_file(allowed) as signers:
+        status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "-n1",
+                                 f"--format={'%G?' if checked else 'G'}%x00%B", sha, "--", check=False)
+    verdict, _, body = out.decode("utf-8", "replace").partition("\0")
+    if status != 0 or not verdict:
+        return f"{sha[:12]} is not a commit here"
+    if verdict.strip() != "G":
+        return f"its commit {sha[:12]} {SIGNATURE_TEXT.get(verdict.strip(), 'has no good signature')}"
+    announced = parse_trailers(body).get("seq")
+    if announced != str(seq):
+        return f"its commit {sha[:12]} announces record seq {announced or 'none'}"
+    return None
+
+
+def _rewritten_since(repo: Any, state: RefState, seq: int, sha: str, severity: str) -> list[Finding]:
+    """Note lines the anchored notes commit held that the tip does not (one ``diff-tree``; blobs only if changed)."""
+    _, out, _ = run_git(repo, "diff-tree", "-r", "-z", "--no-renames", sha, state.tip or sha, "--", check=False)
+    items = out.split(b"\0")
+    changed: list[tuple[str, str, str, str]] = []  # (status, old blob, new blob, note path)
+    for header, raw_path in zip(items[0::2], items[1::2], strict=False):
+        fields = header.decode().split()
+        if len(fields) == 5 and fields[4] in ("D", "M", "T"):
+            changed.append((fields[4], fields[2], fields[3], raw_path.decode("utf-8", "replace")))
+    if not changed:
+        return []
+    blobs = cat_blobs(repo, [b for c in changed for b in c[1:3] if not set(b) <= {"0"}])
+    findings = []
+    for status, old, new, path in changed:
+        note = note_object(path) or path
+        before = {ln for ln in split_note((blobs.get(old) or b"").decode("utf-8", "replace")) if ln.strip()}
+        after = {ln for ln in split_note((blobs.get(new) or b"").decode("utf-8", "replace")) if ln.strip()}
+        lost = before - after
+        if status == "D" or lost:
+            findings.append(Finding(
+                "rewrite", note, f"{state.ref}: {len(lost) if status != 'D' else len(before)} record(s) on "
+                f"{note[:12]} that notes commit {sha[:12]} (anchored as record seq {seq}) held "
+                + ("are gone with the whole note" if status == "D" else "were changed or removed")
+                + ": the ledger only grows, so an earlier record was rewritten", line_digest(sorted(lost)[0])
+                if lost else None, severity))
     return findings
 
 
@@ -486,4 +617,20 @@ def mark_for(marks: dict[str, str], note_commit: str, record: dict[str, Any]) ->
         return None
     from engine.audit.ledger import canonical
 
-    return marks.get(line_digest(canonical(record))) or marks.get(note_commit)
+    try:
+        digest = line_digest(canonical(record))
+    except (UnicodeError, ValueError, RecursionError):  # a lone surrogate, written by hand: never the CI's
+        return "the record holds text that is not valid Unicode: it was written by hand"
+    return marks.get(digest) or marks.get(note_commit)
+
+
+def _canonical_digest(line: Line) -> str:
+    """The digest of ``line``'s record in canonical form (what ``mark_for`` looks up); its own if it has none."""
+    if line.record is None:
+        return line.digest
+    from engine.audit.ledger import canonical
+
+    try:
+        return line_digest(canonical(line.record))
+    except (UnicodeError, ValueError, RecursionError):
+        return line.digest

@@ -15,6 +15,151 @@ SERVING_OUTCOMES = ("succeeded", "in-sync")
 _MAX_DEPTH = 6
 
 
+# --- the shape of the fields readers take from a record ---------------------------------------------------
+# A note line is anyone's to write (T-w8): before a reader iterates, slices or hashes a field it must know
+# its shape. ``shape_problem`` checks every field the readers use; a record that fails is a ``ledger``
+# finding in verify and is left out (and said to be malformed) by audit, report and explain.
+_SCALAR = (str, int, float, bool, type(None))
+_LIST, _DICT = "list", "object"
+_RECORD_STRINGS = ("kind", "commit", "recorded", "timestamp", "outcome", "target", "digest", "actor", "ref",
+                   "message", "previous_digest", "prev", "head", "base")
+_RECORD_SCALARS = ("model", "version", "reason", "seq", "pr")
+_RECORD_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # field: (its shape, the scalar keys of the objects in it / of it)
+    "changes": (_LIST, ("model", "version", "action", "role")),
+    "covers": (_LIST, ()),
+    "health": (_LIST, ()),
+    "steps": (_LIST, ()),
+    "evidence": (_DICT, ("pr", "ok")),
+    "evidence_missing": (_DICT, ("flag", "allowed_by")),
+    "specs_tree": (_DICT, ()),
+    "specs": (_DICT, ()),
+}
+_EVIDENCE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "validation": (_LIST, ("check", "model", "version", "status", "summary")),
+    "policy_decisions": (_LIST, ("decision_id", "model", "revision", "timestamp", "path")),
+    "context": (_DICT, ("pr_number", "author")),
+    "links": (_DICT, ("ci_run",)),
+    "source": (_DICT, ("ref", "head", "record", "seq", "mapped_by")),
+}
+_LIST_ITEMS: dict[str, tuple[str, ...]] = {
+    # "object.list" -> the scalar keys of the list's objects (("",): the list holds scalars, not objects)
+    "validation.inputs": ("role", "uri", "sha256"),
+    "validation.metrics": ("name", "scope", "gate"),
+    "policy_decisions.result": (),
+    "context.approvals": ("approver", "group"),
+    "context.reviewers": ("",),
+    "links.argo": ("",),
+    "links.argo_runs": (),
+}
+
+
+def _shape(value: Any, shape: str) -> bool:
+    return isinstance(value, list) if shape == _LIST else isinstance(value, dict)
+
+
+def _scalars(obj: dict[str, Any], keys: tuple[str, ...], where: str) -> str | None:
+    for key in keys:
+        if not isinstance(obj.get(key), _SCALAR):
+            return f"{where}.{key} is {_json_type(obj.get(key))}, not a string or number"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    """``a list``, ``an object``, ``a number``…: the JSON type of a value, with its article."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    names = {list: "a list", dict: "an object", str: "a string", type(None): "null"}
+    return names.get(type(value), "a " + type(value).__name__)
+
+
+def _items(items: list[Any], keys: tuple[str, ...], where: str) -> str | None:
+    """Each item of a list: a scalar (``keys == ("",)``), else an object whose ``keys`` are scalars."""
+    for i, item in enumerate(items):
+        if keys == ("",):
+            if not isinstance(item, _SCALAR):
+                return f"{where}[{i}] is {_json_type(item)}, not a string"
+        elif not isinstance(item, dict) and not (where.endswith("approvals") and isinstance(item, str)):
+            return f"{where}[{i}] is {_json_type(item)}, not an object"
+        elif isinstance(item, dict) and (found := _scalars(item, keys, f"{where}[{i}]")):
+            return found
+    return None
+
+
+def _sub_lists(obj: dict[str, Any], name: str, where: str) -> str | None:
+    """The lists (and the decision's ``result`` object) nested in one evidence object."""
+    for key, keys in _NESTED.get(name, ()):
+        value = obj.get(key)
+        if value is None:
+            continue
+        if key == "result":  # a policy decision's result: lists of rule objects
+            if not isinstance(value, dict):
+                return f"{where}.result is {_json_type(value)}, not an object"
+            for rule_list in ("deny", "warn", "waived"):
+                if value.get(rule_list) is not None and not isinstance(value[rule_list], list):
+                    return f"{where}.result.{rule_list} is {_json_type(value[rule_list])}, not a list"
+            continue
+        if not isinstance(value, list):
+            return f"{where}.{key} is {_json_type(value)}, not a list"
+        if found := _items(value, keys, f"{where}.{key}"):
+            return found
+    return None
+
+
+_NESTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for _path, _keys in _LIST_ITEMS.items():
+    _NESTED.setdefault(_path.partition(".")[0], []).append((_path.partition(".")[2], _keys))
+
+
+def shape_problem(record: dict[str, Any]) -> str | None:
+    """What is malformed in a record (``"changes is a number, not a list"``), or ``None`` when readers can take it.
+
+    Absent and ``null`` fields are fine (they are *missing evidence*); a field of the wrong JSON type
+    (an object where a list is read, a list where a string is) is not.
+    """
+    found = next((f"{key} is {_json_type(record[key])}, not a string" for key in _RECORD_STRINGS
+                  if not isinstance(record.get(key), (str, type(None)))), None)
+    found = found or _scalars(record, _RECORD_SCALARS, "record")
+    if found:
+        return found.removeprefix("record.")
+    for name, (shape, keys) in _RECORD_FIELDS.items():
+        value = record.get(name)
+        if value is not None and (found := _record_field(name, value, shape, keys)):
+            return found
+    evidence = record.get("evidence") or {}
+    for name, (shape, keys) in _EVIDENCE_FIELDS.items():
+        value = evidence.get(name)
+        if value is not None and (found := _evidence_field(f"evidence.{name}", name, value, shape, keys)):
+            return found
+    return None
+
+
+def _record_field(name: str, value: Any, shape: str, keys: tuple[str, ...]) -> str | None:
+    if not _shape(value, shape):
+        return f"{name} is {_json_type(value)}, not {_json_type([] if shape == _LIST else {})}"
+    if name in ("specs_tree", "specs"):  # path -> object id
+        bad = next((k for k, v in value.items() if not isinstance(v, _SCALAR) or "\n" in k or "\0" in k), None)
+        return None if bad is None else f"{name} has an entry {bad[:40]!r} that is not a path and an object id"
+    if isinstance(value, dict):
+        return _scalars(value, keys, name)
+    return _items(value, keys, name) if name == "changes" else None
+
+
+def _evidence_field(where: str, name: str, value: Any, shape: str, keys: tuple[str, ...]) -> str | None:
+    if not _shape(value, shape):
+        return f"{where} is {_json_type(value)}, not {_json_type([] if shape == _LIST else {})}"
+    for i, obj in enumerate(value if isinstance(value, list) else [value]):
+        at = f"{where}[{i}]" if isinstance(value, list) else where
+        if not isinstance(obj, dict):
+            return f"{at} is {_json_type(obj)}, not an object"
+        found = _scalars(obj, keys, at) or _sub_lists(obj, name, at)
+        if found:
+            return found
+    return None
+
+
 def kind_of(record: dict[str, Any]) -> str:
     """``rollout``, ``shutdown``, ``pr-check``… from a record's ``kind`` (``govops.rollout/v1`` → ``rollout``)."""
     kind = str(record.get("kind") or "")
@@ -186,11 +331,14 @@ def links_of(record: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(reviewers, list):
         approvals = approvals_in(record) if record else None
         reviewers = [a.get("approver") for a in approvals or [] if isinstance(a, dict)]
+    def items(value: Any) -> list[Any]:  # (parse_note leaves out records of another shape: belt and braces)
+        return value if isinstance(value, list) else []
+
     return {
         "pr": body.get("pr") or context.get("pr_number"),
-        "reviewers": [str(r) for r in reviewers if r],
+        "reviewers": [str(r) for r in items(reviewers) if r],
         "ci_run": links.get("ci_run"),
-        "argo": [str(u) for u in links.get("argo") or [] if u],
-        "argo_runs": [r for r in links.get("argo_runs") or [] if isinstance(r, dict)],
+        "argo": [str(u) for u in items(links.get("argo")) if u],
+        "argo_runs": [r for r in items(links.get("argo_runs")) if isinstance(r, dict)],
         "pr_head": source.get("head"),
     }

@@ -58,11 +58,9 @@ def find_decisions(root: Path, commit: str, model: str | None) -> tuple[str, lis
     (``ExplainMismatch``, exit 1, naming why).
     """
     from engine.audit.chain import integrity_marks, mark_for
-    from engine.spec.workspace import load_config
 
-    config, _, _ = load_config(root, None)
     with open_repo(root) as repo:
-        marks = integrity_marks(repo, config, **_branch(repo, root))
+        marks = _marks(repo, root, integrity_marks)
     unverified: list[str] = []
     for ref, what in ((NOTES_REF, "rollout record"), (EVIDENCE_REF, "PR evidence note")):
         for entry in read_ledger(root, commit, notes_ref=ref):
@@ -241,14 +239,16 @@ def render_text(explanations: list[Explanation]) -> str:
     return "".join(out)
 
 
-def _branch(repo: Any, root: Path) -> dict[str, Any]:
-    """``at``/``prefix`` for ``integrity_marks``: main (else HEAD), whose first-parent line orders the signer eras."""
-    from engine.audit.trail import main_ref
+def _marks(repo: Any, root: Path, integrity_marks: Any) -> dict[str, str]:
+    """``integrity_marks`` judged by main's govops.yaml (else HEAD's), read from Git, never the working tree.
+
+    A checkout whose govops.yaml dropped ``ledger:`` (a PR branch, a local edit) must not let an
+    unsigned record pass as the decision; main's first-parent line orders the signer eras.
+    """
+    from engine.audit.trail import open_view
 
     try:
-        _, sha = main_ref(repo, None)
+        view = open_view(repo, root, None, light=True)
     except GovopsError:
-        return {}
-    toplevel = Path(repo.working_tree_dir or root).resolve()
-    rel = Path(root).resolve().relative_to(toplevel).as_posix()
-    return {"at": sha, "prefix": "" if rel == "." else rel + "/"}
+        return integrity_marks(repo, None)
+    return integrity_marks(repo, view.config, at=view.sha, prefix=view.prefix)

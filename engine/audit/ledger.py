@@ -176,7 +176,7 @@ def chain_head(repo: Any, ref: str = NOTES_REF) -> tuple[int, str | None]:
                 continue
             try:
                 data = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: a deeply nested line written by hand
                 continue
             seq = data.get("seq") if isinstance(data, dict) else None
             if isinstance(seq, int) and not isinstance(seq, bool) and seq > best[0]:
@@ -223,7 +223,7 @@ def append_record(
             status, old, _ = run_git(repo, "rev-parse", "--verify", "--quiet", target, check=False)
             parent = old.decode().strip() if status == 0 else None
             if allowed_signers:
-                _require_no_rollback(repo, ref, parent)
+                _require_no_rollback(repo, ref, parent, allowed_signers)
             if parent and allowed_signers:
                 _require_signed_tip(repo, target, parent, allowed_signers)
             repo.git.notes("--ref", ref, "append", "-F", tmp, commit)
@@ -246,11 +246,13 @@ def append_record(
     return stored
 
 
-def _require_no_rollback(repo: Any, ref: str, tip: str | None) -> None:
+def _require_no_rollback(repo: Any, ref: str, tip: str | None, allowed: list[str]) -> None:
     from engine.audit.chain import RefState, check_anchors, read_ref
 
     state = read_ref(repo, ref) if tip else RefState(full_ref(ref), None)
-    for finding in check_anchors(repo, state):
+    for finding in check_anchors(repo, state, allowed=allowed):
+        if finding.severity != "error":
+            continue  # (a tag that is no anchor: verify warns about it)
         raise LedgerError(f"refusing to append to {full_ref(ref)}: {finding.message} (fetch the notes first: "
                           "git fetch origin '+refs/notes/*:refs/notes/*'; then run `govops verify`)")
 
@@ -340,7 +342,13 @@ def _drop_anchors(repo: Any, prefix: str) -> None:
 
 
 def parse_note(commit: str, text: str) -> LedgerEntry:
-    """The records of one note (one JSON object per line); lines that are not JSON are kept as invalid."""
+    """The records of one note (one JSON object per line); lines that are not JSON are kept as invalid.
+
+    So is a record with a field of the wrong shape (``evidence.shape_problem``): every reader of
+    entries (audit, report, explain, model cards) may then take a record's fields as their shape.
+    """
+    from engine.audit.evidence import shape_problem
+
     entry = LedgerEntry(commit)
     for number, line in enumerate(split_note(text), 1):
         if not line.strip():
@@ -350,10 +358,15 @@ def parse_note(commit: str, text: str) -> LedgerEntry:
         except ValueError as exc:
             entry.invalid.append({"line": number, "text": line[:200], "error": f"not valid JSON: {exc}"})
             continue
-        if isinstance(data, dict):
-            entry.records.append(data)
-        else:
+        except RecursionError:  # a line of deeply nested JSON, written by hand: a finding, never a crash
+            entry.invalid.append({"line": number, "text": line[:200], "error": "not valid JSON: nested too deeply"})
+            continue
+        if not isinstance(data, dict):
             entry.invalid.append({"line": number, "text": line[:200], "error": "not a JSON object"})
+        elif (malformed := shape_problem(data)) is not None:  # a field no reader can take: kept out of records
+            entry.invalid.append({"line": number, "text": line[:200], "error": f"a malformed record: {malformed}"})
+        else:
+            entry.records.append(data)
     return entry
 
 

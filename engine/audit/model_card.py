@@ -194,7 +194,7 @@ def _quantitative(v: Any, vpath: str, results: dict[str, Any], src: Any) -> dict
     out["status"] = fact(result.get("status"), perf["link"])
     out["measured metrics"] = fact(_metrics_of(result), perf["link"], "the recorded result holds no metric")
     slices = [m for m in result.get("metrics") or [] if isinstance(m, dict) and "=" in str(m.get("scope"))]
-    out["per slice"] = fact({f"{m['scope']}: {m['name']}": m.get("value") for m in slices}, perf["link"],
+    out["per slice"] = fact({f"{m.get('scope')}: {m.get('name')}": m.get("value") for m in slices}, perf["link"],
                             "no slice metrics recorded")
     return out
 
@@ -277,12 +277,13 @@ def _local_results(directory: Path, model: str, version: str, artifact_sha: str 
     for path in sorted(directory.rglob("*.json")):
         try:
             doc = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if not isinstance(doc, dict) or doc.get("model") != model or doc.get("version") != version:
             continue
-        read = {i.get("sha256") for i in doc.get("inputs") or [] if isinstance(i, dict)
-                and i.get("role") == "candidate_model"}
+        inputs = doc.get("inputs")
+        read = {i.get("sha256") for i in inputs if isinstance(i, dict) and i.get("role") == "candidate_model"
+                and isinstance(i.get("sha256"), str)} if isinstance(inputs, list) else set()
         if artifact_sha is None or artifact_sha not in read:
             continue  # a result for other bytes than the governed artifact is no evidence for it
         out[str(doc.get("check"))] = {"details": doc.get("details") or {},

@@ -263,6 +263,8 @@ def record_pr_evidence(root: Path, report_dir: Path, *, allowed_signers: list[st
                          file=str(path)) from None
     except ValueError as exc:
         raise InputError(f"{path} is not JSON: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise InputError(f"{path} is not JSON: nested too deeply", file=str(path)) from None
     if not isinstance(report, dict):
         raise InputError(f"{path} is not a govops pr-check report", file=str(path))
     record = build_evidence(root, report)
@@ -304,19 +306,11 @@ def evidence_records(repo: Any) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for blob, commit in pairs:
         text = (blobs.get(blob) or b"").decode("utf-8", "replace")
-        lines = [ln for ln in split_note(text) if ln.strip()]
-        entry = parse_note(commit, text)
-        for line, rec in zip([ln for ln in lines if _is_object(ln)], entry.records, strict=False):
-            if rec.get("kind") == KIND:
-                found.setdefault(commit, []).append((line_digest(line), rec))
+        for line in split_note(text):  # line by line: parse_note leaves out invalid and malformed lines
+            for rec in parse_note(commit, line).records:
+                if rec.get("kind") == KIND:
+                    found.setdefault(commit, []).append((line_digest(line), rec))
     return found
-
-
-def _is_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
 
 
 def _matches(repo: Any, commit: str, record: dict[str, Any], changed: list[str]) -> bool:

@@ -76,8 +76,9 @@ def write_eras(state: RefState, position: dict[str, int], configs: list[str]) ->
     commit is not on that line (reported elsewhere) do not move the era.
     """
     places = [position[sha] for sha in configs]  # ascending: newest first
-    rows = sorted((rec["seq"], position.get(line.commit)) for line, rec in state.records()
-                  if isinstance(rec.get("seq"), int) and not isinstance(rec.get("seq"), bool) and rec["seq"] >= 1)
+    rows = sorted(((rec["seq"], position.get(line.commit)) for line, rec in state.records()
+                   if isinstance(rec.get("seq"), int) and not isinstance(rec.get("seq"), bool) and rec["seq"] >= 1),
+                  key=lambda row: row[0])  # (a repeated seq, one of them off the line: never compare None)
     eras: list[tuple[str | None, int, int]] = []
     newest: int | None = None
     for seq, place in rows:

@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,8 @@ from engine.spec.errors import InputError
 from engine.spec.repo_paths import spec_dir_problem
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import git
 
     from engine.change.gitread import FileChange
@@ -153,6 +154,8 @@ def pr_number(subject: str) -> int | None:
 
 def parse_date(text: str, option: str) -> datetime:
     """``YYYY-MM-DD`` or an ISO 8601 time (``Z`` allowed); naive times are UTC. Bad input: exit 2."""
+    from datetime import UTC, datetime  # (here: ``verify`` reads no dates, and imports this module)
+
     raw = text.strip()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
@@ -166,6 +169,8 @@ def parse_date(text: str, option: str) -> datetime:
 
 def when(text: str | None) -> datetime | None:
     """A git/ledger ISO timestamp as an aware datetime (``None`` when absent or unreadable)."""
+    from datetime import UTC, datetime
+
     if not text:
         return None
     try:
@@ -264,26 +269,56 @@ class NoteGrep:
                FULL_NOTES_REF]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                       env=git_env())
+        # the notes git itself sees (what verify and the integrity marks read): a blob elsewhere in the tree is no note
+        listed = ["git", f"--git-dir={repo.git_dir}", "notes", "--ref", FULL_NOTES_REF, "list"]
+        self._list = subprocess.Popen(listed, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL, env=git_env())
 
     def close(self) -> None:
         """Stop the search if it still runs (the caller failed before collecting it)."""
-        if self._proc.returncode is None:
-            self._proc.kill()
-            self._proc.communicate()
+        for proc in (self._proc, self._list):
+            if proc.returncode is None:
+                proc.kill()
+                proc.communicate()
 
     def result(self) -> list[str]:
-        """The note blob names found (none when there is no notes ref yet)."""
+        """The note blob names found (none when there is no notes ref yet), only those ``git notes list`` lists.
+
+        A blob at ``abcd/ef01…`` or at a name with a newline in the notes tree is not a note to git (its fan-out
+        directories have two hex digits): verify never reads it, so audit must not either (T-w8).
+        """
         out, _ = self._proc.communicate()
-        if self._proc.returncode != 0:  # 1: nothing found; 128: no notes ref yet
+        listed, _ = self._list.communicate()
+        if self._proc.returncode != 0 or self._list.returncode != 0:  # 1: nothing found; 128: no notes ref yet
             return []
-        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+        notes = {parts[1] for parts in (line.split() for line in listed.decode("ascii", "replace").splitlines())
+                 if len(parts) == 2}
+        names = [os.fsdecode(p) for p in out.split(b"\0") if p]
+        return [n for n in names if note_object(n.split(":", 1)[1]) in notes]
+
+
+def note_object(path: str) -> str | None:
+    """The object a notes-tree path is the note of (``ab/cdef…`` -> ``abcdef…``), ``None`` for a non-note path.
+
+    Git's fan-out: directories of exactly two hex digits, then the rest of the object id.
+    """
+    parts = path.split("/")
+    name = "".join(parts)
+    if len(name) not in (40, 64) or any(len(p) != 2 for p in parts[:-1]) or not _HEX.fullmatch(name):
+        return None
+    return name.lower()
+
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def parse_note_blobs(names: list[str], blobs: dict[str, bytes | None]) -> list[LedgerEntry]:
     """Ledger entries from note blobs read by name (``refs/notes/govops:ab/cdef…``)."""
     entries = []
     for name in names:
-        commit = name.split(":", 1)[1].replace("/", "")
+        commit = note_object(name.split(":", 1)[1])
+        if commit is None:  # not a note git would read (see ``NoteGrep.result``)
+            continue
         text = (blobs.get(name) or b"").decode("utf-8", "replace")
         entries.append(parse_note(commit, text))
     return entries
@@ -360,6 +395,8 @@ def main_ref(repo: Any, ref: str | None) -> tuple[str, str]:
 
 def to_utc_text(value: datetime) -> str:
     """``2026-11-23T10:00:00+00:00``."""
+    from datetime import UTC
+
     return value.astimezone(UTC).isoformat()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from engine.audit.chain import Finding, Line, RefState, check_chain, entries_of, record_digests_by_commit
-from engine.audit.ledger import line_digest
+from engine.audit.ledger import canonical, line_digest
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 REF = "refs/notes/govops"
@@ -493,7 +493,15 @@ def test_integrity_marks_of_an_intact_trail_and_without_a_declared_ledger(tmp_pa
     h = _trail(tmp_path)
     assert _marks(h) == {}
     h.git("notes", "--ref", "govops", "append", "-m", _json.dumps({"kind": "govops.rollout/v1"}), h.shas["initial"])
-    # nothing is marked where govops.yaml declares no ledger (or there is no config at all)
+    # anchors show the ledger was signed: a govops.yaml without a ledger (or none at all) vouches for nothing
+    removed = _marks(h, SimpleNamespace())
+    assert removed == _marks(h, SimpleNamespace(ledger=None)) and h.shas["initial"] in removed
+    assert set(removed.values()) == {"the ledger was signed (anchor tags under refs/tags/govops-ledger/ exist) but "
+                                     "govops.yaml here lists no ledger.allowedSigners: its protection was removed, "
+                                     "so no record can be trusted"}
+    # never signed (no anchors): nothing is marked where govops.yaml declares no ledger
+    for tag in h.git("tag", "-l", "govops-ledger/*").split():
+        h.git("tag", "-d", tag)
     assert _marks(h, SimpleNamespace()) == {} and _marks(h, SimpleNamespace(ledger=None)) == {}
 
 
@@ -503,9 +511,10 @@ def test_integrity_marks_an_unsigned_record_with_why(tmp_path: Path) -> None:
     h = _trail(tmp_path)
     text = _json.dumps({"kind": "govops.rollout/v1"})
     h.git("notes", "--ref", "govops", "append", "-m", text, h.shas["initial"])
-    assert _marks(h) == {line_digest(text): (
-        f"refs/notes/govops: the notes commit that added the record on {h.shas['initial'][:12]} is not signed by "
-        "the CI identity (no good signature covers it)")}
+    why = (f"refs/notes/govops: the notes commit that added the record on {h.shas['initial'][:12]} is not signed by "
+           "the CI identity (no good signature covers it)")
+    # marked by the stored line's digest and by its canonical form's (what a reader of the parsed record looks up)
+    assert _marks(h) == {line_digest(text): why, line_digest(canonical(_json.loads(text))): why}
 
 
 
@@ -515,8 +524,10 @@ def test_integrity_marks_chain_errors_by_record_when_no_signer_is_declared(tmp_p
     from types import SimpleNamespace
 
     h = _trail(tmp_path)
-    unchained = _json.dumps({"kind": "govops.rollout/v1"})
-    late = _json.dumps({"kind": "govops.rollout/v1", "seq": 5, "prev": "sha256:x"})
+    for tag in h.git("tag", "-l", "govops-ledger/*").split():  # never signed: no anchors
+        h.git("tag", "-d", tag)
+    unchained = canonical({"kind": "govops.rollout/v1"})
+    late = canonical({"kind": "govops.rollout/v1", "seq": 5, "prev": "sha256:x"})
     h.git("notes", "--ref", "govops", "append", "-m", unchained, h.shas["head"])
     h.git("notes", "--ref", "govops", "append", "-m", late, h.shas["initial"])
     marks = _marks(h, SimpleNamespace(ledger=SimpleNamespace(allowed_signers=[])))

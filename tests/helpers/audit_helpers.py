@@ -26,13 +26,13 @@ class History:
     shas: dict[str, str] = field(default_factory=dict)
 
     def git(self, *args: str, who: tuple[str, str] = ("Kim DS", "kim@example.com"), date: str | None = None,
-            check: bool = True) -> str:
+            check: bool = True, stdin: str | None = None) -> str:
         env = {**os.environ, "GIT_AUTHOR_NAME": who[0], "GIT_AUTHOR_EMAIL": who[1],
                "GIT_COMMITTER_NAME": who[0], "GIT_COMMITTER_EMAIL": who[1], "GIT_CONFIG_NOSYSTEM": "1",
                "HOME": str(self.path.parent)}
         if date:
             env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
-        res = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, text=True)
+        res = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, text=True, input=stdin)
         if check and res.returncode != 0:
             raise AssertionError(f"git {' '.join(args)}: {res.stderr}")
         return res.stdout.strip()
