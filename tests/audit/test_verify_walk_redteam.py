@@ -18,11 +18,10 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.audit.gitjobs import Jobs, start_walk
 from engine.audit.trail import open_view
-from engine.audit.verify import _history
 from engine.cli import main
 from tests.audit.test_trail_tamper import build_trail
+from tests.helpers.audit_helpers import walked_history
 
 pytestmark = [pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to sign notes"),
               pytest.mark.slow]
@@ -69,12 +68,7 @@ def test_a_path_that_starts_like_a_commit_is_read_as_a_path(tmp_path: Path) -> N
     real = set(subprocess.run(["git", "-C", str(repo), "rev-list", "main"], capture_output=True, text=True,
                               check=True).stdout.split())
     view = open_view(git.Repo(repo), root, None, light=True)
-    jobs = Jobs(str(repo / ".git"))
-    try:
-        start_walk(jobs, view.sha, view.prefix, view.spec_dirs)
-        history = _history(view, jobs)
-    finally:
-        jobs.close()
+    history = walked_history(view, str(repo / ".git"))
     assert history.reachable == real and fake not in history.reachable
     assert set(history.spec_commits) == real  # every commit changed a spec, and each is found as one
 

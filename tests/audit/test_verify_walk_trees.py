@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 from engine.audit import gitjobs
-from engine.audit.gitjobs import Jobs, start_walk
 from engine.audit.trail import GitDir, open_view
-from engine.audit.verify import _history, _object_ids, _spec_trees
+from engine.audit.verify import _object_ids, _spec_trees
+from tests.helpers.audit_helpers import walked_history
 
 _ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
@@ -67,12 +67,7 @@ def test_the_walk_gives_the_spec_trees_git_gives(tmp_path: Path) -> None:
     root = _odd_history(repo)
     view = open_view(GitDir(str(repo / ".git"), str(repo / ".git"), str(repo)), root, None, light=True)
     assert view.spec_pathspecs() == ["sub/specs", "sub/more/specs"]
-    jobs = Jobs(str(repo / ".git"))
-    try:
-        start_walk(jobs, view.sha, view.prefix, view.spec_dirs)
-        history = _history(view, jobs)
-    finally:
-        jobs.close()
+    history = walked_history(view, str(repo / ".git"))
     names = [f"{commit}:{path}" for commit in history.reachable for path in (*view.spec_pathspecs(), "sub")]
     assert _spec_trees(view, history, names) == {name: _object_ids(view, [name]).get(name) for name in names}
 

@@ -124,3 +124,16 @@ def govops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=cwd or PROJECT, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def walked_history(view: Any, git_dir: str) -> Any:
+    """``verify``'s history of ``view`` (``engine.audit.verify._history``), from a walk started and closed here."""
+    from engine.audit.gitjobs import Jobs, start_walk
+    from engine.audit.verify import _history
+
+    jobs = Jobs(git_dir)
+    try:
+        start_walk(jobs, view.sha, view.prefix, view.spec_dirs)
+        return _history(view, jobs)
+    finally:
+        jobs.close()
