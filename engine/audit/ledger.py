@@ -73,7 +73,7 @@ def read_evidence(directory: Path) -> dict[str, Any]:
         files[rel] = hashlib.sha256(raw).hexdigest()
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # (a PR's result file: not JSON, or nested past the stack)
             continue
         if rel == "summary.json":
             summary = data

@@ -279,8 +279,12 @@ def scalar(value: Any) -> str:
         return repr(value)
     text = str(value)
     yaml11 = text.lower() in ("yes", "no", "on", "off", "y", "n")  # booleans to YAML 1.1 editors: quote them
-    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./+-]*", text) and resolve_plain(text) == text and not yaml11:
-        return text
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./+-]*", text) and not yaml11:
+        try:
+            if resolve_plain(text) == text:
+                return text
+        except ValueError:  # digits past Python's int limit: quoted, so it reads back as this string
+            pass
     return json.dumps(text, ensure_ascii=False)
 
 

@@ -87,11 +87,12 @@ def test_read_evidence_collects_results_and_decisions(tmp_path):
          "metrics": [], "inputs": [], "huge_debug": "x" * 10}))
     (tmp_path / "policy.json").write_text(json.dumps([{"decision_id": "1", "result": {}}, {"other": 1}]))
     (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # past the stack: skipped like broken
     ev = read_evidence(tmp_path)
     assert ev["validation"] == [{"check": "drift", "model": "a/b", "version": "1", "status": "fail",
                                  "summary": "psi too high", "metrics": [], "inputs": []}]
     assert ev["policy_decisions"] == [{"decision_id": "1", "result": {}}]
-    assert set(ev["files"]) == {"a/b/drift.json", "policy.json", "broken.json"}
+    assert set(ev["files"]) == {"a/b/drift.json", "policy.json", "broken.json", "deep.json"}
 
 
 def test_read_evidence_understands_the_pr_check_report(tmp_path):

@@ -52,3 +52,13 @@ def test_lint_of_a_spec_with_a_5000_digit_number_exits_2_at_its_line(tmp_path: P
     assert f"specs/lab/iris.yaml:{line}:" in result.stdout + result.stderr
     assert "too long for a number" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_draft_quotes_a_string_of_5000_digits_so_it_reads_back_as_that_string() -> None:
+    from engine.spec.draft import scalar
+    from engine.spec.loader import parse_yaml
+
+    text = "9" * 5000
+    written = scalar(text)
+    assert written == f'"{text}"'
+    assert parse_yaml(f"x: {written}\n".encode(), "t.yaml").data == {"x": text}
