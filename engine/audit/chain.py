@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.audit.ledger import full_ref, line_digest, split_note
 from engine.audit.trail import cat_blobs, note_object, run_git
+from engine.change.plumbing import out_lines
 
 _TRAILER = re.compile(r"^Govops-(Record|Commit|Seq):\s*(\S+)\s*$", re.MULTILINE)
 SIGNATURE_TEXT = {
@@ -91,7 +92,7 @@ def read_ref(repo: Any, ref: str, *, tips: Mapping[str, str] | None = None) -> R
     if tip is None:
         return state
     _, listing, _ = run_git(repo, "notes", "--ref", ref, "list")
-    pairs = [line.split() for line in listing.decode().splitlines() if line.strip()]
+    pairs = [line.split() for line in out_lines(listing) if line.strip()]
     blobs = cat_blobs(repo, [p[0] for p in pairs])
     for blob, commit in pairs:
         text = (blobs.get(blob) or b"").decode("utf-8", "replace")
@@ -264,7 +265,7 @@ def _rejudge(repo: Any, commits: list[NotesCommit],
             status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log",
                                      "--no-walk=unsorted", "--stdin", "--format=%H %G?",
                                      stdin=("\n".join(c.sha for c in group) + "\n").encode(), check=False)
-        verdicts = dict(r.split() for r in out.decode().splitlines() if len(r.split()) == 2) if status == 0 else {}
+        verdicts = dict(r.split() for r in out_lines(out) if len(r.split()) == 2) if status == 0 else {}
         for c in group:
             c.signature = verdicts.get(c.sha, c.signature)
 
@@ -472,7 +473,7 @@ def trusted_digests(repo: Any, state: RefState, allowed: list[str]) -> set[str]:
         while good is None:
             status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "--first-parent",
                                      f"--skip={skip}", f"-n{batch}", "--format=%H %G?", state.tip, "--", check=False)
-            rows = [r.split() for r in out.decode().splitlines() if r.strip()] if status == 0 else []
+            rows = [r.split() for r in out_lines(out) if r.strip()] if status == 0 else []
             good = next((r[0] for r in rows if len(r) == 2 and r[1] == "G"), None)
             if len(rows) < batch:
                 break
@@ -509,106 +510,149 @@ def check_anchors(
     repo: Any, state: RefState, *, required: bool = True, refs: Mapping[str, str] | None = None,
     allowed: list[str] | None = None,
 ) -> list[Finding]:
-    """No rollback, no rewrite: every record the newest anchor's notes commit held is still in the ref.
+    """No rollback and no rewrite of a notes ref: it only ever grew.
 
-    ``refs``: ``refname -> object`` already read, holding every tag under ``ANCHOR_PREFIX``.
-    With ``allowed`` (the ledger's signers) a tag counts as an anchor only when it points at a
-    notes commit that an allowed key signed and that announces the seq the tag names: anyone
-    who can create a tag could otherwise block the ledger for good (``seq-999999``) or vouch
-    for a forgery. The newest anchor's commit must be in the ref's history (else ``rollback``),
-    and every note line its tree holds must still be in the tip's (else ``rewrite``): the
-    ledger only grows, so a record edited, moved or renumbered under any key shows.
+    Rewrite: no commit of the ref's history drops or changes a note line any of its parents
+    held (``rewrite``; one ``git log -m --raw`` of the notes history): a record edited, moved to
+    another commit or renumbered shows under any key, whoever signed the commit that did it.
+    Rollback: every anchor tag (``govops-ledger/<ref>/seq-NNNNNN``, that exact name) must point
+    into that history, at or below the newest record (``rollback``). ``refs``: ``refname ->
+    object`` already read, holding every tag under ``ANCHOR_PREFIX``. With ``allowed`` (the
+    ledger's signers) a tag that fails only counts when an allowed key signed its commit for
+    this ref's record of that seq: anyone who can create a tag could otherwise block the ledger
+    for good; those tags are one ``anchor`` warning.
     """
     name = state.ref.removeprefix("refs/notes/")
+    base = f"{ANCHOR_PREFIX}{name}/"
     if refs is not None:
-        rows = [(refname, sha) for refname, sha in refs.items() if refname.startswith(f"{ANCHOR_PREFIX}{name}/")]
+        rows = [(refname, sha) for refname, sha in refs.items() if refname.startswith(base)]
     else:
-        status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)",
-                                 f"{ANCHOR_PREFIX}{name}/", check=False)
-        rows = [(r.partition("\0")[0], r.partition("\0")[2]) for r in out.decode().splitlines()] if status == 0 else []
-    anchors = []
+        status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)", base, check=False)
+        rows = [(r.partition("\0")[0], r.partition("\0")[2]) for r in out_lines(out)] if status == 0 else []
+    anchors, odd = [], []
     for refname, sha in rows:
-        tail = refname.rsplit("/", 1)[-1]
-        if tail.startswith("seq-") and re.fullmatch(r"[0-9]{1,18}", tail[4:]):  # ASCII digits only (not '²')
-            anchors.append((int(tail[4:]), sha))
-    if not anchors:
-        return []
-    history: set[str] = set()
-    if state.tip is not None:
-        _, revs, _ = run_git(repo, "rev-list", state.tip, "--", check=False)
-        history = set(revs.decode().split())
-    newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
+        tail = refname[len(base):]
+        if re.fullmatch(r"seq-[0-9]{6,18}", tail) and tail == f"seq-{int(tail[4:]):06d}":  # the one name of a seq
+            anchors.append((int(tail[4:]), sha, refname))
+        else:
+            odd.append(refname)
     severity = "error" if required else "warning"
-    findings = []
-    for seq, sha in sorted(anchors, reverse=True):
-        placed = sha in history and seq <= newest
-        if placed and seq < newest and not allowed:
-            continue  # (unsigned ledgers: only the place of every anchor is checked)
-        if allowed:
-            why = _not_an_anchor(repo, state, seq, sha, allowed)
-            if why:
-                findings.append(Finding(
-                    "anchor", sha, f"the tag {anchor_ref(name, seq)} is not an anchor of {state.ref} and is ignored: "
-                    f"{why} (restrict the creation of govops-ledger/* tags to the CI identity)", None, "warning"))
+    history, findings = _growth(repo, state, severity)
+    newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
+    misplaced = sorted(((seq, sha, refname) for seq, sha, refname in anchors
+                        if sha not in history or seq > newest), reverse=True)
+    bogus: list[tuple[str, str]] = []
+    for seq, sha, refname in misplaced:
+        why = _not_an_anchor(repo, state, seq, sha, allowed) if allowed else None
+        if why:
+            bogus.append((refname, why))
+            if len(bogus) < 20:
                 continue
-        if not placed:
-            where = ("gone with the whole ref" if state.tip is None else "not in the history of the ref"
-                     if sha not in history else f"in its history, but its newest record is seq {newest}")
-            findings.append(Finding(
-                "rollback", sha, f"{state.ref} was rolled back: the anchor tag {anchor_ref(name, seq)} says record seq "
-                f"{seq} was published in notes commit {sha[:12]}, which is {where}: records were erased", None,
-                severity))
-        elif state.tip is not None and sha != state.tip:
-            findings += _rewritten_since(repo, state, seq, sha, severity)
+            break  # (a flood of tags: twenty judged are enough to say so)
+        where = ("gone with the whole ref" if state.tip is None else "not in the history of the ref"
+                 if sha not in history else f"in its history, but its newest record is seq {newest}")
+        findings.append(Finding(
+            "rollback", sha, f"{state.ref} was rolled back: the anchor tag {refname} says record seq {seq} was "
+            f"published in notes commit {sha[:12]}, which is {where}: records were erased", None, severity))
         break  # the newest anchor says it all
+    if bogus or odd:
+        sample = (bogus[0][0] + ": " + bogus[0][1]) if bogus else odd[0] + ": not an anchor's name"
+        findings.append(Finding(
+            "anchor", "-", f"{len(bogus) + len(odd)}{'+' if len(bogus) >= 20 else ''} tag(s) under {base} are not "
+            f"anchors of {state.ref} and are ignored (e.g. {sample}); restrict the creation of govops-ledger/* tags "
+            "to the CI identity", None, "warning"))
     return findings
 
 
 def _not_an_anchor(repo: Any, state: RefState, seq: int, sha: str, allowed: list[str]) -> str | None:
-    """Why ``sha`` is not the notes commit the CI signed for record ``seq`` (``None``: it is)."""
+    """Why ``sha`` is not the notes commit the CI signed for this ref's record ``seq`` (``None``: it is)."""
     if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
         return "it does not name a commit"
-    checked = sha != state.tip  # (the tip's signature is checked by check_signatures)
     with allowed_signers_file(allowed) as signers:
         status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "-n1",
-                                 f"--format={'%G?' if checked else 'G'}%x00%B", sha, "--", check=False)
+                                 "--format=%G?%x00%B", sha, "--", check=False)
     verdict, _, body = out.decode("utf-8", "replace").partition("\0")
     if status != 0 or not verdict:
         return f"{sha[:12]} is not a commit here"
     if verdict.strip() != "G":
         return f"its commit {sha[:12]} {SIGNATURE_TEXT.get(verdict.strip(), 'has no good signature')}"
-    announced = parse_trailers(body).get("seq")
-    if announced != str(seq):
-        return f"its commit {sha[:12]} announces record seq {announced or 'none'}"
+    trailers = parse_trailers(body)
+    if trailers.get("seq") != str(seq):
+        return f"its commit {sha[:12]} announces record seq {trailers.get('seq') or 'none'}"
+    held = _record_in(repo, sha, trailers.get("commit", ""), trailers.get("record", ""))
+    if held is None or held.get("ledger") != state.ref or held.get("seq") != seq:
+        return f"its commit {sha[:12]} holds no record seq {seq} of {state.ref} (a commit of another notes ref)"
     return None
 
 
-def _rewritten_since(repo: Any, state: RefState, seq: int, sha: str, severity: str) -> list[Finding]:
-    """Note lines the anchored notes commit held that the tip does not (one ``diff-tree``; blobs only if changed)."""
-    _, out, _ = run_git(repo, "diff-tree", "-r", "-z", "--no-renames", sha, state.tip or sha, "--", check=False)
-    items = out.split(b"\0")
-    changed: list[tuple[str, str, str, str]] = []  # (status, old blob, new blob, note path)
-    for header, raw_path in zip(items[0::2], items[1::2], strict=False):
-        fields = header.decode().split()
-        if len(fields) == 5 and fields[4] in ("D", "M", "T"):
-            changed.append((fields[4], fields[2], fields[3], raw_path.decode("utf-8", "replace")))
-    if not changed:
-        return []
-    blobs = cat_blobs(repo, [b for c in changed for b in c[1:3] if not set(b) <= {"0"}])
+def _record_in(repo: Any, notes_commit: str, noted: str, digest: str) -> dict[str, Any] | None:
+    """The record with ``digest`` in the note on ``noted`` in ``notes_commit``'s tree (``None``: not there)."""
+    _, listing, _ = run_git(repo, "ls-tree", "-r", "-z", notes_commit, check=False)
+    for item in listing.split(b"\0"):
+        meta, _, path = item.partition(b"\t")
+        if item and note_object(path.decode("utf-8", "replace")) == noted:
+            text = (cat_blobs(repo, [meta.split()[2].decode()]).get(meta.split()[2].decode()) or b"")
+            for raw in split_note(text.decode("utf-8", "replace")):
+                if raw.strip() and line_digest(raw) == digest:
+                    try:
+                        record = json.loads(raw)
+                    except (ValueError, RecursionError):
+                        return None
+                    return record if isinstance(record, dict) else None
+    return None
+
+
+def _growth(repo: Any, state: RefState, severity: str) -> tuple[set[str], list[Finding]]:
+    """Every commit of the ref's history, and a ``rewrite`` for each note that lost a line against a parent.
+
+    One ``git log -m --raw`` (each commit against each of its parents). A path that went away
+    with its note still held under another path in the same diff is git's own fan-out re-layout.
+    """
+    if state.tip is None:
+        return set(), []
+    _, out, _ = run_git(repo, "log", "-m", "--raw", "-z", "--no-abbrev", "--no-renames", "--format=%x1e%H",
+                        state.tip, "--", check=False)
+    history: set[str] = set()
+    diffs: list[tuple[str, list[tuple[str, str, str, str]]]] = []  # (commit, [(status, old, new, note)])
+    for chunk in out.split(b"\x1e"):
+        items = chunk.split(b"\0")
+        sha = items[0].strip().decode("ascii", "replace")
+        if not sha:
+            continue
+        history.add(sha)
+        entries = []
+        for head, raw_path in zip(items[1::2], items[2::2], strict=False):
+            fields = head.strip().decode("ascii", "replace").split()
+            if len(fields) == 5 and fields[0].startswith(":"):
+                path = raw_path.decode("utf-8", "surrogateescape")
+                entries.append((fields[4][:1], fields[2], fields[3], note_object(path) or path))
+        if any(status in "DMT" for status, _, _, _ in entries):
+            diffs.append((sha, entries))
+    if not diffs:
+        return history, []
+    wanted = [blob for _, entries in diffs for _, old, new, _ in entries for blob in (old, new) if set(blob) != {"0"}]
+    blobs = cat_blobs(repo, wanted)
+
+    def lines(blob: str) -> set[str]:
+        return {ln for ln in split_note((blobs.get(blob) or b"").decode("utf-8", "replace")) if ln.strip()}
+
     findings = []
-    for status, old, new, path in changed:
-        note = note_object(path) or path
-        before = {ln for ln in split_note((blobs.get(old) or b"").decode("utf-8", "replace")) if ln.strip()}
-        after = {ln for ln in split_note((blobs.get(new) or b"").decode("utf-8", "replace")) if ln.strip()}
-        lost = before - after
-        if status == "D" or lost:
-            findings.append(Finding(
-                "rewrite", note, f"{state.ref}: {len(lost) if status != 'D' else len(before)} record(s) on "
-                f"{note[:12]} that notes commit {sha[:12]} (anchored as record seq {seq}) held "
-                + ("are gone with the whole note" if status == "D" else "were changed or removed")
-                + ": the ledger only grows, so an earlier record was rewritten", line_digest(sorted(lost)[0])
-                if lost else None, severity))
-    return findings
+    for sha, entries in diffs:
+        before: dict[str, set[str]] = {}
+        after: dict[str, set[str]] = {}
+        for status, old, new, note in entries:
+            if status in "DMT":
+                before.setdefault(note, set()).update(lines(old))
+            if status in "AMT":
+                after.setdefault(note, set()).update(lines(new))
+        for note, held in before.items():
+            lost = held - after.get(note, set())
+            if lost:
+                findings.append(Finding(
+                    "rewrite", note, f"{state.ref}: notes commit {sha[:12]} dropped or changed {len(lost)} record(s) "
+                    f"on {note[:12]} that its parent held: the ledger only grows, so an earlier record was "
+                    "rewritten", line_digest(sorted(lost)[0]), severity))
+    return history, findings
 
 
 def mark_for(marks: dict[str, str], note_commit: str, record: dict[str, Any]) -> str | None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.change.plumbing import GIT_PARSED_OUTPUT, git_env, run_git
+from engine.change.plumbing import GIT_PARSED_OUTPUT, git_env, out_lines, run_git
 
 DEFAULT_SPEC_DIRS = ("specs",)
 """The spec directories walked before govops.yaml is read (``specPaths``' default); others start a new walk."""
@@ -222,7 +222,7 @@ def notes_refs(repo: Any) -> dict[str, str]:
 
     status, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)%00%(objectname)", FULL_NOTES_REF,
                              FULL_EVIDENCE_REF, ANCHOR_PREFIX, "refs/replace/", check=False)
-    rows = (row.partition("\0") for row in out.decode("utf-8", "replace").splitlines()) if status == 0 else iter(())
+    rows = (row.partition("\0") for row in out_lines(out)) if status == 0 else iter(())
     return {name: sha for name, _, sha in rows if name}
 
 
@@ -280,7 +280,7 @@ def prestart(root: Path, ref: str | None) -> Started | None:
     res = subprocess.run(["git", *GIT_PARSED_OUTPUT, "rev-parse", "--path-format=absolute", "--absolute-git-dir",
                           "--git-common-dir", "--show-toplevel", "--verify", "--end-of-options", rev],
                          cwd=root, capture_output=True, env=git_env(), stdin=subprocess.DEVNULL)
-    lines = res.stdout.decode("utf-8", "surrogateescape").splitlines()
+    lines = out_lines(res.stdout)
     if res.returncode != 0 or len(lines) != 4 or b"is ambiguous" in res.stderr:
         return None  # the plain path words it (an ambiguous name is refused there)
     git_dir, common, top, sha = lines

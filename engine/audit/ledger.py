@@ -163,11 +163,12 @@ def chain_head(repo: Any, ref: str = NOTES_REF) -> tuple[int, str | None]:
     from a commit message, so a forged message cannot move the chain.
     """
     from engine.change.gitread import cat_blobs, run_git
+    from engine.change.plumbing import out_lines
 
     status, out, _ = run_git(repo, "notes", "--ref", ref, "list", check=False)
     if status != 0:
         return 0, None
-    pairs = [line.split() for line in out.decode().splitlines() if line.strip()]
+    pairs = [line.split() for line in out_lines(out) if line.strip()]
     blobs = cat_blobs(repo, [p[0] for p in pairs])
     best: tuple[int, str | None] = (0, None)
     for blob in blobs.values():
@@ -337,8 +338,11 @@ def _drop_anchors(repo: Any, prefix: str) -> None:
     from engine.change.gitread import run_git
 
     _, out, _ = run_git(repo, "for-each-ref", "--format=%(refname)", prefix, check=False)
-    for refname in out.decode().split():
-        run_git(repo, "update-ref", "-d", refname, check=False)
+    from engine.change.plumbing import out_lines
+
+    for refname in out_lines(out):  # (newlines only: a ref name may hold U+2028, or bytes that are not UTF-8)
+        if refname:
+            run_git(repo, "update-ref", "-d", refname, check=False)
 
 
 def parse_note(commit: str, text: str) -> LedgerEntry:

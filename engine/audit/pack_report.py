@@ -32,10 +32,11 @@ def packs_at(index: EvidenceIndex, policy_dir: str = "policies") -> dict[str, Pa
         _, out, _ = run_git(repo, "ls-tree", "-z", "--full-tree", index.commit, "--", folder, check=False)
         names = {}
         for entry in out.split(b"\0"):
-            meta, _, path = entry.partition(b"\t")
+            meta, _, raw = entry.partition(b"\t")
+            path = raw.decode("utf-8", "replace")  # (a name that is not UTF-8 is skipped: no pack is asked for by it)
             if entry and meta.split()[:2] in ([b"100644", b"blob"], [b"100755", b"blob"]) and \
-                    path.decode().endswith(".yaml"):  # regular files only (a symlink is a blob too)
-                names[path.decode()[len(folder):]] = f"{index.commit}:{path.decode()}"
+                    path.endswith(".yaml") and "\ufffd" not in path and "\n" not in path:  # regular files only
+                names[path[len(folder):]] = f"{index.commit}:{path}"
         blobs = cat_blobs(repo, list(names.values())) if names else {}
     packs, diags = packs_from_files({n: blobs.get(b) or b"" for n, b in names.items()}, f"{policy_dir}/{PACKS_DIR}")
     if diags:

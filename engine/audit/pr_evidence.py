@@ -37,6 +37,7 @@ from engine.audit.ledger import (
     split_note,
 )
 from engine.change.gitread import cat_blobs, open_repo, run_git
+from engine.change.plumbing import out_lines
 from engine.spec.errors import InputError
 from engine.spec.settings import get_settings
 
@@ -301,7 +302,7 @@ def evidence_records(repo: Any) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     status, out, _ = run_git(repo, "notes", "--ref", EVIDENCE_REF, "list", check=False)
     if status != 0:
         return {}
-    pairs = [line.split() for line in out.decode().splitlines() if line.strip()]
+    pairs = [line.split() for line in out_lines(out) if line.strip()]
     blobs = cat_blobs(repo, [p[0] for p in pairs])
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for blob, commit in pairs:
@@ -410,7 +411,7 @@ def spec_changes_since(root: Path, commit: str) -> list[str]:
 
     with open_repo(root) as repo:
         status, out, _ = run_git(repo, "notes", "--ref", NOTES_REF, "list", check=False)
-        noted = {line.split()[1] for line in out.decode().splitlines() if line.strip()} if status == 0 else set()
+        noted = {line.split()[1] for line in out_lines(out) if line.strip()} if status == 0 else set()
         shas = first_parent_spec_commits(repo, commit)
     covered = []
     for sha in shas:
@@ -428,7 +429,7 @@ def spec_trees(root: Path, commit: str) -> dict[str, str]:
         _, out, _ = run_git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
                             stdin=("\n".join(names) + "\n").encode())
     found = {}
-    for d, line in zip(dirs, out.decode().splitlines(), strict=False):
+    for d, line in zip(dirs, out_lines(out), strict=False):
         parts = line.split()
         if len(parts) == 2 and parts[1] == "tree":
             found[d] = parts[0]

@@ -27,6 +27,7 @@ from typing import Any
 
 from engine.audit.chain import SIGNATURE_TEXT, Finding, RefState, allowed_signers_file, digests_in
 from engine.audit.trail import CONFIG_FILE, TrailConfig, cat_blobs, run_git
+from engine.change.plumbing import out_lines
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _signatures(repo: Any, commits: list[str], signers: list[str]) -> dict[str, 
         status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={path}", "log", "--no-walk=unsorted",
                                  "--stdin", "--format=%H %G?", stdin=("\n".join(commits) + "\n").encode(),
                                  check=False)
-    rows = [r.split() for r in out.decode().splitlines()] if status == 0 else []
+    rows = [r.split() for r in out_lines(out)] if status == 0 else []
     return {r[0]: r[1] for r in rows if len(r) == 2}
 
 

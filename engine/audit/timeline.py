@@ -34,6 +34,7 @@ from engine.audit.trail import (
 )
 from engine.change.gitread import FileChange, cat_blobs, open_repo, run_git
 from engine.change.plan import diff_specs
+from engine.change.plumbing import out_lines
 from engine.spec.errors import InputError
 from engine.spec.workspace import LoadedSpec, load_spec_text
 
@@ -146,7 +147,7 @@ def _known_models_hint(view: View, model: str) -> str:
     pattern = r"^[[:space:]]{2}name:[[:space:]]*[a-z0-9-]+"
     _, out, _ = run_git(view.repo, "grep", "-h", "-E", "--no-color", "-e", pattern,
                      view.sha, "--", *view.spec_pathspecs(), check=False)
-    names = sorted({line.split(":", 1)[1].strip().strip("'\"") for line in out.decode("utf-8", "replace").splitlines()})
+    names = sorted({line.split(":", 1)[1].strip().strip("'\"") for line in out_lines(out)})
     import difflib
 
     close = difflib.get_close_matches(name, names, n=3)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.audit.ledger import FULL_NOTES_REF, NOTES_REF, LedgerEntry, parse_note
-from engine.change.plumbing import GIT_ENV, cat_blobs, commit_of, git_env, run_git
+from engine.change.plumbing import GIT_ENV, cat_blobs, commit_of, git_env, out_lines, run_git
 from engine.spec.errors import InputError
 from engine.spec.repo_paths import spec_dir_problem
 
@@ -66,7 +66,7 @@ def open_git(root: Path) -> Any:
         res = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
                               "--show-toplevel"],
                              cwd=root, capture_output=True, env={**os.environ, **GIT_ENV}, stdin=subprocess.DEVNULL)
-        lines = res.stdout.decode("utf-8", "surrogateescape").splitlines()
+        lines = out_lines(res.stdout)
         if res.returncode == 0 and len(lines) == 3:
             return GitDir(lines[0], str((root / lines[1]).resolve()), lines[2])
     from engine.change.gitread import open_repo
@@ -291,7 +291,7 @@ class NoteGrep:
         listed, _ = self._list.communicate()
         if self._proc.returncode != 0 or self._list.returncode != 0:  # 1: nothing found; 128: no notes ref yet
             return []
-        notes = {parts[1] for parts in (line.split() for line in listed.decode("ascii", "replace").splitlines())
+        notes = {parts[1] for parts in (line.split() for line in out_lines(listed))
                  if len(parts) == 2}
         names = [os.fsdecode(p) for p in out.split(b"\0") if p]
         return [n for n in names if note_object(n.split(":", 1)[1]) in notes]
@@ -329,7 +329,7 @@ def all_notes(repo: git.Repo) -> list[LedgerEntry]:
     status, out, _ = run_git(repo, "notes", "--ref", NOTES_REF, "list", check=False)
     if status != 0:
         return []
-    pairs = [line.split() for line in out.decode().splitlines() if line.strip()]
+    pairs = [line.split() for line in out_lines(out) if line.strip()]
     blobs = cat_blobs(repo, [p[0] for p in pairs])
     return [parse_note(p[1], (blobs.get(p[0]) or b"").decode("utf-8", "replace")) for p in pairs]
 

@@ -42,6 +42,7 @@ from engine.audit import evidence as ev
 from engine.audit.gitjobs import DEFAULT_SPEC_DIRS, Jobs, Later, Started, read_notes, start_walk
 from engine.audit.ledger import FULL_NOTES_REF, LedgerEntry
 from engine.audit.trail import GitDir, View, main_ref, open_git, open_view, run_git, shallow_info
+from engine.change.plumbing import out_lines
 from engine.spec.errors import GovopsError, InputError
 
 GOOD_SIGNATURES = {"G", "U"}
@@ -226,7 +227,7 @@ def _exists(view: View, shas: list[str]) -> set[str]:
     if not unique:
         return set()
     _, out, _ = run_git(view.repo, "cat-file", "--batch-check", stdin=("\n".join(unique) + "\n").encode())
-    return {line.split()[0] for line in out.decode().splitlines() if line and not line.endswith("missing")}
+    return {line.split()[0] for line in out_lines(out) if line and not line.endswith("missing")}
 
 
 def _signed_since(view: View) -> str | None:
@@ -246,7 +247,7 @@ def _check_signatures(view: View, report: VerifyReport) -> None:
             args.append("^" + parents.decode().strip())
     _, out, _ = run_git(view.repo, *args, "--")
     count = 0
-    for line in out.decode("utf-8", "replace").splitlines():
+    for line in out_lines(out):
         sha, sig, subject = (line.split("\0") + ["", ""])[:3]
         count += 1
         if sig in GOOD_SIGNATURES:
@@ -380,7 +381,7 @@ def _object_ids(view: View, names: list[str]) -> dict[str, str | None]:
         return {}
     _, out, _ = run_git(view.repo, "cat-file", "--batch-check=%(objectname)", stdin=("\n".join(unique) + "\n").encode())
     result: dict[str, str | None] = {}
-    for name, line in zip(unique, out.decode().splitlines(), strict=False):
+    for name, line in zip(unique, out_lines(out), strict=False):
         result[name] = None if line.endswith(" missing") else line.strip()
     return result
 
@@ -657,7 +658,7 @@ def _blob_ids(view: View, names: list[str]) -> dict[str, str | None]:
     _, out, _ = run_git(view.repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
                      stdin=("\n".join(unique) + "\n").encode())
     result: dict[str, str | None] = {}
-    for name, line in zip(unique, out.decode().splitlines(), strict=False):
+    for name, line in zip(unique, out_lines(out), strict=False):
         parts = line.split()
         result[name] = parts[0] if len(parts) == 2 and parts[1] == "blob" else None
     return result

@@ -82,6 +82,18 @@ def commit_of(repo: Any, ref: str, role: str = "ref") -> str | None:
     return out.decode().strip()
 
 
+def out_lines(out: bytes) -> list[str]:
+    """Git's output split on newlines only, bytes that are not UTF-8 kept (``surrogateescape``).
+
+    ``str.splitlines`` also breaks at U+2028, U+2029, U+0085 and more, which a ref or a path
+    may hold: a tag named ``x\u2028refs/notes/govops`` would add a row of its own choosing.
+    """
+    text = out.decode("utf-8", "surrogateescape")
+    if not text:
+        return []
+    return text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+
+
 def cat_blobs(repo: Any, names: list[str]) -> dict[str, bytes | None]:
     """Read many objects with one ``git cat-file --batch`` process (``None`` when missing or ambiguous)."""
     unique = list(dict.fromkeys(n for n in names if n))
@@ -90,7 +102,8 @@ def cat_blobs(repo: Any, names: list[str]) -> dict[str, bytes | None]:
     for n in unique:
         if "\n" in n:
             raise GitReadError(f"cannot read {n!r}: a path with a newline")
-    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
+    query = ("\n".join(unique) + "\n").encode("utf-8", "surrogateescape")  # (a name git gave as non-UTF-8 bytes)
+    _, out, _ = run_git(repo, "cat-file", "--batch", stdin=query)
     result: dict[str, bytes | None] = {}
     pos = 0
     for name in unique:
