@@ -42,13 +42,13 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.audit.gitjobs import prestart
 
-    root = repo_root(args)
-    started = prestart(root, args.ref)
-    from engine.audit.verify import render_text, verify
-
     collecting = gc.isenabled()
-    gc.disable()  # tens of thousands of records, commits and lines, and no cycles: collecting them costs 3%
+    gc.disable()  # tens of thousands of records, commits, lines and imported objects, no cycles: collecting costs 5%
     try:
+        root = repo_root(args)
+        started = prestart(root, args.ref)
+        from engine.audit.verify import render_text, verify
+
         report = verify(root, ref=args.ref, strict=args.strict, every_signature=args.all_signatures, deep=args.deep,
                         started=started)
     finally:

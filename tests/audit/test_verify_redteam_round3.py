@@ -111,7 +111,7 @@ def test_renumbering_the_ledger_under_a_key_added_later_is_a_rewrite(keyed: Trai
         assert code == 1
         rewrites = _errors(doc, "rewrite")
         assert {p["commit"] for p in rewrites} >= {merge, trail.shas["merge13"]}
-        assert all("that its parent held: the ledger only grows" in p["message"] for p in rewrites)
+        assert all("is not the record published in notes commit" in p["message"] for p in rewrites)
     assert "UNVERIFIED" in _audit_line(trail, merge)
 
 
@@ -127,7 +127,8 @@ def test_moving_a_note_to_another_commit_is_a_rewrite(keyed: Trail) -> None:
     code, doc = _verify(trail)
     assert code == 1
     [gone] = [p for p in _errors(doc, "rewrite") if p["commit"] == merge]
-    assert "dropped or changed 1 record(s) on" in gone["message"]
+    assert "record seq 1 is not the record published" in gone["message"]
+    assert f"(seq 1 is now a record on {addkey[:12]})" in gone["message"]
 
 
 def test_a_re_rollout_citing_other_evidence_is_found_and_marked(keyed: Trail) -> None:

@@ -58,9 +58,9 @@ def test_a_tag_on_the_forged_tip_does_not_hide_the_rewrite(keyed: Trail) -> None
     code, doc = _verify(trail, "--all-signatures")
     assert code == 1
     [rewrite] = [p for p in doc["problems"] if p["check"] == "rewrite"]
-    assert rewrite["commit"] == merge
-    assert f"notes commit {tip[:12]} dropped or changed 1 record(s)" in rewrite["message"]
-    with pytest.raises(LedgerError, match="the ledger only grows"):  # and the CI never signs on top of it
+    assert rewrite["commit"] == merge and "record seq 1 is not the record published" in rewrite["message"]
+    assert "anchor tag refs/tags/govops-ledger/govops/seq-000001" in rewrite["message"]
+    with pytest.raises(LedgerError, match="an earlier record was rewritten"):  # the CI never signs on top of it
         _second_change(trail, trail.ci_key)
 
 
