@@ -172,19 +172,41 @@ class NotesCommit:
 
 
 def notes_commits(repo: Any, tip: str, signers: str, *, every: bool) -> list[NotesCommit]:
-    """The tip (or every commit) of a notes ref with git's verdict on its signature (one ``git log``)."""
-    args = ["-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "--no-renames", "--name-only",
-            "--format=%x1e%H%x00%P%x00%G?%x00%GS%x00%B%x1f", *([] if every else ["-n", "1"]), tip, "--"]
+    """The tip (or every commit) of a notes ref with git's verdict on its signature.
+
+    One ``git log -z``, read by position (five fields a commit: a message may hold 0x1e but
+    never NUL); the notes each commit without a good signature changed come from a second
+    ``git log`` that only names paths (``_touched``).
+    """
+    args = ["-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "-z",
+            "--format=%H%x00%P%x00%G?%x00%GS%x00%B", *([] if every else ["-n", "1"]), tip, "--"]
     _, out, _ = run_git(repo, *args)
+    items = out.split(b"\0")
     found = []
-    for chunk in out.decode("utf-8", "replace").split("\x1e"):
-        if not chunk.strip():
-            continue
-        head, _, names = chunk.partition("\x1f")
-        sha, parents, sig, signer, body = (head.split("\0") + [""] * 5)[:5]
-        announced = parse_trailers(body)
-        touched = [note_object(n) or n for n in names.split() if n.strip()]  # (a non-note path: as it is)
-        found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), announced, touched))
+    for k in range(0, len(items) - 4, 5):  # commits are NUL-separated: the next commit's id follows the body's NUL
+        sha, parents, sig, signer, body = (x.decode("utf-8", "replace") for x in items[k : k + 5])
+        found.append(NotesCommit(sha.strip(), parents.split(), sig.strip(), signer.strip(), parse_trailers(body)))
+    unsigned = [c for c in found if c.signature != "G"]
+    if unsigned:
+        touched = _touched(repo, [c.sha for c in unsigned])
+        for c in unsigned:
+            c.touched = touched.get(c.sha, [])
+    return found
+
+
+def _touched(repo: Any, commits: list[str]) -> dict[str, list[str]]:
+    """``commit -> the notes it changed`` (against its first parent; a non-note path as it is).
+
+    Each commit starts with NUL, NUL, 0x1e in the output: a path never holds NUL and is never
+    empty, so no path can pose as a commit.
+    """
+    _, out, _ = run_git(repo, "log", "--no-walk=unsorted", "--stdin", "-z", "--no-renames", "--name-only",
+                        "--format=%x00%x00%x1e%H", stdin=("\n".join(commits) + "\n").encode(), check=False)
+    found: dict[str, list[str]] = {}
+    for part in out.split(b"\0\0\x1e")[1:]:
+        sha, *names = part.split(b"\0")
+        found[sha.decode("ascii", "replace").strip()] = [
+            note_object(n) or n for n in (x.lstrip(b"\n").decode("utf-8", "surrogateescape") for x in names) if n]
     return found
 
 
@@ -363,8 +385,9 @@ def integrity_marks(repo: Any, config: Any, *, at: str | None = None, prefix: st
         if unprotected is not None or ledger is None:
             return unprotected or {}
     marks: dict[str, str] = {}
-    for name in (EVIDENCE_REF, NOTES_REF):
-        state = read_ref(repo, name)
+    states: dict[str, RefState] = {}
+    for name in (EVIDENCE_REF, NOTES_REF):  # (the evidence first: the rollout records' copies are read against it)
+        state = states[name] = read_ref(repo, name)
         findings = check_chain(state, required=True) + check_anchors(repo, state, required=bool(allowed),
                                                                      allowed=allowed)
         if allowed and state.tip is not None:
@@ -382,6 +405,9 @@ def integrity_marks(repo: Any, config: Any, *, at: str | None = None, prefix: st
                     marks.setdefault(digest, why)
         if name == NOTES_REF:
             findings += check_evidence_switch(state)
+            cited = {line.digest: line for line in states[EVIDENCE_REF].lines}
+            findings += [f for line, rec in state.records()
+                         for f in evidence_copy_findings(line, rec, cited.get(str(cited_evidence(rec))))]
         _mark_findings(marks, state, findings)
         if name == NOTES_REF:
             _mark_citing(marks, state)
@@ -405,6 +431,10 @@ def _mark_findings(marks: dict[str, str], state: RefState, findings: list[Findin
     for f in findings:
         if f.severity != "error":
             continue
+        if f.check == "rollback":  # the ref is not the one the CI published: none of its records can be taken
+            for line in state.lines:
+                marks.setdefault(line.digest, f.message)
+                marks.setdefault(line.commit, f.message)
         if f.record:
             marks.setdefault(f.record, f.message)
         if f.commit and f.commit != "-" and f.check != "signature" and (not f.record or f.check == "rewrite"):
@@ -421,6 +451,28 @@ def cited_evidence(record: dict[str, Any]) -> str | None:
     body = record.get("evidence")
     source = body.get("source") if isinstance(body, dict) else None
     return str(source["record"]) if isinstance(source, dict) and source.get("record") else None
+
+
+def evidence_copy_findings(line: Line, record: dict[str, Any], cited: Line | None) -> list[Finding]:
+    """A rollout record's copy of the PR evidence it cites: the cited record exists and says the same.
+
+    ``cited``: the evidence ref's line with the digest the record cites (``None``: not there).
+    Shared by ``verify`` and the audit's marks, so the views never show what verify rejects.
+    """
+    body: dict[str, Any] = record["evidence"] if isinstance(record.get("evidence"), dict) else {}
+    source = body.get("source") if isinstance(body.get("source"), dict) else None
+    if source is None:
+        return []
+    if cited is None or cited.record is None:
+        return [Finding(
+            "evidence", line.commit, f"the rollout record of {line.commit[:12]} cites PR evidence "
+            f"{str(source.get('record'))[:19]} on head {str(source.get('head'))[:12]}, which is not in "
+            "refs/notes/govops-evidence: the evidence note was removed or edited", line.digest)]
+    theirs: dict[str, Any] = cited.record["evidence"] if isinstance(cited.record.get("evidence"), dict) else {}
+    return [Finding(
+        "evidence", line.commit, f"the {key.replace('_', ' ')} in the rollout record of {line.commit[:12]} differ "
+        f"from the PR evidence note on {cited.commit[:12]} it cites: one of them was edited", line.digest)
+        for key in ("validation", "policy_decisions", "context") if body.get(key) != theirs.get(key)]
 
 
 def check_evidence_switch(rollouts: RefState) -> list[Finding]:
@@ -542,14 +594,13 @@ def check_anchors(
     newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
     misplaced = sorted(((seq, sha, refname) for seq, sha, refname in anchors
                         if sha not in history or seq > newest), reverse=True)
+    verdicts = _anchor_verdicts(repo, {sha for _, sha, _ in misplaced}, allowed) if allowed and misplaced else {}
     bogus: list[tuple[str, str]] = []
-    for seq, sha, refname in misplaced:
-        why = _not_an_anchor(repo, state, seq, sha, allowed) if allowed else None
+    for seq, sha, refname in misplaced:  # every one judged: a flood of tags must not hide a real anchor
+        why = _not_an_anchor(repo, state, seq, sha, verdicts) if allowed else None
         if why:
             bogus.append((refname, why))
-            if len(bogus) < 20:
-                continue
-            break  # (a flood of tags: twenty judged are enough to say so)
+            continue
         where = ("gone with the whole ref" if state.tip is None else "not in the history of the ref"
                  if sha not in history else f"in its history, but its newest record is seq {newest}")
         findings.append(Finding(
@@ -559,25 +610,48 @@ def check_anchors(
     if bogus or odd:
         sample = (bogus[0][0] + ": " + bogus[0][1]) if bogus else odd[0] + ": not an anchor's name"
         findings.append(Finding(
-            "anchor", "-", f"{len(bogus) + len(odd)}{'+' if len(bogus) >= 20 else ''} tag(s) under {base} are not "
+            "anchor", "-", f"{len(bogus) + len(odd)} tag(s) under {base} are not "
             f"anchors of {state.ref} and are ignored (e.g. {sample}); restrict the creation of govops-ledger/* tags "
             "to the CI identity", None, "warning"))
     return findings
 
 
-def _not_an_anchor(repo: Any, state: RefState, seq: int, sha: str, allowed: list[str]) -> str | None:
-    """Why ``sha`` is not the notes commit the CI signed for this ref's record ``seq`` (``None``: it is)."""
-    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
-        return "it does not name a commit"
+def _anchor_verdicts(repo: Any, shas: set[str], allowed: list[str]) -> dict[str, tuple[str, dict[str, str]]]:
+    """``commit -> (%G?, its trailers)`` for every distinct commit a misplaced tag names (one ``git log``).
+
+    Only commits someone signed cost an ``ssh-keygen``: a flood of tags on unsigned commits is cheap,
+    and tags on the CI's own commits are bounded by the ledger's size.
+    """
+    ids = sorted(sha for sha in shas if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha))
+    if ids:  # only commits: one blob, tree or missing id would make the whole ``git log`` fail
+        _, kinds, _ = run_git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                              stdin=("\n".join(ids) + "\n").encode(), check=False)
+        ids = [row.split()[0] for row in out_lines(kinds) if row.endswith(" commit")]
+    if not ids:
+        return {}
     with allowed_signers_file(allowed) as signers:
-        status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "-n1",
-                                 "--format=%G?%x00%B", sha, "--", check=False)
-    verdict, _, body = out.decode("utf-8", "replace").partition("\0")
-    if status != 0 or not verdict:
+        _, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log", "--no-walk=unsorted",
+                            "--stdin", "-z", "--format=%H%x00%G?%x00%B", stdin=("\n".join(ids) + "\n").encode(),
+                            check=False)
+    items = out.split(b"\0")
+    verdicts: dict[str, tuple[str, dict[str, str]]] = {}
+    k = 0
+    while k + 2 < len(items):  # three fields a commit (a message holds no NUL), commits NUL-separated
+        sha = items[k].strip(b"\n").decode("ascii", "replace")
+        body = items[k + 2].decode("utf-8", "replace")
+        verdicts[sha] = (items[k + 1].decode("ascii", "replace").strip(), parse_trailers(body))
+        k += 4 if k + 3 < len(items) and items[k + 3] == b"" else 3
+    return verdicts
+
+
+def _not_an_anchor(repo: Any, state: RefState, seq: int, sha: str,
+                   verdicts: dict[str, tuple[str, dict[str, str]]]) -> str | None:
+    """Why ``sha`` is not the notes commit the CI signed for this ref's record ``seq`` (``None``: it is)."""
+    if sha not in verdicts:
         return f"{sha[:12]} is not a commit here"
-    if verdict.strip() != "G":
-        return f"its commit {sha[:12]} {SIGNATURE_TEXT.get(verdict.strip(), 'has no good signature')}"
-    trailers = parse_trailers(body)
+    verdict, trailers = verdicts[sha]
+    if verdict != "G":
+        return f"its commit {sha[:12]} {SIGNATURE_TEXT.get(verdict, 'has no good signature')}"
     if trailers.get("seq") != str(seq):
         return f"its commit {sha[:12]} announces record seq {trailers.get('seq') or 'none'}"
     held = _record_in(repo, sha, trailers.get("commit", ""), trailers.get("record", ""))

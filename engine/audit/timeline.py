@@ -32,7 +32,7 @@ from engine.audit.trail import (
     to_utc_text,
     when,
 )
-from engine.change.gitread import FileChange, cat_blobs, open_repo, run_git
+from engine.change.gitread import FileChange, cat_blobs, open_repo, parse_raw_parts, run_git
 from engine.change.plan import diff_specs
 from engine.change.plumbing import out_lines
 from engine.spec.errors import InputError
@@ -119,19 +119,13 @@ def find_model_file(view: View, model: str) -> tuple[str | None, LoadedSpec | No
 def find_removed_model_file(view: View, model: str) -> str | None:
     """The last path of a model that was removed before the view's commit (one ``git log --diff-filter=D``)."""
     _, name = _check_id(model)
-    status, out, _ = run_git(view.repo, "log", "-z", "--format=%x1e%H", "--raw", "--no-abbrev", "--diff-filter=D",
+    status, out, _ = run_git(view.repo, "log", "-z", "--format=", "--raw", "--no-abbrev", "--diff-filter=D",
                           "--no-renames", view.sha, "--", *view.spec_pathspecs(), check=False)
     if status != 0:
         return None
     pattern = re.compile(rb"^\s*name:\s*[\"']?" + re.escape(name.encode()) + rb"[\"']?\s*(#.*)?$", re.MULTILINE)
-    candidates: list[tuple[str, str]] = []
-    for chunk in out.split(b"\x1e"):
-        parts = chunk.split(b"\0")
-        for i, part in enumerate(parts):
-            meta = part.lstrip(b"\n")
-            if meta.startswith(b":") and i + 1 < len(parts):
-                old_blob = meta[1:].decode().split()[2]
-                candidates.append((old_blob, parts[i + 1].decode("utf-8", "replace")))
+    # read positionally (each entry, then its path): a path may hold any byte but NUL, 0x1e included
+    candidates = [(c.old_blob, c.path) for c in parse_raw_parts(out.split(b"\0")) if c.old_blob]
     blobs = cat_blobs(view.repo, [b for b, _ in candidates])
     for blob, path in candidates:
         raw = blobs.get(blob) or b""

@@ -181,17 +181,33 @@ def when(text: str | None) -> datetime | None:
 
 
 def parse_log(out: bytes) -> list[LogCommit]:
-    """Parse the output of ``git log --format=_FORMAT -z --raw``."""
+    """Parse the output of ``git log --format=_FORMAT -z --raw``, by position.
+
+    A commit is 0x1e and its twelve NUL-terminated fields, then its raw entries (a header, then
+    one or two paths). Fields and paths are taken by their place, never searched for a marker:
+    a message, a note or a path may hold 0x1e (but never NUL), and must not cut a commit short.
+    """
     from engine.change.gitread import parse_raw_parts
 
+    items = out.split(b"\0")
     commits: list[LogCommit] = []
-    for chunk in out.split(b"\x1e"):
-        if not chunk.strip(b"\0\n"):
+    k = 0
+    while k < len(items):
+        first = items[k].lstrip(b"\n")
+        if not first.startswith(b"\x1e") or k + len(_FIELDS) > len(items):
+            k += 1  # (the NUL between commits)
             continue
-        parts = chunk.split(b"\0")
-        head = [p.decode("utf-8", "replace") for p in parts[: len(_FIELDS)]]
-        if len(head) < len(_FIELDS):
-            continue
+        head = [first[1:].decode("utf-8", "replace")] + [
+            p.decode("utf-8", "replace") for p in items[k + 1 : k + len(_FIELDS)]]
+        k += len(_FIELDS)
+        while k < len(items) and items[k] == b"":
+            k += 1  # (the NUL between the fields and the raw entries, or between commits)
+        raw_start = k
+        while k < len(items):
+            entry = items[k].lstrip(b"\n")
+            if not entry.startswith(b":"):
+                break
+            k += 3 if entry.split(b" ")[4:5] and entry.split(b" ")[4][:1] in (b"R", b"C") else 2
         f = dict(zip(_FIELDS, head, strict=True))
         note = parse_note(f["sha"], f["notes"]) if f["notes"].strip() else None
         commits.append(
@@ -208,7 +224,7 @@ def parse_log(out: bytes) -> list[LogCommit]:
                 subject=f["subject"],
                 body=f["body"],
                 note=note if note and (note.records or note.invalid) else None,
-                changes=parse_raw_parts(parts[len(_FIELDS) :]),
+                changes=parse_raw_parts(items[raw_start:k]),
             )
         )
     return commits

@@ -70,15 +70,15 @@ def _add_signer(trail: Trail, key: Path, *, replace: bool, date: str) -> str:
     return trail.commit("Rotate the ledger's CI key" if replace else "Add a second CI key", date)
 
 
-def _second_change(trail: Trail, signer: Path) -> str:
-    """PR #13 (iris canary weight) merged and rolled out, its notes signed with ``signer``."""
+def _second_change(trail: Trail, signer: Path, *, message: str = "") -> str:
+    """PR #13 (iris canary weight) merged and rolled out, its notes signed with ``signer`` (``message``: merge body)."""
     trail.sign_with(signer)
     trail.git("checkout", "-q", "-b", "kim/more")
     trail.edit("specs/lab/iris-species.yaml", "champion: 1.1.0", "champion: 1.1.0 # promoted")
     head = trail.commit("Annotate the champion", "2026-03-01T09:00:00+00:00")
     _evidence(trail, head, trail.git("rev-parse", "main"), pr=13)
     trail.git("checkout", "-q", "main")
-    trail.git("merge", "-q", "--no-ff", "kim/more", "-m", "Merge pull request #13 from kim/more",
+    trail.git("merge", "-q", "--no-ff", "kim/more", "-m", "Merge pull request #13 from kim/more" + message,
               who=("GitHub", "noreply@github.com"), date="2026-03-02T09:00:00+00:00")
     merge = trail.git("rev-parse", "HEAD")
     _rollout(trail, merge, "2026-03-02T12:00:00Z")
