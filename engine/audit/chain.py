@@ -26,7 +26,10 @@ from engine.audit.ledger import full_ref, line_digest, split_note
 from engine.audit.trail import cat_blobs, note_object, run_git
 from engine.change.plumbing import out_lines
 
-_TRAILER = re.compile(r"^Govops-(Record|Commit|Seq):\s*(\S+)\s*$", re.MULTILINE)
+_TRAILER_PATTERN = r"^Govops-(Record|Commit|Seq):[ \t]*(\S+)[ \t]*$"
+"""A notes commit's trailer, on one line (a "whitespace" class would read a value from the next line)."""
+_TRAILER = re.compile(_TRAILER_PATTERN, re.MULTILINE)
+_TRAILER_BYTES = re.compile(_TRAILER_PATTERN.encode(), re.MULTILINE)  # (the same, for ``git log`` read as bytes)
 SIGNATURE_TEXT = {
     "N": "is not signed",
     "B": "has a bad signature",
@@ -283,13 +286,19 @@ def _rejudge(repo: Any, commits: list[NotesCommit],
             if listed:
                 groups.setdefault(listed, []).append(c)
     for listed, group in groups.items():
-        with allowed_signers_file(list(listed)) as signers:
-            status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={signers}", "log",
-                                     "--no-walk=unsorted", "--stdin", "--format=%H %G?",
-                                     stdin=("\n".join(c.sha for c in group) + "\n").encode(), check=False)
-        verdicts = dict(r.split() for r in out_lines(out) if len(r.split()) == 2) if status == 0 else {}
+        verdicts = signature_verdicts(repo, [c.sha for c in group], list(listed))
         for c in group:
             c.signature = verdicts.get(c.sha, c.signature)
+
+
+def signature_verdicts(repo: Any, commits: list[str], signers: list[str]) -> dict[str, str]:
+    """``commit -> %G?`` of each commit, judged by ``signers`` (one ``git log --no-walk``)."""
+    with allowed_signers_file(signers) as path:
+        status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={path}", "log", "--no-walk=unsorted",
+                                 "--stdin", "--format=%H %G?", stdin=("\n".join(commits) + "\n").encode(),
+                                 check=False)
+    rows = [r.split() for r in out_lines(out)] if status == 0 else []
+    return {r[0]: r[1] for r in rows if len(r) == 2}
 
 
 def _is_seq(value: Any) -> bool:
@@ -589,7 +598,7 @@ def check_anchors(
         else:
             odd.append(refname)
     severity = "error" if required else "warning"
-    history, trailers = _announced(repo, state)
+    history, trailers = announced(repo, state.tip)
     findings = _rewrites(state, anchors, history, trailers, severity)
     newest = max((int(r["seq"]) for _, r in state.records() if _is_seq(r.get("seq"))), default=0)
     misplaced = sorted(((seq, sha, refname) for seq, sha, refname in anchors
@@ -666,7 +675,8 @@ def _record_in(repo: Any, notes_commit: str, noted: str, digest: str) -> dict[st
     for item in listing.split(b"\0"):
         meta, _, path = item.partition(b"\t")
         if item and note_object(path.decode("utf-8", "replace")) == noted:
-            text = (cat_blobs(repo, [meta.split()[2].decode()]).get(meta.split()[2].decode()) or b"")
+            blob = meta.split()[2].decode()
+            text = cat_blobs(repo, [blob]).get(blob) or b""
             for raw in split_note(text.decode("utf-8", "replace")):
                 if raw.strip() and line_digest(raw) == digest:
                     try:
@@ -678,23 +688,25 @@ def _record_in(repo: Any, notes_commit: str, noted: str, digest: str) -> dict[st
 
 
 _LOGGED = re.compile(rb"\x1e([0-9a-f]{40,64})\x00([^\x1e]*)")
-_ANNOUNCES = re.compile(rb"^Govops-(Record|Commit|Seq):[ \t]*(\S+)[ \t]*$", re.MULTILINE)
 
 
-def _announced(repo: Any, state: RefState) -> tuple[set[str], dict[str, dict[str, str]]]:
-    """Every commit of the ref's history and the trailers its message carries (one ``git log``, no diffs).
+def announced(repo: Any, tip: str | None, *, first_parent: bool = False
+              ) -> tuple[set[str], dict[str, dict[str, str]]]:
+    """Every commit of a notes ref's history from ``tip`` and the trailers its message carries (one ``git log``).
 
-    Read as bytes with one pattern per commit: a thousand messages in about two milliseconds.
+    Read as bytes with one pattern per commit (a message holds no NUL, so none can pose as a
+    commit): a thousand messages in about two milliseconds.
     """
-    if state.tip is None:
+    if tip is None:
         return set(), {}
-    _, out, _ = run_git(repo, "log", "--format=%x1e%H%x00%B", state.tip, "--", check=False)
+    _, out, _ = run_git(repo, "log", *(["--first-parent"] if first_parent else []), "--format=%x1e%H%x00%B", tip,
+                        "--", check=False)
     history: set[str] = set()
     trailers: dict[str, dict[str, str]] = {}
     for m in _LOGGED.finditer(out):
         sha = m.group(1).decode()
         history.add(sha)
-        said = {k.decode().lower(): v.decode("utf-8", "replace") for k, v in _ANNOUNCES.findall(m.group(2))}
+        said = {k.decode().lower(): v.decode("utf-8", "replace") for k, v in _TRAILER_BYTES.findall(m.group(2))}
         if said:
             trailers[sha] = said
     return history, trailers

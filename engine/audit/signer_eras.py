@@ -25,9 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.audit.chain import SIGNATURE_TEXT, Finding, RefState, allowed_signers_file, digests_in
+from engine.audit.chain import (
+    SIGNATURE_TEXT,
+    Finding,
+    RefState,
+    announced,
+    cited_evidence,
+    digests_in,
+    signature_verdicts,
+)
 from engine.audit.trail import CONFIG_FILE, TrailConfig, cat_blobs, run_git
-from engine.change.plumbing import out_lines
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,7 @@ def _check_era(repo: Any, state: RefState, era: Era, announced: dict[str, list[s
         return [], []  # a gap: the chain check names it
     line = last[0]
     candidates = announced.get(line.digest, [])
-    verdicts = _signatures(repo, candidates, list(era.signers)) if candidates else {}
+    verdicts = signature_verdicts(repo, candidates, list(era.signers)) if candidates else {}
     good = [sha for sha in candidates if verdicts.get(sha) == "G"]
     if not good:
         why = (", ".join(f"{sha[:12]} {SIGNATURE_TEXT.get(verdicts.get(sha, 'N'), 'has no good signature')}"
@@ -178,26 +185,12 @@ def _check_era(repo: Any, state: RefState, era: Era, announced: dict[str, list[s
 
 def _announcers(repo: Any, tip: str) -> dict[str, list[str]]:
     """``record digest -> the notes commits (first parent from the tip) whose message announces it``."""
-    from engine.audit.chain import parse_trailers
-
-    _, out, _ = run_git(repo, "log", "--first-parent", "--format=%x1e%H%x00%B", tip, "--")
+    _, trailers = announced(repo, tip, first_parent=True)  # (in log order: the newest first)
     found: dict[str, list[str]] = {}
-    for chunk in out.decode("utf-8", "replace").split("\x1e"):
-        sha, _, body = chunk.partition("\0")
-        record = parse_trailers(body).get("record")
-        if sha.strip() and record:
-            found.setdefault(record, []).append(sha.strip())
+    for sha, said in trailers.items():
+        if said.get("record"):
+            found.setdefault(said["record"], []).append(sha)
     return found
-
-
-def _signatures(repo: Any, commits: list[str], signers: list[str]) -> dict[str, str]:
-    """``commit -> %G?`` of each commit, judged by ``signers`` (one ``git log --no-walk``)."""
-    with allowed_signers_file(signers) as path:
-        status, out, _ = run_git(repo, "-c", f"gpg.ssh.allowedSignersFile={path}", "log", "--no-walk=unsorted",
-                                 "--stdin", "--format=%H %G?", stdin=("\n".join(commits) + "\n").encode(),
-                                 check=False)
-    rows = [r.split() for r in out_lines(out)] if status == 0 else []
-    return {r[0]: r[1] for r in rows if len(r) == 2}
 
 
 def era_signers(rollouts: RefState, eras: list[Era], *, evidence: bool = False
@@ -213,10 +206,9 @@ def era_signers(rollouts: RefState, eras: list[Era], *, evidence: bool = False
         if not evidence:
             seqs[line.digest] = rec.get("seq")
             continue
-        body = rec.get("evidence")
-        source = body.get("source") if isinstance(body, dict) else None
-        if isinstance(source, dict) and source.get("record"):
-            seqs.setdefault(str(source["record"]), rec.get("seq"))
+        cited = cited_evidence(rec)
+        if cited:
+            seqs.setdefault(cited, rec.get("seq"))
 
     def signers_for(digest: str) -> tuple[str, ...] | None:
         seq = seqs.get(digest)
